@@ -1,0 +1,38 @@
+"""shoal: massive parallelism with microthreads.
+
+Tasklets on greenlets with explicit, voluntary scheduling; Stackless channels
+and Go-style buffered channels; an atomic ``select``. ``shoal.stackless`` is
+the C-Stackless API over the same scheduler.
+"""
+
+from ._channel import Case as Case
+from ._channel import Channel as Channel
+from ._errors import ChannelClosed as ChannelClosed
+from ._errors import ClosedError as ClosedError
+from ._errors import DeadlockError as DeadlockError
+from ._errors import Error as Error
+from ._errors import TaskletExit as TaskletExit
+from ._errors import WouldBlock as WouldBlock
+from ._scheduler import schedule as schedule
+from ._select import select as select
+from ._tasklet import Tasklet as Tasklet
+from ._tasklet import current as current
+from ._tasklet import run as run
+from ._tasklet import spawn as spawn
+
+__all__ = [
+    "Case",
+    "Channel",
+    "ChannelClosed",
+    "ClosedError",
+    "DeadlockError",
+    "Error",
+    "Tasklet",
+    "TaskletExit",
+    "WouldBlock",
+    "current",
+    "run",
+    "schedule",
+    "select",
+    "spawn",
+]

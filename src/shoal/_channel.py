@@ -1,0 +1,544 @@
+"""Channels: Stackless rendezvous channels and Go-style buffered channels.
+
+Design
+------
+A channel keeps two FIFO deques of waiters, ``_senders`` and ``_receivers``.
+A waiter is either a blocked tasklet (a plain send or receive) or a
+``_Waiter`` registered by :func:`shoal.select`. A plain waiter that gives up
+(killed, deadlock) is removed at once; a select's other waiters are left in
+place when one of its cases fires, counted in ``_stale_s``/``_stale_r``, and
+skipped when they reach the head. So the balance is computed, not stored.
+
+A blocked sender keeps its value in ``_temp``. Hand-off follows Stackless:
+with the default preference -1 a send to a waiting receiver switches straight
+to it and the sender goes to the end of the run queue; a receive from a
+waiting sender takes the value and the sender goes to the end of the queue.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ._errors import ChannelClosed, WouldBlock
+from ._scheduler import NOWAKE, Scheduler, Task, get_scheduler, local
+
+__all__ = ["Case", "Channel", "bomb", "get_channel_callback", "set_channel_callback"]
+
+ChannelCallback = Callable[[Any, Any, bool, bool], object]
+_channel_callback: ChannelCallback | None = None
+
+_STALE_SLACK = 32
+
+
+def set_channel_callback(callback: ChannelCallback | None) -> ChannelCallback | None:
+    """Call ``callback(channel, tasklet, sending, willblock)`` before every
+    channel action; return the old callback."""
+    global _channel_callback
+    if callback is not None and not callable(callback):
+        raise TypeError(f"channel callback must be callable or None, got {callback!r}")
+    old, _channel_callback = _channel_callback, callback
+    return old
+
+
+def get_channel_callback() -> ChannelCallback | None:
+    """The current channel callback, or None."""
+    return _channel_callback
+
+
+class bomb:  # noqa: N801 - the Stackless name
+    """An exception in transit: a tasklet that receives it raises it."""
+
+    __slots__ = ("traceback", "type", "value")
+
+    def __init__(
+        self,
+        exp_type: type[BaseException] | None = None,
+        exp_value: Any = None,
+        exp_traceback: Any = None,
+    ) -> None:
+        self.type = exp_type
+        self.value = exp_value
+        self.traceback = exp_traceback
+
+    def raise_(self) -> Any:
+        """Raise the exception this bomb carries."""
+        exc = self.value
+        if exc is None:
+            assert self.type is not None
+            exc = self.type()
+        elif not isinstance(exc, BaseException):
+            assert self.type is not None
+            exc = self.type(exc)
+        if self.traceback is not None:
+            exc = exc.with_traceback(self.traceback)
+        raise exc
+
+    def __repr__(self) -> str:
+        return f"<bomb {self.value!r}>"
+
+
+class Case:
+    """One channel operation offered to :func:`shoal.select`."""
+
+    __slots__ = ("channel", "is_send", "value")
+
+    def __init__(self, channel: Channel, is_send: bool, value: Any) -> None:
+        self.channel = channel
+        self.is_send = is_send
+        self.value = value
+
+    def __repr__(self) -> str:
+        if self.is_send:
+            return f"<Case send {self.value!r} on {self.channel!r}>"
+        return f"<Case receive from {self.channel!r}>"
+
+
+class _Waiter:
+    """A select's registration in one channel's waiter deque."""
+
+    __slots__ = ("case", "channel", "is_send", "select", "value")
+
+    def __init__(
+        self, select: Any, case: Any, channel: Channel, is_send: bool, value: Any
+    ) -> None:
+        self.select = select
+        self.case = case
+        self.channel = channel
+        self.is_send = is_send
+        self.value = value
+
+
+_EMPTY: Any = object()
+
+
+class Channel:
+    """A channel: ``capacity=0`` is a rendezvous channel, more is buffered."""
+
+    __slots__ = (
+        "__weakref__",
+        "_buffer",
+        "_capacity",
+        "_closing",
+        "_fast",
+        "_preference",
+        "_receivers",
+        "_recv_switches",
+        "_schedule_all",
+        "_send_switches",
+        "_senders",
+        "_stale_r",
+        "_stale_s",
+    )
+
+    #: The error a send or receive raises on a closed channel.
+    _closed_error: type[Exception] = ChannelClosed
+
+    def __init__(self, capacity: int = 0) -> None:
+        try:
+            capacity = int(capacity.__index__())
+        except AttributeError:
+            raise TypeError(
+                f"Channel capacity must be an int, got {capacity!r}"
+            ) from None
+        if capacity < 0:
+            raise ValueError(f"Channel capacity must be >= 0, got {capacity}")
+        self._capacity = capacity
+        self._buffer: deque[Any] | None = deque() if capacity else None
+        self._senders: deque[Any] = deque()
+        self._receivers: deque[Any] = deque()
+        self._stale_s = 0
+        self._stale_r = 0
+        self._closing = False
+        self._preference = -1
+        self._schedule_all = False
+        self._update_switches()
+
+    # -- flags --------------------------------------------------------------
+
+    @property
+    def preference(self) -> int:
+        """-1: a hand-off runs the receiver at once (default); 1: the sender;
+        0: neither, the woken tasklet just becomes runnable."""
+        return self._preference
+
+    @preference.setter
+    def preference(self, value: int) -> None:
+        if not isinstance(value, int):
+            raise TypeError(f"preference must be an int, got {value!r}")
+        self._preference = (value > 0) - (value < 0)
+        self._update_switches()
+
+    @property
+    def schedule_all(self) -> bool:
+        """When true, every hand-off yields to the next runnable tasklet."""
+        return self._schedule_all
+
+    @schedule_all.setter
+    def schedule_all(self, value: bool) -> None:
+        self._schedule_all = bool(value)
+        self._update_switches()
+
+    def _update_switches(self) -> None:
+        plain = not self._schedule_all
+        self._send_switches = plain and self._preference < 0
+        self._recv_switches = plain and self._preference > 0
+        self._fast = self._send_switches and self._buffer is None
+
+    # -- state --------------------------------------------------------------
+
+    @property
+    def capacity(self) -> int:
+        """How many values the buffer holds (0: rendezvous)."""
+        return self._capacity
+
+    @property
+    def balance(self) -> int:
+        """Senders waiting (> 0) or receivers waiting (< 0)."""
+        return len(self._senders) - self._stale_s - len(self._receivers) + self._stale_r
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closing
+
+    def __len__(self) -> int:
+        """How many values are buffered."""
+        return len(self._buffer) if self._buffer is not None else 0
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closing else "open"
+        extra = f" buffered={len(self)}/{self._capacity}" if self._capacity else ""
+        return f"<{type(self).__name__} balance={self.balance}{extra} {state}>"
+
+    def statistics(self) -> dict[str, int | bool]:
+        """Counts for monitoring."""
+        return {
+            "balance": self.balance,
+            "buffered": len(self),
+            "capacity": self._capacity,
+            "closed": self._closing,
+        }
+
+    # -- send ---------------------------------------------------------------
+
+    def send(self, value: Any) -> None:
+        """Send ``value``; wait for a receiver (or buffer room) if need be.
+
+        Switches: to the receiver at once under the default preference, and
+        to other tasklets whenever it has to wait.
+        """
+        try:
+            s = local.sched
+        except AttributeError:
+            s = get_scheduler()
+        cur = s.current
+        if _channel_callback is not None:
+            _channel_callback(self, cur, True, not self._can_send())
+        if self._fast:
+            # The default rendezvous channel, inlined: the hottest path.
+            rq = self._receivers
+            if rq:
+                t = rq.popleft()
+                if t.__class__ is not _Waiter:
+                    t._blocked_on = None
+                    s.runq.append(cur)
+                    s.switch_to(cur, t, value)
+                    return
+                rq.appendleft(t)
+            elif not self._closing:
+                sq = self._senders
+                cur._temp = value
+                sq.append(cur)
+                cur._blocked_on = self
+                try:
+                    result = s.park(cur)
+                except BaseException:
+                    self._cancel(cur, sq)
+                    raise
+                if result.__class__ is bomb:
+                    result.raise_()
+                return
+        if self._receivers and self._give(s, cur, value):
+            return
+        if self._closing:
+            raise self._closed_error(f"send on closed {self!r}")
+        buf = self._buffer
+        if buf is not None and len(buf) < self._capacity:
+            buf.append(value)
+            return
+        self._wait_send(s, cur, value)
+
+    def _wait_send(self, s: Scheduler, cur: Task, value: Any) -> None:
+        sq = self._senders
+        cur._temp = value
+        sq.append(cur)
+        cur._blocked_on = self
+        try:
+            result = s.park(cur)
+        except BaseException:
+            self._cancel(cur, sq)
+            raise
+        if result.__class__ is bomb:
+            result.raise_()
+
+    def send_exception(self, exc_type: type[BaseException], *args: Any) -> None:
+        """Send an exception: the receiver raises ``exc_type(*args)``. Switches."""
+        self.send(bomb(exc_type, exc_type(*args)))
+
+    def send_nowait(self, value: Any) -> None:
+        """Send ``value`` if no wait is needed, else raise ``WouldBlock``.
+
+        May switch to the receiver, as :meth:`send` does.
+        """
+        if not self._try_send(value):
+            raise WouldBlock(f"send_nowait() on {self!r} would block")
+
+    def _try_send(self, value: Any) -> bool:
+        """Send at once if possible; True when done. Does not wait."""
+        s = get_scheduler()
+        if self._receivers and self._give(s, s.current, value):
+            return True
+        if self._closing:
+            raise self._closed_error(f"send on closed {self!r}")
+        buf = self._buffer
+        if buf is not None and len(buf) < self._capacity:
+            buf.append(value)
+            return True
+        return False
+
+    def _can_send(self) -> bool:
+        buf = self._buffer
+        return len(self._receivers) > self._stale_r or (
+            buf is not None and len(buf) < self._capacity
+        )
+
+    # -- receive ------------------------------------------------------------
+
+    def receive(self) -> Any:
+        """Receive a value; wait for a sender if need be.
+
+        Switches whenever it has to wait, and to the sender at once when the
+        preference is 1.
+        """
+        try:
+            s = local.sched
+        except AttributeError:
+            s = get_scheduler()
+        cur = s.current
+        if _channel_callback is not None:
+            _channel_callback(self, cur, False, not self._can_receive())
+        sq = self._senders
+        if sq and self._fast:
+            # The default rendezvous channel, inlined: the hottest path.
+            t = sq.popleft()
+            if t.__class__ is _Waiter:
+                sq.appendleft(t)
+            else:
+                value = t._temp
+                t._temp = None
+                t._blocked_on = None
+                s.runq.append(t)
+                if value.__class__ is bomb:
+                    value.raise_()
+                return value
+        if sq or self._buffer:
+            value = self._take(s, cur)
+            if value is not _EMPTY:
+                if value.__class__ is bomb:
+                    value.raise_()
+                return value
+        if self._closing:
+            raise self._closed_error(f"receive on closed {self!r}")
+        rq = self._receivers
+        rq.append(cur)
+        cur._blocked_on = self
+        try:
+            value = s.park(cur)
+        except BaseException:
+            self._cancel(cur, rq)
+            raise
+        if value.__class__ is bomb:
+            value.raise_()
+        return value
+
+    def receive_nowait(self) -> Any:
+        """Receive a value if one is ready, else raise ``WouldBlock``.
+
+        Raises ``ChannelClosed`` on a closed, drained channel. Does not wait;
+        switches to the sender at once only when the preference is 1.
+        """
+        s = get_scheduler()
+        value = self._take(s, s.current)
+        if value is _EMPTY:
+            if self._closing:
+                raise self._closed_error(f"receive on closed {self!r}")
+            raise WouldBlock(f"receive_nowait() on {self!r} would block")
+        if value.__class__ is bomb:
+            value.raise_()
+        return value
+
+    def _can_receive(self) -> bool:
+        return bool(self._buffer) or len(self._senders) > self._stale_s
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        """Receive the next value; stop when the channel is closed. Switches."""
+        try:
+            return self.receive()
+        except self._closed_error:
+            raise StopIteration from None
+
+    # -- close ----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the channel: sends fail from now on; receivers get what is
+        buffered, then ``ChannelClosed``. Tasklets blocked on the channel are
+        woken with ``ChannelClosed``, in the order they came. Does not switch.
+        """
+        if self._closing:
+            return
+        self._closing = True
+        runq = get_scheduler().runq
+        for waiters in (self._receivers, self._senders):
+            while waiters:
+                t = waiters.popleft()
+                if t.__class__ is _Waiter:
+                    t, _ = self._claim(t, None)
+                    if t is None:
+                        continue
+                t._blocked_on = None
+                t._temp = bomb(
+                    self._closed_error, self._closed_error(f"{self!r} was closed")
+                )
+                runq.append(t)
+
+    # -- cases for select -------------------------------------------------------
+
+    def send_case(self, value: Any) -> Case:
+        """A case for :func:`shoal.select` that sends ``value`` here."""
+        return Case(self, True, value)
+
+    def receive_case(self) -> Case:
+        """A case for :func:`shoal.select` that receives from here."""
+        return Case(self, False, None)
+
+    # -- the hand-off -------------------------------------------------------------
+
+    def _give(self, s: Scheduler, cur: Task, value: Any) -> bool:
+        """Hand ``value`` to the first live waiting receiver; True if there was one."""
+        rq = self._receivers
+        while rq:
+            t = rq.popleft()
+            wake = value
+            if t.__class__ is _Waiter:
+                t, wake = self._claim(t, value)
+                if t is None:
+                    continue
+            t._blocked_on = None
+            if self._send_switches:
+                s.runq.append(cur)
+                s.switch_to(cur, t, wake)
+            else:
+                t._temp = wake
+                s.runq.append(t)
+                if self._schedule_all:
+                    s.requeue(cur)
+            return True
+        return False
+
+    def _take(self, s: Scheduler, cur: Task) -> Any:
+        """Take a buffered value or one from the first live waiting sender;
+        ``_EMPTY`` if there is none."""
+        buf = self._buffer
+        if buf:
+            value = buf.popleft()
+            if len(self._senders) > self._stale_s:
+                self._refill(s, buf)
+            return value
+        sq = self._senders
+        while sq:
+            t = sq.popleft()
+            if t.__class__ is _Waiter:
+                value = t.value
+                t, wake = self._claim(t, None)
+                if t is None:
+                    continue
+            else:
+                value = t._temp
+                wake = None
+            t._blocked_on = None
+            if self._recv_switches:
+                s.runq.append(cur)
+                s.switch_to(cur, t, wake)
+            else:
+                t._temp = wake
+                s.runq.append(t)
+                if self._schedule_all:
+                    s.requeue(cur)
+            return value
+        return _EMPTY
+
+    def _refill(self, s: Scheduler, buf: deque[Any]) -> None:
+        """A buffer slot came free: move the first waiting sender's value in."""
+        sq = self._senders
+        while sq:
+            t = sq.popleft()
+            wake = None
+            if t.__class__ is _Waiter:
+                value = t.value
+                t, wake = self._claim(t, None)
+                if t is None:
+                    continue
+            else:
+                value = t._temp
+            buf.append(value)
+            t._blocked_on = None
+            t._temp = wake
+            s.runq.append(t)
+            return
+
+    def _cancel(self, cur: Task, waiters: deque[Any]) -> None:
+        """``cur`` stops waiting here without its operation happening."""
+        if cur._blocked_on is self:
+            waiters.remove(cur)
+            cur._blocked_on = None
+        cur._temp = NOWAKE
+
+    def _claim(self, w: _Waiter, value: Any) -> tuple[Any, Any]:
+        """A select's waiter reached the head: fire it, or skip it if stale.
+
+        Returns the select's tasklet and its wake value, or ``(None, None)``.
+        """
+        sel = w.select
+        if sel.tasklet is None:
+            if w.is_send:
+                self._stale_s -= 1
+            else:
+                self._stale_r -= 1
+            return None, None
+        return sel.fire(w), (w.case, value)
+
+    def _compact(self) -> None:
+        """Drop the stale select waiters once they outnumber the live ones."""
+        for waiters in (self._senders, self._receivers):
+            live = [
+                w for w in waiters if w.__class__ is not _Waiter or w.select.tasklet
+            ]
+            waiters.clear()
+            waiters.extend(live)
+        self._stale_s = self._stale_r = 0
+
+    # The Waitable protocol.
+    def _unpark(self, t: Task) -> None:
+        for waiters in (self._receivers, self._senders):
+            if t in waiters:
+                waiters.remove(t)
+                return
+
+    def _describe(self, t: Task) -> str:
+        verb = "sending on" if t in self._senders else "receiving on"
+        return f"{verb} {self!r}"

@@ -1,0 +1,54 @@
+"""The exceptions shoal raises.
+
+The hierarchy::
+
+    BaseException
+    ├── TaskletExit            a tasklet is being killed; ``except Exception``
+    │                          does not swallow it (like ``GreenletExit``)
+    └── Exception
+        └── Error              base of every failure of the library
+            ├── ClosedError    you closed it (not: the peer broke it)
+            │   └── ChannelClosed
+            ├── WouldBlock     a ``*_nowait`` operation would have to wait
+            └── DeadlockError  also a ``RuntimeError``, as in Stackless: a
+                               tasklet would block and nothing can ever wake it
+
+``TaskletExit`` deliberately does not derive from ``greenlet.GreenletExit``:
+greenlet treats a ``GreenletExit`` that escapes a greenlet as a normal return,
+which would stop a kill at the first nested greenlet it passes through.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChannelClosed",
+    "ClosedError",
+    "DeadlockError",
+    "Error",
+    "TaskletExit",
+    "WouldBlock",
+]
+
+
+class TaskletExit(BaseException):
+    """Raised inside a tasklet to kill it; ends it silently if not caught."""
+
+
+class Error(Exception):
+    """Base class of shoal's failures."""
+
+
+class ClosedError(Error):
+    """The object was closed by this side, so the operation cannot proceed."""
+
+
+class ChannelClosed(ClosedError):  # noqa: N818 - the name the API promises
+    """The channel is closed (and, for a receive, drained)."""
+
+
+class WouldBlock(Error):  # noqa: N818 - trio's name for the same thing
+    """A non-blocking operation would have had to wait."""
+
+
+class DeadlockError(Error, RuntimeError):
+    """A tasklet would block, and no tasklet could ever wake it."""

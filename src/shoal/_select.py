@@ -1,0 +1,138 @@
+"""``select``: wait until exactly one of several channel operations happens.
+
+Design
+------
+``select`` first looks for a case that can go at once, starting at a random
+case so that none starves (the generator is the scheduler's, seeded, so runs
+repeat). If none can, it registers a ``_Waiter`` in every channel's deque and
+parks. The first peer to reach one of them fires the select: the operation
+happens in that peer's hand-off, the select's other waiters become stale in
+place (counted by their channels, skipped when they reach the head), and the
+selecting tasklet wakes with ``(case, value)``. Exactly one operation happens.
+
+``oneof`` (issue 3) is not ``select``: it runs whole branches and kills the
+losers; a branch that already took a message would lose it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._channel import _EMPTY, _STALE_SLACK, Case, _Waiter, bomb
+from ._scheduler import Task, get_scheduler
+
+__all__ = ["select"]
+
+_MISSING: Any = object()
+
+
+class _Select:
+    """One blocked call of :func:`select`."""
+
+    __slots__ = ("tasklet", "waiters")
+
+    def __init__(self, tasklet: Task) -> None:
+        self.tasklet: Task | None = tasklet
+        self.waiters: list[_Waiter] = []
+
+    def fire(self, w: _Waiter) -> Task:
+        """``w``'s case is happening: mark the other waiters stale."""
+        t = self.tasklet
+        assert t is not None
+        self.tasklet = None
+        for other in self.waiters:
+            if other is not w:
+                ch = other.channel
+                if other.is_send:
+                    ch._stale_s += 1
+                else:
+                    ch._stale_r += 1
+                stale = ch._stale_s + ch._stale_r
+                if stale > _STALE_SLACK and 2 * stale > len(ch._senders) + len(
+                    ch._receivers
+                ):
+                    ch._compact()
+        t._blocked_on = None
+        return t
+
+    # The Waitable protocol: a kill or deadlock takes the waiters out at once.
+    def _unpark(self, t: Task) -> None:
+        self.tasklet = None
+        for w in self.waiters:
+            ch = w.channel
+            waiters = ch._senders if w.is_send else ch._receivers
+            if w in waiters:
+                waiters.remove(w)
+
+    def _describe(self, t: Task) -> str:
+        cases = ", ".join(repr(w.case) for w in self.waiters)
+        return f"selecting on {cases}"
+
+
+def select(*cases: Case, default: Any = _MISSING) -> tuple[Case | None, Any]:
+    """Do exactly one of ``cases`` and return ``(case, value)``.
+
+    ``value`` is what a receive case received, or None for a send case. When
+    several cases are ready, one is chosen at random, fairly. With
+    ``default``, returns ``(None, default)`` at once if no case is ready.
+    A send case on a closed channel, or a receive case on a closed and drained
+    one, raises ``ChannelClosed`` and no case happens.
+    Switches when it waits, and when the case it does hands off at once.
+    """
+    for c in cases:
+        if c.__class__ is not Case:
+            raise TypeError(
+                f"select() takes cases made by Channel.send_case() or "
+                f"Channel.receive_case(), got {c!r}"
+            )
+    if not cases:
+        if default is _MISSING:
+            raise ValueError("select() needs at least one case, or a default")
+        return None, default
+    for c in cases:
+        ch = c.channel
+        if ch._closing and (c.is_send or not ch._can_receive()):
+            verb = "send on" if c.is_send else "receive on"
+            raise ch._closed_error(f"select: {verb} closed {ch!r}")
+    s = get_scheduler()
+    cur = s.current
+    n = len(cases)
+    start = s.rng.randrange(n) if n > 1 else 0
+    for i in range(n):
+        c = cases[(start + i) % n]
+        ch = c.channel
+        if c.is_send:
+            if ch._try_send(c.value):
+                return c, None
+        else:
+            value = ch._take(s, cur)
+            if value is not _EMPTY:
+                if value.__class__ is bomb:
+                    value.raise_()
+                return c, value
+    if default is not _MISSING:
+        return None, default
+    return _wait(cur, cases)
+
+
+def _wait(cur: Task, cases: tuple[Case, ...]) -> tuple[Case, Any]:
+    sel = _Select(cur)
+    for c in cases:
+        ch = c.channel
+        w = _Waiter(sel, c, ch, c.is_send, c.value)
+        (ch._senders if c.is_send else ch._receivers).append(w)
+        sel.waiters.append(w)
+    cur._blocked_on = sel
+    try:
+        result = get_scheduler().park(cur)
+    except BaseException:
+        if cur._blocked_on is sel:
+            sel._unpark(cur)
+            cur._blocked_on = None
+        raise
+    if result.__class__ is bomb:
+        result.raise_()
+    case, value = result
+    if value.__class__ is bomb:
+        value.raise_()
+    return case, value

@@ -1,0 +1,244 @@
+"""Tasklets: ``spawn``, ``current``, ``schedule``, ``run`` and the ``Tasklet`` API.
+
+A tasklet is a microthread. It runs until it blocks or yields; nothing
+preempts it. Every function here that may switch says so.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from . import _scheduler
+from ._errors import TaskletExit
+from ._scheduler import NOWAKE, Task, get_scheduler, schedule
+
+__all__ = ["Tasklet", "current", "run", "schedule", "spawn"]
+
+T = TypeVar("T")
+
+_ids = iter(range(1, 1 << 62))
+
+
+class Tasklet(Task):
+    """A microthread, made by :func:`spawn`."""
+
+    __slots__ = ()
+
+    #: The word ``repr`` starts with.
+    _kind = "Tasklet"
+
+    @property
+    def name(self) -> str:
+        """A name for messages: ``<function>-<n>`` unless set."""
+        name = self._name
+        if name is None:
+            fn = self._fn
+            label = getattr(fn, "__qualname__", None) or type(self).__name__
+            name = self._name = f"{label}-{next(_ids)}"
+        return name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = str(value)
+
+    @property
+    def alive(self) -> bool:
+        """True until the tasklet has finished (or was killed before starting)."""
+        return not self._dead
+
+    @property
+    def dead(self) -> bool:
+        """True once the tasklet has finished."""
+        return self._dead
+
+    @property
+    def value(self) -> Any:
+        """What the function returned (None until it has, or if it raised)."""
+        return self._value
+
+    @property
+    def exception(self) -> BaseException | None:
+        """The exception that ended the tasklet, or None."""
+        return self._exception
+
+    def join(self) -> None:
+        """Wait until the tasklet has finished. Never raises its exception.
+
+        Switches unless the tasklet is already dead.
+        """
+        if self._dead:
+            return
+        s = self._sched
+        cur = s.current
+        if cur is self:
+            raise RuntimeError(f"{self!r} cannot join itself")
+        joiners = self._joiners
+        if joiners is None:
+            joiners = self._joiners = []
+        joiners.append(cur)
+        cur._blocked_on = self
+        try:
+            s.park(cur)
+        except BaseException:
+            if cur._blocked_on is self:
+                self._unpark(cur)
+                cur._blocked_on = None
+            raise
+
+    def get(self) -> Any:
+        """Wait until the tasklet has finished; return its value or raise.
+
+        Switches unless the tasklet is already dead.
+        """
+        self.join()
+        if self._exception is not None:
+            raise self._exception
+        return self._value
+
+    def throw(self, exc: BaseException | type[BaseException]) -> None:
+        """Raise ``exc`` inside the tasklet at its current switch point.
+
+        A blocked tasklet is unblocked (removed from the channel it waits on);
+        the tasklet runs at once and the caller runs right after it. A tasklet
+        that never started never runs its function: it ends with ``exc``.
+        Unlike :meth:`kill`, does not wait for the tasklet to finish.
+        Switches unless the tasklet is dead or has not started.
+        """
+        if isinstance(exc, type):
+            exc = exc()
+        if not isinstance(exc, BaseException):
+            raise TypeError(f"throw() needs an exception, got {exc!r}")
+        if self._dead:
+            return
+        s = self._sched
+        cur = s.current
+        if cur is self:
+            raise exc
+        runq = s.runq
+        if self._gr is None:
+            if self in runq:
+                runq.remove(self)
+            self._args = self._kwargs = None
+            self._exception = exc
+            s.failed(self, exc)
+            self._finish()
+            return
+        while self._blocked_on is None and self._temp is not NOWAKE and self.alive:
+            # Its last operation completed: let it see the result and run to
+            # its next switch point first, so nothing is delivered and then
+            # reported as failed.
+            if self in runq:
+                runq.remove(self)
+            runq.appendleft(cur)
+            s.switch_to(cur, self, self._take_temp())
+        if not self.alive:
+            return
+        blocked_on = self._blocked_on
+        if blocked_on is not None:
+            blocked_on._unpark(self)
+            self._blocked_on = None
+        elif self in runq:
+            runq.remove(self)
+        runq.appendleft(cur)
+        s.throw_to(cur, self, exc)
+
+    def kill(
+        self, exception: BaseException | type[BaseException] = TaskletExit
+    ) -> None:
+        """Raise ``exception`` (default TaskletExit) inside the tasklet, then wait
+        until it has finished. A tasklet blocked on a channel is removed from it
+        first: what it was sending is neither delivered nor lost half-way.
+        Switches unless the tasklet is dead or has not started.
+        """
+        self.throw(exception)
+        while not self._dead:
+            self.join()
+
+    def _take_temp(self) -> Any:
+        value = self._temp
+        self._temp = NOWAKE
+        return value
+
+    def _report(self, exc: BaseException) -> None:
+        if isinstance(exc, TaskletExit):
+            return
+        print(f"{self!r} failed with {type(exc).__name__}", file=sys.stderr)
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+
+    def __repr__(self) -> str:
+        s = self._sched
+        if self._dead:
+            state = "dead"
+        elif self._blocked_on is not None:
+            state = self._blocked_on._describe(self)
+        elif s.current is self:
+            state = "running"
+        elif self._gr is None:
+            state = "not started"
+        else:
+            state = "runnable"
+        return f"<{self._kind} {self.name!r} {state}>"
+
+
+class _Main(Tasklet):
+    """The tasklet standing for the code that ran before any tasklet."""
+
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        return self._name or "main"
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = str(value)
+
+
+def _make_main() -> Task:
+    main = _Main.__new__(_Main)
+    Task.__init__(main, None, None, (), None)  # type: ignore[arg-type]
+    return main
+
+
+_scheduler.make_main = _make_main
+
+
+def spawn(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Tasklet:
+    """Create a tasklet running ``fn(*args, **kwargs)`` and make it runnable.
+
+    It runs when the current tasklet blocks or yields. Does not switch.
+    """
+    if not callable(fn):
+        raise TypeError(f"spawn() needs a callable, got {fn!r}")
+    s = get_scheduler()
+    t = Tasklet(s, fn, args, kwargs)
+    s.alive[t] = None
+    s.runq.append(t)
+    return t
+
+
+def current() -> Tasklet:
+    """The running tasklet (the thread's main tasklet outside any other)."""
+    return get_scheduler().current  # type: ignore[return-value]
+
+
+def run(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run ``fn(*args, **kwargs)`` as the main job; return its result or raise.
+
+    Tasklets still alive when ``fn`` returns are killed, their ``finally``
+    blocks run, before ``run`` returns. Switches.
+    """
+    s = get_scheduler()
+    if s.current is not s.main:
+        raise RuntimeError(
+            f"shoal.run() must be called from the main tasklet, not {s.current!r}"
+        )
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        while s.alive:
+            for t in list(s.alive):
+                t.kill()  # type: ignore[attr-defined]

@@ -1,0 +1,402 @@
+"""Tasklets: spawn, join, get, kill, throw, run, schedule, current, nesting."""
+
+from __future__ import annotations
+
+import greenlet
+import pytest
+
+import shoal
+
+
+def test_spawn_runs_only_when_the_spawner_yields() -> None:
+    """A spawned tasklet waits until the current tasklet blocks or yields."""
+    log: list[str] = []
+    t = shoal.spawn(log.append, "child")
+    log.append("parent")
+    t.join()
+    assert log == ["parent", "child"]
+
+
+def test_round_robin_schedule_order() -> None:
+    """schedule() runs every other runnable tasklet once, in spawn order."""
+    log: list[str] = []
+
+    def worker(name: str) -> None:
+        for i in range(3):
+            log.append(f"{name}{i}")
+            shoal.schedule()
+
+    ts = [shoal.spawn(worker, n) for n in "abc"]
+    for t in ts:
+        t.join()
+    assert log == ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]
+
+
+def test_schedule_alone_returns_at_once() -> None:
+    """With nothing else runnable, schedule() is a no-op."""
+    shoal.schedule()
+    assert shoal.current() is shoal.current()
+
+
+def test_get_returns_value_and_reraises() -> None:
+    """get() returns the result or re-raises the tasklet's exception."""
+    ok = shoal.spawn(lambda: 42)
+    bad = shoal.spawn(lambda: 1 / 0)
+    assert ok.get() == 42
+    with pytest.raises(ZeroDivisionError):
+        bad.get()
+    assert isinstance(bad.exception, ZeroDivisionError)
+    assert ok.exception is None
+    assert ok.value == 42
+
+
+def test_join_never_raises(capsys: pytest.CaptureFixture[str]) -> None:
+    """join() waits and swallows; the failure is printed to stderr."""
+    t = shoal.spawn(lambda: 1 / 0)
+    t.join()
+    assert t.dead
+    assert not t.alive
+    err = capsys.readouterr().err
+    assert "failed with ZeroDivisionError" in err
+    assert "Traceback" in err
+
+
+def test_exception_does_not_propagate_to_others() -> None:
+    """An exception escaping one tasklet leaves the others running."""
+    log: list[str] = []
+
+    def bad() -> None:
+        raise ValueError("boom")
+
+    b = shoal.spawn(bad)
+    g = shoal.spawn(log.append, "good ran")
+    g.join()
+    b.join()
+    assert log == ["good ran"]
+    assert isinstance(b.exception, ValueError)
+
+
+def test_kill_never_started_tasklet_never_runs() -> None:
+    """Killing a tasklet that never ran means its function never runs."""
+    log: list[str] = []
+    t = shoal.spawn(log.append, "ran")
+    t.kill()
+    shoal.schedule()
+    assert log == []
+    assert t.dead
+    assert isinstance(t.exception, shoal.TaskletExit)
+
+
+def test_kill_blocked_tasklet_leaves_channel_clean() -> None:
+    """A sender killed while blocked is removed; its value is not delivered."""
+    ch = shoal.Channel()
+    log: list[str] = []
+
+    def sender() -> None:
+        try:
+            ch.send("lost?")
+        finally:
+            log.append("sender finally")
+
+    t = shoal.spawn(sender)
+    shoal.schedule()
+    assert ch.balance == 1
+    t.kill()
+    assert log == ["sender finally"]
+    assert ch.balance == 0
+    assert t.dead
+    with pytest.raises(shoal.WouldBlock):
+        ch.receive_nowait()
+
+
+def test_kill_runs_target_then_returns_to_killer() -> None:
+    """kill() raises in the target at once and returns when it has ended."""
+    log: list[str] = []
+
+    def victim() -> None:
+        try:
+            while True:
+                shoal.schedule()
+        except shoal.TaskletExit:
+            log.append("victim caught")
+            raise
+
+    t = shoal.spawn(victim)
+    shoal.schedule()
+    t.kill()
+    log.append("killer back")
+    assert log == ["victim caught", "killer back"]
+
+
+def test_kill_waits_for_a_tasklet_that_catches() -> None:
+    """A tasklet that swallows TaskletExit and blocks again is waited for."""
+    ch = shoal.Channel()
+    log: list[str] = []
+
+    def stubborn() -> None:
+        try:
+            ch.receive()
+        except shoal.TaskletExit:
+            log.append("caught")
+        log.append(f"got {ch.receive()}")
+
+    t = shoal.spawn(stubborn)
+    shoal.schedule()
+    helper = shoal.spawn(ch.send, "late")
+    t.kill()
+    assert log == ["caught", "got late"]
+    helper.join()
+
+
+def test_taskletexit_is_not_an_exception() -> None:
+    """except Exception does not swallow a kill."""
+    assert not issubclass(shoal.TaskletExit, Exception)
+    log: list[str] = []
+
+    def worker() -> None:
+        try:
+            shoal.schedule()
+            shoal.schedule()
+        except Exception:  # pragma: no cover - must not happen
+            log.append("swallowed")
+
+    t = shoal.spawn(worker)
+    shoal.schedule()
+    t.kill()
+    assert log == []
+
+
+def test_throw_custom_exception_into_blocked_tasklet() -> None:
+    """throw() unblocks the target with any exception."""
+    ch = shoal.Channel()
+
+    def waiter() -> str:
+        try:
+            ch.receive()
+        except KeyError as e:
+            return f"woken by {e.args[0]}"
+        return "no"
+
+    t = shoal.spawn(waiter)
+    shoal.schedule()
+    t.throw(KeyError("throw"))
+    assert t.get() == "woken by throw"
+    assert ch.balance == 0
+
+
+def test_kill_after_completed_receive_keeps_the_value() -> None:
+    """A receiver woken with a value, then killed, still sees the value."""
+    ch = shoal.Channel()
+    ch.preference = 0
+    log: list[object] = []
+
+    def receiver() -> None:
+        try:
+            log.append(ch.receive())
+            shoal.schedule()
+        except shoal.TaskletExit:
+            log.append("killed")
+            raise
+
+    t = shoal.spawn(receiver)
+    shoal.schedule()
+    ch.send("kept")  # preference 0: receiver is made runnable, not run
+    assert log == []
+    t.kill()
+    assert log == ["kept", "killed"]
+
+
+def test_current_in_main_and_tasklets() -> None:
+    """current() is the main tasklet outside, the running tasklet inside."""
+    main = shoal.current()
+    assert "main" in repr(main)
+    t = shoal.spawn(shoal.current)
+    assert t.get() is t
+    assert shoal.current() is main
+
+
+def test_repr_says_state_and_wait() -> None:
+    """The repr names the tasklet, its state and what it waits on."""
+    ch = shoal.Channel()
+
+    def named() -> None:
+        ch.receive()
+
+    t = shoal.spawn(named)
+    assert "not started" in repr(t)
+    assert "named" in repr(t)
+    shoal.schedule()
+    assert "receiving on <Channel balance=-1" in repr(t)
+    t.kill()
+    assert "dead" in repr(t)
+
+
+def test_join_self_is_an_error() -> None:
+    """A tasklet joining itself gets a clear error, not a hang."""
+
+    def selfish() -> None:
+        shoal.current().join()
+
+    t = shoal.spawn(selfish)
+    t.join()
+    assert isinstance(t.exception, RuntimeError)
+    assert "cannot join itself" in str(t.exception)
+
+
+def test_spawn_needs_callable() -> None:
+    """spawn() rejects a non-callable with a TypeError naming it."""
+    with pytest.raises(TypeError, match="needs a callable, got 42"):
+        shoal.spawn(42)  # type: ignore[arg-type]
+
+
+def test_run_returns_and_kills_leftovers() -> None:
+    """run() returns fn's result after killing tasklets still alive."""
+    log: list[str] = []
+
+    def forever() -> None:
+        try:
+            while True:
+                shoal.schedule()
+        finally:
+            log.append("cleaned up")
+
+    def main() -> int:
+        shoal.spawn(forever)
+        shoal.schedule()
+        return 7
+
+    assert shoal.run(main) == 7
+    assert log == ["cleaned up"]
+
+
+def test_run_reraises() -> None:
+    """run() re-raises fn's exception, after the cleanup."""
+    ch = shoal.Channel()
+
+    def main() -> None:
+        shoal.spawn(ch.receive)
+        raise LookupError("from main")
+
+    with pytest.raises(LookupError, match="from main"):
+        shoal.run(main)
+
+
+def test_run_from_a_tasklet_is_an_error() -> None:
+    """run() belongs to the main tasklet."""
+    t = shoal.spawn(shoal.run, lambda: None)
+    t.join()
+    assert isinstance(t.exception, RuntimeError)
+
+
+def test_many_tasklets_reuse_greenlets() -> None:
+    """Finished tasklets' greenlets run later tasklets (bounded pool)."""
+    results = [shoal.spawn(lambda i=i: i * 2) for i in range(1000)]
+    assert [t.get() for t in results] == [i * 2 for i in range(1000)]
+
+
+def test_nested_greenlet_blocks_whole_tasklet() -> None:
+    """Blocking in a nested greenlet blocks the tasklet and resumes there."""
+    ch = shoal.Channel()
+    log: list[object] = []
+
+    def inner() -> str:
+        log.append(("inner current is outer", shoal.current() is outer))
+        value = ch.receive()  # blocks the whole tasklet, from a nested greenlet
+        log.append(("inner got", value))
+        return "inner done"
+
+    def outer_fn() -> None:
+        g = greenlet.greenlet(inner)
+        log.append(("switch result", g.switch()))
+
+    outer = shoal.spawn(outer_fn)
+    other = shoal.spawn(log.append, "other tasklet ran")
+    shoal.schedule()
+    ch.send("hello")
+    outer.join()
+    other.join()
+    assert log == [
+        ("inner current is outer", True),
+        "other tasklet ran",
+        ("inner got", "hello"),
+        ("switch result", "inner done"),
+    ]
+
+
+def test_greenlet_generator_inside_tasklet() -> None:
+    """A greenlet-based generator that blocks on a channel still works."""
+    ch = shoal.Channel()
+
+    def produce() -> None:
+        for _i in range(3):
+            greenlet.getcurrent().parent.switch(ch.receive())
+
+    def consumer() -> list[object]:
+        gen = greenlet.greenlet(produce)
+        return [gen.switch() for _ in range(3)]
+
+    c = shoal.spawn(consumer)
+    for i in range(3):
+        ch.send(i)
+    assert c.get() == [0, 1, 2]
+
+
+def test_spawn_from_nested_greenlet() -> None:
+    """A tasklet spawned from a nested greenlet behaves like any other."""
+
+    def inner() -> int:
+        t = shoal.spawn(lambda: "child")
+        return t.get() == "child"
+
+    def outer() -> object:
+        return greenlet.greenlet(inner).switch()
+
+    assert shoal.spawn(outer).get() is True
+
+
+def test_deadlock_is_an_error_and_state_is_clean() -> None:
+    """Blocking with nothing else able to run raises DeadlockError."""
+    ch = shoal.Channel()
+    with pytest.raises(shoal.DeadlockError) as info:
+        ch.receive()
+    assert isinstance(info.value, RuntimeError)
+    assert "receiving on <Channel" in str(info.value)
+    assert ch.balance == 0
+    # the program can go on
+    t = shoal.spawn(ch.send, 1)
+    assert ch.receive() == 1
+    t.join()
+
+
+def test_deadlock_lists_every_blocked_tasklet() -> None:
+    """The report names each blocked tasklet and its channel."""
+    a, b = shoal.Channel(), shoal.Channel()
+
+    def wait_a() -> None:
+        a.receive()
+
+    def send_b() -> None:
+        b.send("x")
+
+    ts = [shoal.spawn(wait_a), shoal.spawn(send_b)]
+    shoal.schedule()
+    c = shoal.Channel()
+    with pytest.raises(shoal.DeadlockError) as info:
+        c.receive()
+    msg = str(info.value)
+    assert "wait_a" in msg
+    assert "receiving on" in msg
+    assert "send_b" in msg
+    assert "sending on" in msg
+    assert "3 blocked" in msg
+    for t in ts:
+        t.kill()
+
+
+def test_deadlock_when_last_tasklet_ends() -> None:
+    """Main blocked forever gets DeadlockError when the last tasklet dies."""
+    ch = shoal.Channel()
+    shoal.spawn(lambda: None)
+    with pytest.raises(shoal.DeadlockError, match="every tasklet is blocked"):
+        ch.receive()
+    assert ch.balance == 0
