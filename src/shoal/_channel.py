@@ -241,7 +241,7 @@ class Channel:
             rq = self._receivers
             if rq:
                 t = rq.popleft()
-                if t.__class__ is not _Waiter:
+                if type(t) is not _Waiter:
                     t._blocked_on = None
                     s.runq.append(cur)
                     s.switch_to(cur, t, value)
@@ -257,7 +257,7 @@ class Channel:
                 except BaseException:
                     self._cancel(cur, sq)
                     raise
-                if result.__class__ is bomb:
+                if type(result) is bomb:
                     result.raise_()
                 return
         if self._receivers and self._give(s, cur, value):
@@ -280,7 +280,7 @@ class Channel:
         except BaseException:
             self._cancel(cur, sq)
             raise
-        if result.__class__ is bomb:
+        if type(result) is bomb:
             result.raise_()
 
     def send_exception(self, exc_type: type[BaseException], *args: Any) -> None:
@@ -333,20 +333,20 @@ class Channel:
         if sq and self._fast:
             # The default rendezvous channel, inlined: the hottest path.
             t = sq.popleft()
-            if t.__class__ is _Waiter:
+            if type(t) is _Waiter:
                 sq.appendleft(t)
             else:
                 value = t._temp
                 t._temp = None
                 t._blocked_on = None
                 s.runq.append(t)
-                if value.__class__ is bomb:
+                if type(value) is bomb:
                     value.raise_()
                 return value
         if sq or self._buffer:
             value = self._take(s, cur)
             if value is not _EMPTY:
-                if value.__class__ is bomb:
+                if type(value) is bomb:
                     value.raise_()
                 return value
         if self._closing:
@@ -359,7 +359,7 @@ class Channel:
         except BaseException:
             self._cancel(cur, rq)
             raise
-        if value.__class__ is bomb:
+        if type(value) is bomb:
             value.raise_()
         return value
 
@@ -375,7 +375,7 @@ class Channel:
             if self._closing:
                 raise self._closed_error(f"receive on closed {self!r}")
             raise WouldBlock(f"receive_nowait() on {self!r} would block")
-        if value.__class__ is bomb:
+        if type(value) is bomb:
             value.raise_()
         return value
 
@@ -406,7 +406,7 @@ class Channel:
         for waiters in (self._receivers, self._senders):
             while waiters:
                 t = waiters.popleft()
-                if t.__class__ is _Waiter:
+                if type(t) is _Waiter:
                     t, _ = self._claim(t, None)
                     if t is None:
                         continue
@@ -434,7 +434,7 @@ class Channel:
         while rq:
             t = rq.popleft()
             wake = value
-            if t.__class__ is _Waiter:
+            if type(t) is _Waiter:
                 t, wake = self._claim(t, value)
                 if t is None:
                     continue
@@ -462,7 +462,7 @@ class Channel:
         sq = self._senders
         while sq:
             t = sq.popleft()
-            if t.__class__ is _Waiter:
+            if type(t) is _Waiter:
                 value = t.value
                 t, wake = self._claim(t, None)
                 if t is None:
@@ -488,7 +488,7 @@ class Channel:
         while sq:
             t = sq.popleft()
             wake = None
-            if t.__class__ is _Waiter:
+            if type(t) is _Waiter:
                 value = t.value
                 t, wake = self._claim(t, None)
                 if t is None:
@@ -525,9 +525,7 @@ class Channel:
     def _compact(self) -> None:
         """Drop the stale select waiters once they outnumber the live ones."""
         for waiters in (self._senders, self._receivers):
-            live = [
-                w for w in waiters if w.__class__ is not _Waiter or w.select.tasklet
-            ]
+            live = [w for w in waiters if type(w) is not _Waiter or w.select.tasklet]
             waiters.clear()
             waiters.extend(live)
         self._stale_s = self._stale_r = 0

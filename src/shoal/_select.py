@@ -80,7 +80,7 @@ def select(*cases: Case, default: Any = _MISSING) -> tuple[Case | None, Any]:
     Switches when it waits, and when the case it does hands off at once.
     """
     for c in cases:
-        if c.__class__ is not Case:
+        if type(c) is not Case:
             raise TypeError(
                 f"select() takes cases made by Channel.send_case() or "
                 f"Channel.receive_case(), got {c!r}"
@@ -107,7 +107,7 @@ def select(*cases: Case, default: Any = _MISSING) -> tuple[Case | None, Any]:
         else:
             value = ch._take(s, cur)
             if value is not _EMPTY:
-                if value.__class__ is bomb:
+                if type(value) is bomb:
                     value.raise_()
                 return c, value
     if default is not _MISSING:
@@ -130,9 +130,9 @@ def _wait(cur: Task, cases: tuple[Case, ...]) -> tuple[Case, Any]:
             sel._unpark(cur)
             cur._blocked_on = None
         raise
-    if result.__class__ is bomb:
+    if type(result) is bomb:
         result.raise_()
     case, value = result
-    if value.__class__ is bomb:
+    if type(value) is bomb:
         value.raise_()
     return case, value

@@ -183,23 +183,13 @@ class Tasklet(Task):
         return f"<{self._kind} {self.name!r} {state}>"
 
 
-class _Main(Tasklet):
-    """The tasklet standing for the code that ran before any tasklet."""
-
-    __slots__ = ()
-
-    @property
-    def name(self) -> str:
-        return self._name or "main"
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self._name = str(value)
-
-
 def _make_main() -> Task:
-    main = _Main.__new__(_Main)
+    # A plain Tasklet, not a subclass: every tasklet having one type keeps the
+    # attribute accesses in the hot paths specialised (CPython 3.11+ caches
+    # them per type; a second type at the same site makes them generic).
+    main = Tasklet.__new__(Tasklet)
     Task.__init__(main, None, None, (), None)  # type: ignore[arg-type]
+    main._name = "main"
     return main
 
 
