@@ -43,6 +43,7 @@ from greenlet import getcurrent, greenlet
 from ._errors import DeadlockError
 
 __all__ = [
+    "DEAD",
     "NOWAKE",
     "Scheduler",
     "Task",
@@ -85,14 +86,28 @@ class Waitable(Protocol):
     def _describe(self, t: Task) -> str: ...
 
 
+class _Dead:
+    """The ``_gr`` of a finished tasklet."""
+
+    def __repr__(self) -> str:
+        return "DEAD"
+
+
+DEAD: Any = _Dead()
+
+
 class Task:
-    """The scheduling state of one tasklet; ``Tasklet`` adds the public API."""
+    """The scheduling state of one tasklet; ``Tasklet`` adds the public API.
+
+    ``_gr`` is None before the first run, ``DEAD`` after the last, and the
+    greenlet to resume in between. ``_value``, ``_exception`` and ``_name``
+    are set only once known: every slot set here is paid for at each spawn.
+    """
 
     __slots__ = (
         "__weakref__",
         "_args",
         "_blocked_on",
-        "_dead",
         "_exception",
         "_fn",
         "_gr",
@@ -104,56 +119,36 @@ class Task:
         "_value",
     )
 
+    _value: Any
+    _exception: BaseException
+    _name: str
+
     #: Stackless tasklets hand an escaping exception to the main tasklet.
     _propagate = False
 
     def __init__(
         self,
         sched: Scheduler,
-        fn: Callable[..., Any] | None,
-        args: tuple[Any, ...] | None,
-        kwargs: dict[str, Any] | None,
+        fn: Any,
+        args: Any,
+        kwargs: Any,
     ) -> None:
         self._sched = sched
         self._fn = fn
         self._args = args
         self._kwargs = kwargs
-        self._gr: greenlet | None = None
+        self._gr: Any = None
         self._temp: Any = _NOWAKE
         self._blocked_on: Waitable | None = None
-        self._dead = False
-        self._value: Any = None
-        self._exception: BaseException | None = None
         self._joiners: list[Task] | None = None
-        self._name: str | None = None
-
-    def _run(self) -> None:
-        """Run the function in the current (worker) greenlet, then finish."""
-        fn, args, kwargs = self._fn, self._args, self._kwargs
-        self._args = self._kwargs = None
-        try:
-            assert fn is not None
-            assert args is not None
-            if kwargs:
-                self._value = fn(*args, **kwargs)
-            else:
-                self._value = fn(*args)
-        except BaseException as exc:
-            self._exception = exc
-            self._sched.failed(self, exc)
-        self._finish()
 
     def _finish(self) -> None:
-        self._dead = True
-        self._gr = None
-        s = self._sched
-        s.alive.pop(self, None)
-        joiners = self._joiners
-        if joiners:
-            self._joiners = None
-            for t in joiners:
-                t._blocked_on = None
-                s.runq.append(t)
+        """Mark this tasklet finished; wake the tasklets joining it."""
+        self._gr = DEAD
+        self._args = self._kwargs = None
+        self._sched.alive.pop(self, None)
+        if self._joiners:
+            self._sched.wake_joiners(self)
 
     def _report(self, exc: BaseException) -> None:
         """Say that ``exc`` escaped this tasklet (overridden by Tasklet)."""
@@ -271,33 +266,24 @@ class Scheduler:
         t._gr = gr
         return gr.switch(t)
 
-    def retire(self, me: greenlet, dead: Task) -> Task:
-        """Leave the worker greenlet ``me`` whose tasklet ``dead`` just ended.
-
-        Returns the next tasklet this greenlet is to run.
-        """
-        exc = self.propagating
+    def wake_joiners(self, t: Task) -> None:
+        """``t`` has finished: make the tasklets joining it runnable."""
+        joiners = t._joiners
+        assert joiners is not None
+        t._joiners = None
         runq = self.runq
-        if exc is None and runq:
-            nxt = runq.popleft()
-            self.current = nxt
-            if _schedule_callback is not None:
-                _schedule_callback(dead, nxt)
-            gr = nxt._gr
-            if gr is None:
-                nxt._gr = me
-                return nxt
-            pool = self.pool
-            if len(pool) >= POOL_SIZE:
-                pool.popleft()
-            pool.append(me)
-            value = nxt._temp
-            nxt._temp = _NOWAKE
-            new: Task = gr.switch(value)
-            return new
-        # The main tasklet gets an exception: one that escaped a tasklet, or
-        # the news that everybody else is blocked for good.
+        for j in joiners:
+            j._blocked_on = None
+            runq.append(j)
+
+    def wake_main(self, me: greenlet, dead: Task) -> Task:
+        """Leave worker ``me``, whose tasklet ``dead`` ended with nothing else
+        runnable or with an exception for the main tasklet, for the main
+        tasklet: it gets that exception, or the news that everybody else is
+        blocked for good. Returns the next tasklet ``me`` is to run.
+        """
         main = self.main
+        exc = self.propagating
         if exc is not None:
             self.propagating = None
         else:
@@ -305,15 +291,13 @@ class Scheduler:
         if main._blocked_on is not None:
             main._blocked_on._unpark(main)
             main._blocked_on = None
-        elif main in runq:
-            runq.remove(main)
+        elif main in self.runq:
+            self.runq.remove(main)
         self.pool.append(me)
         self.current = main
         if _schedule_callback is not None:
             _schedule_callback(dead, main)
-        gr = main._gr
-        assert gr is not None
-        new = gr.throw(exc)
+        new: Task = main._gr.throw(exc)
         return new
 
     # -- failures ---------------------------------------------------------------
@@ -381,7 +365,8 @@ def schedule() -> None:
             s.start(nxt)
             return
         value = nxt._temp
-        nxt._temp = _NOWAKE
+        if value is not _NOWAKE:
+            nxt._temp = _NOWAKE
         gr.switch(value)
 
 
@@ -392,9 +377,47 @@ def _silent() -> type[BaseException]:
 
 
 def _worker(t: Task) -> None:
-    """The body of every worker greenlet: run tasklets, one after another."""
-    sched = t._sched
+    """The body of every worker greenlet: run tasklets' functions one after
+    another, and in between switch to the next runnable tasklet.
+
+    This is ``Task._finish`` and the switch away, inlined: spawning and
+    ending short tasklets is a hot path.
+    """
+    s = t._sched
     me = getcurrent()
+    alive = s.alive
+    runq = s.runq
+    pool = s.pool
     while True:
-        t._run()
-        t = sched.retire(me, t)
+        fn, args, kwargs = t._fn, t._args, t._kwargs
+        t._args = t._kwargs = None
+        try:
+            t._value = fn(*args, **kwargs) if kwargs else fn(*args)
+        except BaseException as exc:
+            t._exception = exc
+            s.failed(t, exc)
+        fn = args = kwargs = None  # no references kept while parked
+        t._gr = DEAD
+        del alive[t]
+        if t._joiners:
+            s.wake_joiners(t)
+        if not runq or s.propagating is not None:
+            t = s.wake_main(me, t)
+            continue
+        nxt = runq.popleft()
+        s.current = nxt
+        if _schedule_callback is not None:
+            _schedule_callback(t, nxt)
+        gr = nxt._gr
+        if gr is None:
+            # Not started yet: run it right here, with no switch at all.
+            nxt._gr = me
+            t = nxt
+            continue
+        if len(pool) >= POOL_SIZE:
+            pool.popleft()  # dropping an idle greenlet ends it (GreenletExit)
+        pool.append(me)
+        value = nxt._temp
+        nxt._temp = _NOWAKE
+        t = nxt = None  # type: ignore[assignment]
+        t = gr.switch(value)

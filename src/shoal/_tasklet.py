@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from . import _scheduler
 from ._errors import TaskletExit
-from ._scheduler import NOWAKE, Task, get_scheduler, schedule
+from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 
 __all__ = ["Tasklet", "current", "run", "schedule", "spawn"]
 
@@ -33,12 +33,13 @@ class Tasklet(Task):
     @property
     def name(self) -> str:
         """A name for messages: ``<function>-<n>`` unless set."""
-        name = self._name
-        if name is None:
+        try:
+            return self._name
+        except AttributeError:
             fn = self._fn
             label = getattr(fn, "__qualname__", None) or type(self).__name__
             name = self._name = f"{label}-{next(_ids)}"
-        return name
+            return name
 
     @name.setter
     def name(self, value: str) -> None:
@@ -47,29 +48,29 @@ class Tasklet(Task):
     @property
     def alive(self) -> bool:
         """True until the tasklet has finished (or was killed before starting)."""
-        return not self._dead
+        return self._gr is not DEAD
 
     @property
     def dead(self) -> bool:
         """True once the tasklet has finished."""
-        return self._dead
+        return self._gr is DEAD
 
     @property
     def value(self) -> Any:
         """What the function returned (None until it has, or if it raised)."""
-        return self._value
+        return getattr(self, "_value", None)
 
     @property
     def exception(self) -> BaseException | None:
         """The exception that ended the tasklet, or None."""
-        return self._exception
+        return getattr(self, "_exception", None)
 
     def join(self) -> None:
         """Wait until the tasklet has finished. Never raises its exception.
 
         Switches unless the tasklet is already dead.
         """
-        if self._dead:
+        if self._gr is DEAD:
             return
         s = self._sched
         cur = s.current
@@ -94,9 +95,10 @@ class Tasklet(Task):
         Switches unless the tasklet is already dead.
         """
         self.join()
-        if self._exception is not None:
-            raise self._exception
-        return self._value
+        exc = self.exception
+        if exc is not None:
+            raise exc
+        return self.value
 
     def throw(self, exc: BaseException | type[BaseException]) -> None:
         """Raise ``exc`` inside the tasklet at its current switch point.
@@ -111,7 +113,7 @@ class Tasklet(Task):
             exc = exc()
         if not isinstance(exc, BaseException):
             raise TypeError(f"throw() needs an exception, got {exc!r}")
-        if self._dead:
+        if self._gr is DEAD:
             return
         s = self._sched
         cur = s.current
@@ -154,7 +156,7 @@ class Tasklet(Task):
         Switches unless the tasklet is dead or has not started.
         """
         self.throw(exception)
-        while not self._dead:
+        while self._gr is not DEAD:
             self.join()
 
     def _take_temp(self) -> Any:
@@ -170,7 +172,7 @@ class Tasklet(Task):
 
     def __repr__(self) -> str:
         s = self._sched
-        if self._dead:
+        if self._gr is DEAD:
             state = "dead"
         elif self._blocked_on is not None:
             state = self._blocked_on._describe(self)
@@ -203,7 +205,10 @@ def spawn(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Tasklet:
     """
     if not callable(fn):
         raise TypeError(f"spawn() needs a callable, got {fn!r}")
-    s = get_scheduler()
+    try:
+        s = local.sched
+    except AttributeError:
+        s = get_scheduler()
     t = Tasklet(s, fn, args, kwargs)
     s.alive[t] = None
     s.runq.append(t)
