@@ -9,22 +9,40 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "shoal"
 
 LAYERS = {
     "_errors": 0,
-    "_scheduler": 1,
-    "_tasklet": 2,
-    "_channel": 3,
-    "_select": 4,
-    "stackless": 5,
-    "testing": 5,
-    "__init__": 6,
-    "demo": 6,
-    "__main__": 7,
+    "_task": 1,
+    "_scheduler": 2,
+    "_tasklet": 3,
+    "_channel": 4,
+    "_select": 5,
+    "stackless": 6,
+    "testing": 6,
+    "__init__": 7,
+    "demo": 7,
 }
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and (
+        (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+    )
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node except those under ``if TYPE_CHECKING:`` (type-only imports)."""
+    out: list[ast.AST] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        todo.extend(c for c in ast.iter_child_nodes(node) if not _is_type_checking(c))
+    return out
 
 
 def _shoal_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _runtime_nodes(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level == 1 and node.module:
                 found.add(node.module.split(".")[0])

@@ -4,7 +4,7 @@ Design
 ------
 A channel keeps two FIFO deques of waiters, ``_senders`` and ``_receivers``.
 A waiter is either a blocked tasklet (a plain send or receive) or a
-``_Waiter`` registered by :func:`shoal.select`. A plain waiter that gives up
+``Waiter`` registered by :func:`shoal.select`. A plain waiter that gives up
 (killed, deadlock) is removed at once; a select's other waiters are left in
 place when one of its cases fires, counted in ``_stale_s``/``_stale_r``, and
 skipped when they reach the head. So the balance is computed, not stored.
@@ -18,65 +18,18 @@ waiting sender takes the value and the sender goes to the end of the queue.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from ._errors import ChannelClosed, WouldBlock
-from ._scheduler import NOWAKE, Scheduler, Task, get_scheduler, local
+from . import _scheduler
+from ._errors import ChannelClosed, WouldBlock, bomb
+from ._scheduler import NOWAKE, HandOff, Scheduler, Task, Waiter, get_scheduler
 
-__all__ = ["Case", "Channel", "bomb", "get_channel_callback", "set_channel_callback"]
+__all__ = ["Case", "Channel"]
 
-ChannelCallback = Callable[[Any, Any, bool, bool], object]
-_channel_callback: ChannelCallback | None = None
 
+#: Stale select waiters a channel tolerates before compacting its deques.
 _STALE_SLACK = 32
-
-
-def set_channel_callback(callback: ChannelCallback | None) -> ChannelCallback | None:
-    """Call ``callback(channel, tasklet, sending, willblock)`` before every
-    channel action; return the old callback."""
-    global _channel_callback
-    if callback is not None and not callable(callback):
-        raise TypeError(f"channel callback must be callable or None, got {callback!r}")
-    old, _channel_callback = _channel_callback, callback
-    return old
-
-
-def get_channel_callback() -> ChannelCallback | None:
-    """The current channel callback, or None."""
-    return _channel_callback
-
-
-class bomb:  # noqa: N801 - the Stackless name
-    """An exception in transit: a tasklet that receives it raises it."""
-
-    __slots__ = ("traceback", "type", "value")
-
-    def __init__(
-        self,
-        exp_type: type[BaseException] | None = None,
-        exp_value: Any = None,
-        exp_traceback: Any = None,
-    ) -> None:
-        self.type = exp_type
-        self.value = exp_value
-        self.traceback = exp_traceback
-
-    def raise_(self) -> Any:
-        """Raise the exception this bomb carries."""
-        exc = self.value
-        if exc is None:
-            assert self.type is not None
-            exc = self.type()
-        elif not isinstance(exc, BaseException):
-            assert self.type is not None
-            exc = self.type(exc)
-        if self.traceback is not None:
-            exc = exc.with_traceback(self.traceback)
-        raise exc
-
-    def __repr__(self) -> str:
-        return f"<bomb {self.value!r}>"
 
 
 class Case:
@@ -95,39 +48,20 @@ class Case:
         return f"<Case receive from {self.channel!r}>"
 
 
-class _Waiter:
-    """A select's registration in one channel's waiter deque."""
-
-    __slots__ = ("case", "channel", "is_send", "select", "value")
-
-    def __init__(
-        self, select: Any, case: Any, channel: Channel, is_send: bool, value: Any
-    ) -> None:
-        self.select = select
-        self.case = case
-        self.channel = channel
-        self.is_send = is_send
-        self.value = value
-
-
 _EMPTY: Any = object()
 
 
-class Channel:
+class Channel(HandOff):
     """A channel: ``capacity=0`` is a rendezvous channel, more is buffered."""
 
     __slots__ = (
-        "__weakref__",
         "_buffer",
         "_capacity",
         "_closing",
-        "_fast",
         "_preference",
-        "_receivers",
         "_recv_switches",
         "_schedule_all",
         "_send_switches",
-        "_senders",
         "_stale_r",
         "_stale_s",
     )
@@ -184,7 +118,7 @@ class Channel:
         plain = not self._schedule_all
         self._send_switches = plain and self._preference < 0
         self._recv_switches = plain and self._preference > 0
-        self._fast = self._send_switches and self._buffer is None
+        self._fast = self._send_switches and self._buffer is None and not self._closing
 
     # -- state --------------------------------------------------------------
 
@@ -223,43 +157,11 @@ class Channel:
 
     # -- send ---------------------------------------------------------------
 
-    def send(self, value: Any) -> None:
-        """Send ``value``; wait for a receiver (or buffer room) if need be.
-
-        Switches: to the receiver at once under the default preference, and
-        to other tasklets whenever it has to wait.
-        """
-        try:
-            s = local.sched
-        except AttributeError:
-            s = get_scheduler()
-        cur = s.current
-        if _channel_callback is not None:
-            _channel_callback(self, cur, True, not self._can_send())
-        if self._fast:
-            # The default rendezvous channel, inlined: the hottest path.
-            rq = self._receivers
-            if rq:
-                t = rq.popleft()
-                if type(t) is not _Waiter:
-                    t._blocked_on = None
-                    s.runq.append(cur)
-                    s.switch_to(cur, t, value)
-                    return
-                rq.appendleft(t)
-            elif not self._closing:
-                sq = self._senders
-                cur._temp = value
-                sq.append(cur)
-                cur._blocked_on = self
-                try:
-                    result = s.park(cur)
-                except BaseException:
-                    self._cancel(cur, sq)
-                    raise
-                if type(result) is bomb:
-                    result.raise_()
-                return
+    def _send(self, s: Scheduler, cur: Task, value: Any) -> None:
+        """Every send that is not the inlined fast path (see ``HandOff``)."""
+        callback = _scheduler._channel_callback
+        if callback is not None:
+            callback(self, cur, True, not self._can_send())
         if self._receivers and self._give(s, cur, value):
             return
         if self._closing:
@@ -316,34 +218,12 @@ class Channel:
 
     # -- receive ------------------------------------------------------------
 
-    def receive(self) -> Any:
-        """Receive a value; wait for a sender if need be.
-
-        Switches whenever it has to wait, and to the sender at once when the
-        preference is 1.
-        """
-        try:
-            s = local.sched
-        except AttributeError:
-            s = get_scheduler()
-        cur = s.current
-        if _channel_callback is not None:
-            _channel_callback(self, cur, False, not self._can_receive())
-        sq = self._senders
-        if sq and self._fast:
-            # The default rendezvous channel, inlined: the hottest path.
-            t = sq.popleft()
-            if type(t) is _Waiter:
-                sq.appendleft(t)
-            else:
-                value = t._temp
-                t._temp = None
-                t._blocked_on = None
-                s.runq.append(t)
-                if type(value) is bomb:
-                    value.raise_()
-                return value
-        if sq or self._buffer:
+    def _receive(self, s: Scheduler, cur: Task) -> Any:
+        """Every receive that is not the inlined fast path (see ``HandOff``)."""
+        callback = _scheduler._channel_callback
+        if callback is not None:
+            callback(self, cur, False, not self._can_receive())
+        if self._senders or self._buffer:
             value = self._take(s, cur)
             if value is not _EMPTY:
                 if type(value) is bomb:
@@ -402,11 +282,12 @@ class Channel:
         if self._closing:
             return
         self._closing = True
+        self._update_switches()
         runq = get_scheduler().runq
         for waiters in (self._receivers, self._senders):
             while waiters:
                 t = waiters.popleft()
-                if type(t) is _Waiter:
+                if type(t) is Waiter:
                     t, _ = self._claim(t, None)
                     if t is None:
                         continue
@@ -434,7 +315,7 @@ class Channel:
         while rq:
             t = rq.popleft()
             wake = value
-            if type(t) is _Waiter:
+            if type(t) is Waiter:
                 t, wake = self._claim(t, value)
                 if t is None:
                     continue
@@ -462,7 +343,7 @@ class Channel:
         sq = self._senders
         while sq:
             t = sq.popleft()
-            if type(t) is _Waiter:
+            if type(t) is Waiter:
                 value = t.value
                 t, wake = self._claim(t, None)
                 if t is None:
@@ -488,7 +369,7 @@ class Channel:
         while sq:
             t = sq.popleft()
             wake = None
-            if type(t) is _Waiter:
+            if type(t) is Waiter:
                 value = t.value
                 t, wake = self._claim(t, None)
                 if t is None:
@@ -508,7 +389,7 @@ class Channel:
             cur._blocked_on = None
         cur._temp = NOWAKE
 
-    def _claim(self, w: _Waiter, value: Any) -> tuple[Any, Any]:
+    def _claim(self, w: Waiter, value: Any) -> tuple[Any, Any]:
         """A select's waiter reached the head: fire it, or skip it if stale.
 
         Returns the select's tasklet and its wake value, or ``(None, None)``.
@@ -525,7 +406,7 @@ class Channel:
     def _compact(self) -> None:
         """Drop the stale select waiters once they outnumber the live ones."""
         for waiters in (self._senders, self._receivers):
-            live = [w for w in waiters if type(w) is not _Waiter or w.select.tasklet]
+            live = [w for w in waiters if type(w) is not Waiter or w.select.tasklet]
             waiters.clear()
             waiters.extend(live)
         self._stale_s = self._stale_r = 0

@@ -16,9 +16,14 @@ The hierarchy::
 ``TaskletExit`` deliberately does not derive from ``greenlet.GreenletExit``:
 greenlet treats a ``GreenletExit`` that escapes a greenlet as a normal return,
 which would stop a kill at the first nested greenlet it passes through.
+
+``bomb`` is Stackless's exception in transit: a tasklet that receives one from
+a channel raises the exception it carries.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "ChannelClosed",
@@ -27,6 +32,7 @@ __all__ = [
     "Error",
     "TaskletExit",
     "WouldBlock",
+    "bomb",
 ]
 
 
@@ -52,3 +58,35 @@ class WouldBlock(Error):  # noqa: N818 - trio's name for the same thing
 
 class DeadlockError(Error, RuntimeError):
     """A tasklet would block, and no tasklet could ever wake it."""
+
+
+class bomb:  # noqa: N801 - the Stackless name
+    """An exception in transit: a tasklet that receives it raises it."""
+
+    __slots__ = ("traceback", "type", "value")
+
+    def __init__(
+        self,
+        exp_type: type[BaseException] | None = None,
+        exp_value: Any = None,
+        exp_traceback: Any = None,
+    ) -> None:
+        self.type = exp_type
+        self.value = exp_value
+        self.traceback = exp_traceback
+
+    def raise_(self) -> Any:
+        """Raise the exception this bomb carries."""
+        exc = self.value
+        if exc is None:
+            assert self.type is not None
+            exc = self.type()
+        elif not isinstance(exc, BaseException):
+            assert self.type is not None
+            exc = self.type(exc)
+        if self.traceback is not None:
+            exc = exc.with_traceback(self.traceback)
+        raise exc
+
+    def __repr__(self) -> str:
+        return f"<bomb {self.value!r}>"

@@ -36,25 +36,29 @@ import random
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from greenlet import getcurrent, greenlet
 
-from ._errors import DeadlockError
+from ._errors import DeadlockError, bomb
+from ._task import DEAD, NOWAKE, Task
 
 __all__ = [
     "DEAD",
     "NOWAKE",
+    "HandOff",
     "Scheduler",
     "Task",
+    "Waiter",
+    "get_channel_callback",
     "get_schedule_callback",
     "get_scheduler",
     "local",
     "schedule",
+    "set_channel_callback",
     "set_schedule_callback",
 ]
 
-NOWAKE: Any = object()
 _NOWAKE = NOWAKE
 
 POOL_SIZE = 256
@@ -78,88 +82,38 @@ def get_schedule_callback() -> ScheduleCallback | None:
     return _schedule_callback
 
 
-class Waitable(Protocol):
-    """What a tasklet can be blocked on."""
-
-    def _unpark(self, t: Task) -> None: ...
-
-    def _describe(self, t: Task) -> str: ...
+ChannelCallback = Callable[[Any, Any, bool, bool], object]
+_channel_callback: ChannelCallback | None = None
 
 
-class _Dead:
-    """The ``_gr`` of a finished tasklet."""
+def set_channel_callback(callback: ChannelCallback | None) -> ChannelCallback | None:
+    """Call ``callback(channel, tasklet, sending, willblock)`` before every
+    channel action; return the old callback."""
+    global _channel_callback
+    if callback is not None and not callable(callback):
+        raise TypeError(f"channel callback must be callable or None, got {callback!r}")
+    old, _channel_callback = _channel_callback, callback
+    return old
 
-    def __repr__(self) -> str:
-        return "DEAD"
+
+def get_channel_callback() -> ChannelCallback | None:
+    """The current channel callback, or None."""
+    return _channel_callback
 
 
-DEAD: Any = _Dead()
+class Waiter:
+    """A select's registration in one channel's waiter deque."""
 
-
-class Task:
-    """The scheduling state of one tasklet; ``Tasklet`` adds the public API.
-
-    ``_gr`` is None before the first run, ``DEAD`` after the last, and the
-    greenlet to resume in between. ``_value``, ``_exception`` and ``_name``
-    are set only once known: every slot set here is paid for at each spawn.
-    """
-
-    __slots__ = (
-        "__weakref__",
-        "_args",
-        "_blocked_on",
-        "_exception",
-        "_fn",
-        "_gr",
-        "_joiners",
-        "_kwargs",
-        "_name",
-        "_sched",
-        "_temp",
-        "_value",
-    )
-
-    _value: Any
-    _exception: BaseException
-    _name: str
-
-    #: Stackless tasklets hand an escaping exception to the main tasklet.
-    _propagate = False
+    __slots__ = ("case", "channel", "is_send", "select", "value")
 
     def __init__(
-        self,
-        sched: Scheduler,
-        fn: Any,
-        args: Any,
-        kwargs: Any,
+        self, select: Any, case: Any, channel: Any, is_send: bool, value: Any
     ) -> None:
-        self._sched = sched
-        self._fn = fn
-        self._args = args
-        self._kwargs = kwargs
-        self._gr: Any = None
-        self._temp: Any = _NOWAKE
-        self._blocked_on: Waitable | None = None
-        self._joiners: list[Task] | None = None
-
-    def _finish(self) -> None:
-        """Mark this tasklet finished; wake the tasklets joining it."""
-        self._gr = DEAD
-        self._args = self._kwargs = None
-        self._sched.alive.pop(self, None)
-        if self._joiners:
-            self._sched.wake_joiners(self)
-
-    def _report(self, exc: BaseException) -> None:
-        """Say that ``exc`` escaped this tasklet (overridden by Tasklet)."""
-
-    # The Waitable protocol, for tasklets joining this one.
-    def _unpark(self, t: Task) -> None:
-        if self._joiners and t in self._joiners:
-            self._joiners.remove(t)
-
-    def _describe(self, t: Task) -> str:
-        return f"joining {self!r}"
+        self.select = select
+        self.case = case
+        self.channel = channel
+        self.is_send = is_send
+        self.value = value
 
 
 class Scheduler:
@@ -174,7 +128,9 @@ class Scheduler:
         "rng",
         "root",
         "runq",
+        "starter",
         "thread_id",
+        "watchdogs",
     )
 
     def __init__(self, main: Task) -> None:
@@ -186,8 +142,12 @@ class Scheduler:
         self.alive: dict[Task, None] = {}
         self.pool: deque[greenlet] = deque()
         self.propagating: BaseException | None = None
+        #: Tasklets paused until nothing else can run (``stackless.run()``
+        #: pushes its caller), innermost last; see :meth:`wakeup`.
+        self.watchdogs: list[Task] = []
         self.thread_id = threading.get_ident()
         self.rng = random.Random(0)
+        self.starter: greenlet | None = None
         root = getcurrent()
         while root.parent is not None:
             root = root.parent
@@ -198,12 +158,13 @@ class Scheduler:
     def park(self, cur: Task) -> Any:
         """Switch away from ``cur``, which the caller registered as waiting.
 
-        Returns the value ``cur`` is woken with. Raises ``DeadlockError`` when
-        nothing else can run; the caller then unregisters ``cur``.
+        Returns the value ``cur`` is woken with. When nothing else can run,
+        see :meth:`idle`: it may raise ``DeadlockError``, and the caller then
+        unregisters ``cur``.
         """
         runq = self.runq
         if not runq:
-            raise self.deadlock(cur)
+            return self.idle(cur)
         nxt = runq.popleft()
         cur._gr = getcurrent()
         # This is resume(), inlined: it is the hottest path in shoal.
@@ -260,11 +221,23 @@ class Scheduler:
         return gr.switch(value)
 
     def start(self, t: Task) -> Any:
-        """Start current tasklet ``t`` in a pooled or new worker greenlet."""
+        """Start current tasklet ``t`` in a pooled worker greenlet, or in a new
+        one made by the starter greenlet.
+
+        A new greenlet inherits the recursion depth of the code that first
+        switches to it; started from inside another tasklet, one after the
+        other, the depth would grow until ``RecursionError``. The starter
+        greenlet always sits at the same shallow depth.
+        """
         pool = self.pool
-        gr = pool.pop() if pool else greenlet(_worker, self.root)
-        t._gr = gr
-        return gr.switch(t)
+        if pool:
+            gr = pool.pop()
+            t._gr = gr
+            return gr.switch(t)
+        starter = self.starter
+        if starter is None:
+            starter = self.starter = greenlet(_starter, self.root)
+        return starter.switch(t)
 
     def wake_joiners(self, t: Task) -> None:
         """``t`` has finished: make the tasklets joining it runnable."""
@@ -281,12 +254,15 @@ class Scheduler:
         runnable or with an exception for the main tasklet, for the main
         tasklet: it gets that exception, or the news that everybody else is
         blocked for good. Returns the next tasklet ``me`` is to run.
+
+        "The main tasklet" is really :meth:`wakeup`; if it is paused rather
+        than blocked (inside ``stackless.run()``), it simply resumes.
         """
-        main = self.main
+        main = self.wakeup()
         exc = self.propagating
         if exc is not None:
             self.propagating = None
-        else:
+        elif main._blocked_on is not None:
             exc = self.deadlock(None)
         if main._blocked_on is not None:
             main._blocked_on._unpark(main)
@@ -297,8 +273,36 @@ class Scheduler:
         self.current = main
         if _schedule_callback is not None:
             _schedule_callback(dead, main)
-        new: Task = main._gr.throw(exc)
+        value = main._temp
+        main._temp = _NOWAKE
+        new: Task = main._gr.switch(value) if exc is None else main._gr.throw(exc)
         return new
+
+    def wakeup(self) -> Task:
+        """The tasklet that runs when nothing else can: the innermost of
+        ``watchdogs``, else main. Does not switch."""
+        watchdogs = self.watchdogs
+        return watchdogs[-1] if watchdogs else self.main
+
+    def idle(self, cur: Task) -> Any:
+        """``cur`` parks, and nothing else is runnable (the slow path of park).
+
+        If :meth:`wakeup` is paused (alive, and neither runnable nor waiting
+        on anything, like the caller of ``stackless.run()``), switch to it: it
+        asked to be woken now. If that is ``cur`` itself, return its ``_temp``
+        at once. Otherwise raise ``DeadlockError``: nothing can ever wake
+        ``cur``. Shoal's own API never leaves main paused, so there this is
+        always the deadlock.
+        """
+        w = self.wakeup()
+        if w._blocked_on is not None or w._gr is DEAD:
+            raise self.deadlock(cur)
+        if w is cur:
+            value = cur._temp
+            cur._temp = _NOWAKE
+            return value
+        self.runq.append(w)
+        return self.park(cur)
 
     # -- failures ---------------------------------------------------------------
 
@@ -312,6 +316,10 @@ class Scheduler:
 
     def deadlock(self, cur: Task | None) -> DeadlockError:
         """The error for ``cur`` blocking (or the last tasklet ending) for good."""
+        t = cur if cur is not None else self.wakeup()
+        words = getattr(t._blocked_on, "_deadlock_message", None)
+        if words is not None:
+            return DeadlockError(words(t, cur is None))
         blocked = [self.main] if self.main._blocked_on is not None else []
         blocked += [t for t in self.alive if t._blocked_on is not None]
         lines = [f"  {t!r}" for t in blocked[:_REPORT_LINES]]
@@ -327,12 +335,150 @@ class Scheduler:
         )
 
 
+class HandOff:
+    """The hand-off between tasklets at a channel: its hottest paths.
+
+    ``Channel`` derives from this and holds everything else. These two
+    methods live here because they switch greenlets, which only this module
+    does, and because they inline :meth:`Scheduler.park`: in a ping-pong the
+    call alone costs about 8% of a message. They handle the default
+    rendezvous channel (``_fast``: no buffer, preference -1, no
+    ``schedule_all``, not closed, no channel callback) with plain waiters;
+    anything else goes to the channel's general ``_send``/``_receive``.
+    """
+
+    __slots__ = ("__weakref__", "_fast", "_receivers", "_senders")
+
+    _fast: bool
+    _receivers: deque[Any]
+    _senders: deque[Any]
+
+    def _send(self, s: Scheduler, cur: Task, value: Any) -> None:
+        raise NotImplementedError
+
+    def _receive(self, s: Scheduler, cur: Task) -> Any:
+        raise NotImplementedError
+
+    def _cancel(self, cur: Task, waiters: deque[Any]) -> None:
+        raise NotImplementedError
+
+    def send(self, value: Any) -> None:
+        """Send ``value``; wait for a receiver (or buffer room) if need be.
+
+        Switches: to the receiver at once under the default preference, and
+        to other tasklets whenever it has to wait.
+        """
+        try:
+            s = local.sched
+        except AttributeError:
+            s = get_scheduler()
+        cur = s.current
+        if self._fast and _channel_callback is None:
+            rq = self._receivers
+            runq = s.runq
+            if rq:
+                t = rq.popleft()
+                if type(t) is not Waiter:
+                    # A receiver waits: run it now with the value; this
+                    # tasklet goes to the end of the run queue.
+                    t._blocked_on = None
+                    runq.append(cur)
+                    cur._gr = getcurrent()
+                    s.current = t
+                    if _schedule_callback is not None:
+                        _schedule_callback(cur, t)
+                    t._gr.switch(value)
+                    return
+                rq.appendleft(t)
+            elif runq:
+                # Wait for a receiver: park() inlined.
+                sq = self._senders
+                cur._temp = value
+                sq.append(cur)
+                cur._blocked_on = self
+                nxt = runq.popleft()
+                cur._gr = getcurrent()
+                s.current = nxt
+                if _schedule_callback is not None:
+                    _schedule_callback(cur, nxt)
+                gr = nxt._gr
+                try:
+                    if gr is None:
+                        result = s.start(nxt)
+                    else:
+                        result = nxt._temp
+                        nxt._temp = _NOWAKE
+                        result = gr.switch(result)
+                except BaseException:
+                    self._cancel(cur, sq)
+                    raise
+                if type(result) is bomb:
+                    result.raise_()
+                return
+        self._send(s, cur, value)
+
+    def receive(self) -> Any:
+        """Receive a value; wait for a sender if need be.
+
+        Switches whenever it has to wait, and to the sender at once when the
+        preference is 1.
+        """
+        try:
+            s = local.sched
+        except AttributeError:
+            s = get_scheduler()
+        if self._fast and _channel_callback is None:
+            sq = self._senders
+            if sq:
+                t = sq.popleft()
+                if type(t) is not Waiter:
+                    # A sender waits: take its value; it goes to the end of
+                    # the run queue, and this tasklet carries on.
+                    value = t._temp
+                    t._temp = None
+                    t._blocked_on = None
+                    s.runq.append(t)
+                    if type(value) is bomb:
+                        value.raise_()
+                    return value
+                sq.appendleft(t)
+            else:
+                runq = s.runq
+                if runq:
+                    # Wait for a sender: park() inlined.
+                    cur = s.current
+                    rq = self._receivers
+                    rq.append(cur)
+                    cur._blocked_on = self
+                    nxt = runq.popleft()
+                    cur._gr = getcurrent()
+                    s.current = nxt
+                    if _schedule_callback is not None:
+                        _schedule_callback(cur, nxt)
+                    gr = nxt._gr
+                    try:
+                        if gr is None:
+                            value = s.start(nxt)
+                        else:
+                            value = nxt._temp
+                            nxt._temp = _NOWAKE
+                            value = gr.switch(value)
+                    except BaseException:
+                        self._cancel(cur, rq)
+                        raise
+                    if type(value) is bomb:
+                        value.raise_()
+                    return value
+        return self._receive(s, s.current)
+
+
 #: Each thread's scheduler lives in ``local.sched``, made at the thread's first
 #: use by :func:`get_scheduler`. Hot paths read the attribute directly and
 #: fall back to ``get_scheduler()`` on AttributeError (a free ``try`` on 3.11).
 local = threading.local()
 
-#: Makes a thread's main tasklet; set by ``shoal._tasklet``.
+#: Makes a thread's main tasklet; set by ``shoal._tasklet``, and replaced by
+#: ``shoal.stackless`` when imported (its main is a ``stackless.tasklet``).
 make_main: Callable[[], Task] = Task.__new__  # type: ignore[assignment]
 
 
@@ -374,6 +520,16 @@ def _silent() -> type[BaseException]:
     from ._errors import TaskletExit
 
     return TaskletExit
+
+
+def _starter(t: Task) -> None:
+    """The body of the starter greenlet: make a worker greenlet for each
+    tasklet it is handed, and start the tasklet in it (see ``start``)."""
+    root = t._sched.root
+    while True:
+        gr = greenlet(_worker, root)
+        t._gr = gr
+        t = gr.switch(t)
 
 
 def _worker(t: Task) -> None:

@@ -4,7 +4,7 @@ Design
 ------
 ``select`` first looks for a case that can go at once, starting at a random
 case so that none starves (the generator is the scheduler's, seeded, so runs
-repeat). If none can, it registers a ``_Waiter`` in every channel's deque and
+repeat). If none can, it registers a ``Waiter`` in every channel's deque and
 parks. The first peer to reach one of them fires the select: the operation
 happens in that peer's hand-off, the select's other waiters become stale in
 place (counted by their channels, skipped when they reach the head), and the
@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._channel import _EMPTY, _STALE_SLACK, Case, _Waiter, bomb
-from ._scheduler import Task, get_scheduler
+from ._channel import _EMPTY, _STALE_SLACK, Case
+from ._errors import bomb
+from ._scheduler import Task, Waiter, get_scheduler
 
 __all__ = ["select"]
 
@@ -33,9 +34,9 @@ class _Select:
 
     def __init__(self, tasklet: Task) -> None:
         self.tasklet: Task | None = tasklet
-        self.waiters: list[_Waiter] = []
+        self.waiters: list[Waiter] = []
 
-    def fire(self, w: _Waiter) -> Task:
+    def fire(self, w: Waiter) -> Task:
         """``w``'s case is happening: mark the other waiters stale."""
         t = self.tasklet
         assert t is not None
@@ -119,7 +120,7 @@ def _wait(cur: Task, cases: tuple[Case, ...]) -> tuple[Case, Any]:
     sel = _Select(cur)
     for c in cases:
         ch = c.channel
-        w = _Waiter(sel, c, ch, c.is_send, c.value)
+        w = Waiter(sel, c, ch, c.is_send, c.value)
         (ch._senders if c.is_send else ch._receivers).append(w)
         sel.waiters.append(w)
     cur._blocked_on = sel

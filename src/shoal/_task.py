@@ -1,0 +1,109 @@
+"""The scheduling state of a tasklet, and the sentinels the scheduler uses.
+
+``Task`` holds what the scheduler needs; ``shoal.Tasklet`` adds the public
+API. Blocking objects (channels, selects, tasklets being joined) implement
+the ``Waitable`` protocol: ``_unpark(t)`` forgets a waiter, ``_describe(t)``
+says in words what it waits for, for ``repr`` and deadlock reports.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ._scheduler import Scheduler
+
+__all__ = ["DEAD", "NOWAKE", "Task", "Waitable"]
+
+#: ``_temp`` of a tasklet with no value waiting for it.
+NOWAKE: Any = object()
+
+
+class Waitable(Protocol):
+    """What a tasklet can be blocked on.
+
+    It may also define ``_deadlock_message(t, stranded)``, the text of the
+    ``DeadlockError`` for ``t`` waiting on it (``stranded``: the last runnable
+    tasklet ended, rather than ``t`` being the last to block); the
+    ``shoal.stackless`` channel uses it to word the error as Stackless does.
+    """
+
+    def _unpark(self, t: Task) -> None: ...
+
+    def _describe(self, t: Task) -> str: ...
+
+
+class _Dead:
+    """The ``_gr`` of a finished tasklet."""
+
+    def __repr__(self) -> str:
+        return "DEAD"
+
+
+DEAD: Any = _Dead()
+
+
+class Task:
+    """The scheduling state of one tasklet; ``Tasklet`` adds the public API.
+
+    ``_gr`` is None before the first run, ``DEAD`` after the last, and the
+    greenlet to resume in between. ``_value``, ``_exception`` and ``_name``
+    are set only once known: every slot set here is paid for at each spawn.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_args",
+        "_blocked_on",
+        "_exception",
+        "_fn",
+        "_gr",
+        "_joiners",
+        "_kwargs",
+        "_name",
+        "_sched",
+        "_temp",
+        "_value",
+    )
+
+    _value: Any
+    _exception: BaseException
+    _name: str
+
+    #: Stackless tasklets hand an escaping exception to the main tasklet.
+    _propagate = False
+
+    def __init__(
+        self,
+        sched: Scheduler,
+        fn: Any,
+        args: Any,
+        kwargs: Any,
+    ) -> None:
+        self._sched = sched
+        self._fn = fn
+        self._args = args
+        self._kwargs = kwargs
+        self._gr: Any = None
+        self._temp: Any = NOWAKE
+        self._blocked_on: Waitable | None = None
+        self._joiners: list[Task] | None = None
+
+    def _finish(self) -> None:
+        """Mark this tasklet finished; wake the tasklets joining it."""
+        self._gr = DEAD
+        self._args = self._kwargs = None
+        self._sched.alive.pop(self, None)
+        if self._joiners:
+            self._sched.wake_joiners(self)
+
+    def _report(self, exc: BaseException) -> None:
+        """Say that ``exc`` escaped this tasklet (overridden by Tasklet)."""
+
+    # The Waitable protocol, for tasklets joining this one.
+    def _unpark(self, t: Task) -> None:
+        if self._joiners and t in self._joiners:
+            self._joiners.remove(t)
+
+    def _describe(self, t: Task) -> str:
+        return f"joining {self!r}"
