@@ -259,6 +259,10 @@ class Channel(HandOff):
             value.raise_()
         return value
 
+    def _ready(self, is_send: bool) -> bool:
+        """Whether a send (or receive) could happen now without waiting."""
+        return self._can_send() if is_send else self._can_receive()
+
     def _can_receive(self) -> bool:
         return bool(self._buffer) or len(self._senders) > self._stale_s
 
@@ -319,15 +323,7 @@ class Channel(HandOff):
                 t, wake = self._claim(t, value)
                 if t is None:
                     continue
-            t._blocked_on = None
-            if self._send_switches:
-                s.runq.append(cur)
-                s.switch_to(cur, t, wake)
-            else:
-                t._temp = wake
-                s.runq.append(t)
-                if self._schedule_all:
-                    s.requeue(cur)
+            self._wake(s, cur, t, wake, self._send_switches)
             return True
         return False
 
@@ -351,17 +347,29 @@ class Channel(HandOff):
             else:
                 value = t._temp
                 wake = None
-            t._blocked_on = None
-            if self._recv_switches:
-                s.runq.append(cur)
-                s.switch_to(cur, t, wake)
-            else:
-                t._temp = wake
-                s.runq.append(t)
-                if self._schedule_all:
-                    s.requeue(cur)
+            self._wake(s, cur, t, wake, self._recv_switches)
             return value
         return _EMPTY
+
+    def _wake(self, s: Scheduler, cur: Task, t: Task, wake: Any, now: bool) -> None:
+        """``cur``'s operation with waiting ``t`` is done: wake ``t`` with
+        ``wake``, and run it ``now`` or per ``schedule_all``.
+
+        When ``cur`` yields here its ``_temp`` is set (to None): its operation
+        completed, so a kill must let it return first (see ``Tasklet.throw``).
+        """
+        t._blocked_on = None
+        if now:
+            t._temp = NOWAKE  # the wake value goes through the switch
+            cur._temp = None
+            s.runq.append(cur)
+            s.switch_to(cur, t, wake)
+            return
+        t._temp = wake
+        s.runq.append(t)
+        if self._schedule_all:
+            cur._temp = None
+            s.requeue(cur)
 
     def _refill(self, s: Scheduler, buf: deque[Any]) -> None:
         """A buffer slot came free: move the first waiting sender's value in."""

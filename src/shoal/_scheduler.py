@@ -380,8 +380,10 @@ class HandOff:
                 t = rq.popleft()
                 if type(t) is not Waiter:
                     # A receiver waits: run it now with the value; this
-                    # tasklet goes to the end of the run queue.
+                    # tasklet goes to the end of the run queue, its send
+                    # done (_temp set: a kill lets it return first).
                     t._blocked_on = None
+                    cur._temp = None
                     runq.append(cur)
                     cur._gr = getcurrent()
                     s.current = t

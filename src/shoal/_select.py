@@ -2,9 +2,9 @@
 
 Design
 ------
-``select`` first looks for a case that can go at once, starting at a random
-case so that none starves (the generator is the scheduler's, seeded, so runs
-repeat). If none can, it registers a ``Waiter`` in every channel's deque and
+``select`` first looks for the cases that can go at once and does one of
+them, chosen uniformly at random so that none starves (the generator is the
+scheduler's, seeded, so runs repeat). If none can, it registers a ``Waiter`` in every channel's deque and
 parks. The first peer to reach one of them fires the select: the operation
 happens in that peer's hand-off, the select's other waiters become stale in
 place (counted by their channels, skipped when they reach the head), and the
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._channel import _EMPTY, _STALE_SLACK, Case
+from ._channel import _STALE_SLACK, Case
 from ._errors import bomb
 from ._scheduler import Task, Waiter, get_scheduler
 
@@ -41,18 +41,21 @@ class _Select:
         t = self.tasklet
         assert t is not None
         self.tasklet = None
-        for other in self.waiters:
-            if other is not w:
-                ch = other.channel
-                if other.is_send:
-                    ch._stale_s += 1
-                else:
-                    ch._stale_r += 1
-                stale = ch._stale_s + ch._stale_r
-                if stale > _STALE_SLACK and 2 * stale > len(ch._senders) + len(
-                    ch._receivers
-                ):
-                    ch._compact()
+        others = [o for o in self.waiters if o is not w]
+        # Count every stale waiter before compacting any channel: a select
+        # may have several waiters on one channel.
+        for other in others:
+            if other.is_send:
+                other.channel._stale_s += 1
+            else:
+                other.channel._stale_r += 1
+        for other in others:
+            ch = other.channel
+            stale = ch._stale_s + ch._stale_r
+            if stale > _STALE_SLACK and 2 * stale > len(ch._senders) + len(
+                ch._receivers
+            ):
+                ch._compact()
         t._blocked_on = None
         return t
 
@@ -97,20 +100,19 @@ def select(*cases: Case, default: Any = _MISSING) -> tuple[Case | None, Any]:
             raise ch._closed_error(f"select: {verb} closed {ch!r}")
     s = get_scheduler()
     cur = s.current
-    n = len(cases)
-    start = s.rng.randrange(n) if n > 1 else 0
-    for i in range(n):
-        c = cases[(start + i) % n]
+    ready = [c for c in cases if c.channel._ready(c.is_send)]
+    if ready:
+        # Uniformly among the ready cases, as Go does: a rotation from a
+        # random start would favour a case that follows idle ones.
+        c = ready[s.rng.randrange(len(ready))] if len(ready) > 1 else ready[0]
         ch = c.channel
         if c.is_send:
-            if ch._try_send(c.value):
-                return c, None
-        else:
-            value = ch._take(s, cur)
-            if value is not _EMPTY:
-                if type(value) is bomb:
-                    value.raise_()
-                return c, value
+            ch._try_send(c.value)
+            return c, None
+        value = ch._take(s, cur)
+        if type(value) is bomb:
+            value.raise_()
+        return c, value
     if default is not _MISSING:
         return None, default
     return _wait(cur, cases)
