@@ -1,0 +1,1 @@
+"""Benchmark programs comparing shoal with greenlet, gevent, asyncio and trio."""
