@@ -23,7 +23,7 @@ from typing import Any
 
 from . import _scheduler
 from ._errors import ChannelClosed, WouldBlock, bomb
-from ._scheduler import NOWAKE, HandOff, Scheduler, Task, Waiter, get_scheduler
+from ._scheduler import NOQUEUE, NOWAKE, HandOff, Scheduler, Task, Waiter, get_scheduler
 
 __all__ = ["Case", "Channel"]
 
@@ -80,8 +80,8 @@ class Channel(HandOff):
             raise ValueError(f"Channel capacity must be >= 0, got {capacity}")
         self._capacity = capacity
         self._buffer: deque[Any] | None = deque() if capacity else None
-        self._senders: deque[Any] = deque()
-        self._receivers: deque[Any] = deque()
+        self._senders = NOQUEUE
+        self._receivers = NOQUEUE
         self._stale_s = 0
         self._stale_r = 0
         self._closing = False
@@ -174,6 +174,8 @@ class Channel(HandOff):
 
     def _wait_send(self, s: Scheduler, cur: Task, value: Any) -> None:
         sq = self._senders
+        if sq is NOQUEUE:
+            sq = self._senders = deque()
         cur._temp = value
         sq.append(cur)
         cur._blocked_on = self
@@ -232,6 +234,8 @@ class Channel(HandOff):
         if self._closing:
             raise self._closed_error(f"receive on closed {self!r}")
         rq = self._receivers
+        if rq is NOQUEUE:
+            rq = self._receivers = deque()
         rq.append(cur)
         cur._blocked_on = self
         try:
@@ -258,6 +262,16 @@ class Channel(HandOff):
         if type(value) is bomb:
             value.raise_()
         return value
+
+    def _queue(self, sending: bool) -> deque[Any]:
+        """The senders' (or receivers') queue, made at its first use."""
+        if sending:
+            if self._senders is NOQUEUE:
+                self._senders = deque()
+            return self._senders
+        if self._receivers is NOQUEUE:
+            self._receivers = deque()
+        return self._receivers
 
     def _ready(self, is_send: bool) -> bool:
         """Whether a send (or receive) could happen now without waiting."""
@@ -414,6 +428,8 @@ class Channel(HandOff):
     def _compact(self) -> None:
         """Drop the stale select waiters once they outnumber the live ones."""
         for waiters in (self._senders, self._receivers):
+            if waiters is NOQUEUE:
+                continue
             live = [w for w in waiters if type(w) is not Waiter or w.select.tasklet]
             waiters.clear()
             waiters.extend(live)

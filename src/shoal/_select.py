@@ -123,7 +123,7 @@ def _wait(cur: Task, cases: tuple[Case, ...]) -> tuple[Case, Any]:
     for c in cases:
         ch = c.channel
         w = Waiter(sel, c, ch, c.is_send, c.value)
-        (ch._senders if c.is_send else ch._receivers).append(w)
+        ch._queue(c.is_send).append(w)
         sel.waiters.append(w)
     cur._blocked_on = sel
     try:
