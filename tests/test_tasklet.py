@@ -400,3 +400,24 @@ def test_deadlock_when_last_tasklet_ends() -> None:
     with pytest.raises(shoal.DeadlockError, match="every tasklet is blocked"):
         ch.receive()
     assert ch.balance == 0
+
+
+def test_raising_schedule_callback_is_reported_not_raised(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A schedule callback that raises is printed, and the switch completes."""
+    from shoal import _scheduler
+
+    def bad(prev: object, nxt: object) -> None:
+        raise ValueError("callback broke")
+
+    old = _scheduler.set_schedule_callback(bad)
+    try:
+        t = shoal.spawn(lambda: 5)
+        assert t.get() == 5
+    finally:
+        _scheduler.set_schedule_callback(old)
+    err = capsys.readouterr().err
+    assert "Exception ignored in shoal callback" in err
+    assert "callback broke" in err
+    assert shoal.current() is not t

@@ -23,7 +23,15 @@ from typing import Any
 
 from . import _scheduler
 from ._errors import ChannelClosed, WouldBlock, bomb
-from ._scheduler import NOQUEUE, NOWAKE, HandOff, Scheduler, Task, Waiter, get_scheduler
+from ._scheduler import (
+    NOQUEUE,
+    NOWAKE,
+    HandOff,
+    Scheduler,
+    Task,
+    Waiter,
+    get_scheduler,
+)
 
 __all__ = ["Case", "Channel"]
 
@@ -161,6 +169,8 @@ class Channel(HandOff):
         """Every send that is not the inlined fast path (see ``HandOff``)."""
         callback = _scheduler._channel_callback
         if callback is not None:
+            # Before the action, so its exceptions may propagate: nothing is
+            # half done (shoal.stackless's block_trap relies on it).
             callback(self, cur, True, not self._can_send())
         if self._receivers and self._give(s, cur, value):
             return

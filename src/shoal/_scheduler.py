@@ -33,7 +33,9 @@ for, for ``repr`` and deadlock reports.
 from __future__ import annotations
 
 import random
+import sys
 import threading
+import traceback
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -76,6 +78,23 @@ def set_schedule_callback(callback: ScheduleCallback | None) -> ScheduleCallback
         raise TypeError(f"schedule callback must be callable or None, got {callback!r}")
     old, _schedule_callback = _schedule_callback, callback
     return old
+
+
+def _switched(prev: Any, nxt: Any) -> None:
+    """Tell the schedule callback about a switch. Its errors are printed to
+    stderr, not raised: a switch is half done when it runs, and Stackless
+    does the same."""
+    callback = _schedule_callback
+    if callback is not None:
+        try:
+            callback(prev, nxt)
+        except Exception as exc:
+            _unraisable(exc, callback)
+
+
+def _unraisable(exc: BaseException, callback: object) -> None:
+    print(f"Exception ignored in shoal callback {callback!r}:", file=sys.stderr)
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
 
 
 def get_schedule_callback() -> ScheduleCallback | None:
@@ -171,7 +190,7 @@ class Scheduler:
         # This is resume(), inlined: it is the hottest path in shoal.
         self.current = nxt
         if _schedule_callback is not None:
-            _schedule_callback(cur, nxt)
+            _switched(cur, nxt)
         gr = nxt._gr
         if gr is None:
             return self.start(nxt)
@@ -194,7 +213,7 @@ class Scheduler:
         cur._gr = getcurrent()
         self.current = t
         if _schedule_callback is not None:
-            _schedule_callback(cur, t)
+            _switched(cur, t)
         gr = t._gr
         assert gr is not None
         return gr.switch(value)
@@ -204,7 +223,7 @@ class Scheduler:
         cur._gr = getcurrent()
         self.current = t
         if _schedule_callback is not None:
-            _schedule_callback(cur, t)
+            _switched(cur, t)
         gr = t._gr
         assert gr is not None
         return gr.throw(exc)
@@ -213,7 +232,7 @@ class Scheduler:
         """Make runnable ``nxt`` current: start it, or resume it with its value."""
         self.current = nxt
         if _schedule_callback is not None:
-            _schedule_callback(prev, nxt)
+            _switched(prev, nxt)
         gr = nxt._gr
         if gr is None:
             return self.start(nxt)
@@ -273,7 +292,7 @@ class Scheduler:
         self.pool.append(me)
         self.current = main
         if _schedule_callback is not None:
-            _schedule_callback(dead, main)
+            _switched(dead, main)
         value = main._temp
         main._temp = _NOWAKE
         new: Task = main._gr.switch(value) if exc is None else main._gr.throw(exc)
@@ -294,6 +313,9 @@ class Scheduler:
         at once. Otherwise raise ``DeadlockError``: nothing can ever wake
         ``cur``. Shoal's own API never leaves main paused, so there this is
         always the deadlock.
+
+        As in Stackless, a bomb that ``cur`` holds (it blocks sending one) is
+        handed to the woken tasklet too, which raises it.
         """
         w = self.wakeup()
         if w._blocked_on is not None or w._gr is DEAD:
@@ -302,6 +324,8 @@ class Scheduler:
             value = cur._temp
             cur._temp = _NOWAKE
             return value
+        if type(cur._temp) is bomb:
+            w._temp = cur._temp
         self.runq.append(w)
         return self.park(cur)
 
@@ -395,7 +419,7 @@ class HandOff:
                     cur._gr = getcurrent()
                     s.current = t
                     if _schedule_callback is not None:
-                        _schedule_callback(cur, t)
+                        _switched(cur, t)
                     t._gr.switch(value)
                     return
                 rq.appendleft(t)
@@ -411,7 +435,7 @@ class HandOff:
                 cur._gr = getcurrent()
                 s.current = nxt
                 if _schedule_callback is not None:
-                    _schedule_callback(cur, nxt)
+                    _switched(cur, nxt)
                 gr = nxt._gr
                 try:
                     if gr is None:
@@ -467,7 +491,7 @@ class HandOff:
                     cur._gr = getcurrent()
                     s.current = nxt
                     if _schedule_callback is not None:
-                        _schedule_callback(cur, nxt)
+                        _switched(cur, nxt)
                     gr = nxt._gr
                     try:
                         if gr is None:
@@ -518,7 +542,7 @@ def schedule() -> None:
         nxt = runq.popleft()
         s.current = nxt
         if _schedule_callback is not None:
-            _schedule_callback(cur, nxt)
+            _switched(cur, nxt)
         gr = nxt._gr
         if gr is None:
             s.start(nxt)
@@ -576,7 +600,7 @@ def _worker(t: Task) -> None:
         nxt = runq.popleft()
         s.current = nxt
         if _schedule_callback is not None:
-            _schedule_callback(t, nxt)
+            _switched(t, nxt)
         gr = nxt._gr
         if gr is None:
             # Not started yet: run it right here, with no switch at all.

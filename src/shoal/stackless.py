@@ -1,0 +1,648 @@
+"""The C-Stackless API over shoal's scheduler: ``from shoal import stackless``.
+
+Design
+------
+Stackless keeps the runnable tasklets in a ring whose head is the current
+tasklet; shoal's scheduler keeps the same ring as ``[current] + runq``. Every
+operation here rearranges ``runq`` and then suspends through the scheduler's
+``park``: "insert at the end" is ``append``, and "move the head to ``t``"
+(``run``, ``kill``) appends the caller and rotates ``runq`` until ``t`` is
+first. Ring membership is a scan of ``runq``, so ``insert``, ``remove``,
+``scheduled``, ``next`` and ``prev`` cost O(runnables) where C pays O(1).
+
+``tempval`` is the scheduler's wake value ``_temp`` (``NOWAKE`` reads as
+None); a bomb there explodes when the tasklet resumes. A tasklet that is not
+alive (unbound, bound without arguments, or ended) has ``_gr`` set to DEAD.
+``stackless.run()`` pushes its caller on ``Scheduler.watchdogs`` and parks it
+without registering it anywhere: paused, it is what the scheduler wakes when
+nothing else can run, and where an exception escaping a tasklet goes.
+
+Importing this module makes every thread's main tasklet a ``tasklet``.
+docs/stackless.md states the C semantics; what greenlet cannot do raises
+``NotImplementedError``.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+from . import _scheduler
+from ._channel import Channel
+from ._errors import ChannelClosed, DeadlockError, TaskletExit, bomb
+from ._scheduler import (
+    DEAD,
+    NOWAKE,
+    Scheduler,
+    Task,
+    get_schedule_callback,
+    get_scheduler,
+    local,
+    set_schedule_callback,
+)
+from ._tasklet import Tasklet
+
+__all__ = [
+    "TaskletExit",
+    "atomic",
+    "bomb",
+    "channel",
+    "enable_softswitch",
+    "get_channel_callback",
+    "get_schedule_callback",
+    "getcurrent",
+    "getmain",
+    "getruncount",
+    "run",
+    "schedule",
+    "schedule_remove",
+    "set_channel_callback",
+    "set_schedule_callback",
+    "tasklet",
+]
+
+_LAST = "Deadlock: the last runnable tasklet cannot be blocked."
+_CURRENT: Any = object()  # schedule()'s default retval: the current tasklet
+
+
+def _claim(value: Any) -> Any:
+    """What a resumed tasklet returns: its wake value; a bomb explodes."""
+    if value.__class__ is bomb:
+        value.raise_()
+    return None if value is NOWAKE else value
+
+
+def _head(runq: deque[Task], t: Task) -> None:
+    """Rotate ``runq`` so that ``t`` is first: the ring's head moves to it."""
+    runq.rotate(-runq.index(t))
+
+
+def _bomb(exc: Any, val: Any = None, tb: Any = None) -> bomb:
+    """A bomb with the semantics of ``raise`` (``throw``, ``send_throw``)."""
+    if isinstance(exc, BaseException):
+        if val is not None:
+            raise TypeError("instance exception may not have a separate value")
+        return bomb(type(exc), exc, tb)
+    if not (isinstance(exc, type) and issubclass(exc, BaseException)):
+        raise TypeError(f"exceptions must derive from BaseException, not {exc!r}")
+    if not isinstance(val, exc):
+        val = exc() if val is None else exc(*val) if type(val) is tuple else exc(val)
+    return bomb(exc, val, tb)
+
+
+def _boot(t: Task, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """Start a tasklet whose tempval was set before its first run: a bomb
+    there kills it before ``fn`` is entered, as in Stackless."""
+    value, t._temp = t._temp, NOWAKE
+    _claim(value)
+    return fn(*args, **kwargs) if kwargs else fn(*args)
+
+
+def _waiting(ch: Channel, senders: bool) -> list[Task]:
+    """The tasklets waiting to send (or receive) on ``ch``, first served first."""
+    chain = []
+    for w in ch._senders if senders else ch._receivers:
+        t = w if isinstance(w, Task) else w.select.tasklet
+        if t is not None:
+            chain.append(t)
+    return chain
+
+
+class tasklet(Tasklet):  # noqa: N801 - the Stackless name
+    """A Stackless tasklet: ``tasklet(func)(*args)`` makes a runnable one.
+
+    ``tasklet(func)`` only binds ``func``; ``tasklet(func, args, kwargs)``
+    makes it alive but paused. An exception escaping it is raised in the main
+    tasklet (out of ``run()``), as in Stackless. Does not switch.
+    """
+
+    __slots__ = ("_atomic",)
+
+    _kind = "tasklet"
+    _propagate = True
+
+    def __init__(self, func: Any = None, args: Any = None, kwargs: Any = None) -> None:
+        Task.__init__(self, _sched(), None, None, None)
+        self._atomic = False
+        self._gr = DEAD
+        self._bind(func, args, kwargs)
+
+    def bind(self, func: Any = None, args: Any = None, kwargs: Any = None) -> tasklet:
+        """Bind ``func``; with ``args`` or ``kwargs`` too, make the tasklet alive
+        but paused. All None unbinds it. Does not switch."""
+        s = self._sched
+        if s.current is self:
+            raise RuntimeError("can't (re)bind the current tasklet")
+        if self.scheduled:
+            raise RuntimeError("tasklet is scheduled")
+        if self is s.main or (self._gr is not None and self._gr is not DEAD):
+            raise RuntimeError("tasklet has C state on its stack")
+        self._bind(func, args, kwargs)
+        return self
+
+    def _bind(self, func: Any, args: Any, kwargs: Any) -> None:
+        if func is not None and not callable(func):
+            raise TypeError("tasklet function must be a callable or None")
+        if self._gr is None:  # set up but never run: forget the call
+            self._args = self._kwargs = None
+            self._gr = DEAD
+            self._sched.alive.pop(self, None)
+        if args is None and kwargs is None:
+            self._temp = self._fn = func
+            return
+        if func is not None:
+            self._temp = func
+        self._setup(args or (), kwargs or {})
+
+    def _setup(self, args: Iterable[Any], kwargs: dict[str, Any]) -> None:
+        func = self._temp
+        if not callable(func):
+            raise RuntimeError("the tasklet was not bound to a function")
+        self._fn, self._args, self._kwargs = func, tuple(args), dict(kwargs) or None
+        self._temp = NOWAKE
+        self._gr = None
+        self._sched.alive[self] = None
+
+    def setup(self, *args: Any, **kwargs: Any) -> tasklet:
+        """Supply the arguments and insert the tasklet at the end of the ring.
+        Does not switch."""
+        if self.alive:
+            raise RuntimeError("tasklet is alive")
+        self._setup(args, kwargs)
+        self._sched.runq.append(self)
+        return self
+
+    __call__ = setup
+
+    @property
+    def tempval(self) -> Any:
+        """The value it resumes with (a blocked sender: the value it sends)."""
+        return None if self._temp is NOWAKE else self._temp
+
+    @tempval.setter
+    def tempval(self, value: Any) -> None:
+        self._temp = value
+        if value.__class__ is bomb:
+            self._arm()
+
+    def _arm(self) -> None:
+        """If it has not started, make it claim its tempval when it does."""
+        if self._gr is None and self._fn is not _boot and self is not self._sched.main:
+            self._args = (self, self._fn, self._args, self._kwargs)
+            self._fn, self._kwargs = _boot, None
+
+    @property
+    def atomic(self) -> bool:
+        """The atomic flag; shoal never preempts, so it is only bookkeeping."""
+        return self._atomic
+
+    def set_atomic(self, flag: bool) -> bool:
+        """Set the atomic flag; return the previous one. Does not switch."""
+        old, self._atomic = self._atomic, bool(flag)
+        return old
+
+    @property
+    def block_trap(self) -> bool:
+        """When true, a channel action that would block raises RuntimeError."""
+        return self in _trapped
+
+    @block_trap.setter
+    def block_trap(self, value: bool) -> None:
+        if value:
+            _trapped.add(self)
+        else:
+            _trapped.discard(self)
+        _install_channel_callback()
+
+    @property
+    def scheduled(self) -> bool:
+        """In the runnables ring, or blocked on a channel."""
+        s = self._sched
+        return self._blocked_on is not None or s.current is self or self in s.runq
+
+    @property
+    def blocked(self) -> bool:
+        """Waiting on a channel."""
+        return self._blocked_on is not None
+
+    @property
+    def paused(self) -> bool:
+        """Alive, but neither runnable nor blocked."""
+        return self.alive and not self.scheduled
+
+    @property
+    def is_main(self) -> bool:
+        return self._sched.main is self
+
+    @property
+    def is_current(self) -> bool:
+        return self._sched.current is self
+
+    @property
+    def thread_id(self) -> int:
+        """The owning thread's id, or -1 once that thread has ended."""
+        tid = self._sched.thread_id
+        alive = tid == threading.get_ident() or any(
+            th.ident == tid for th in threading.enumerate()
+        )
+        return tid if alive else -1
+
+    @property
+    def next(self) -> Any:
+        """The next tasklet in its ring or channel queue, or None."""
+        return self._neighbour(1)
+
+    @property
+    def prev(self) -> Any:
+        """The previous tasklet in its ring or channel queue, or None."""
+        return self._neighbour(-1)
+
+    def _neighbour(self, step: int) -> Any:
+        on = self._blocked_on
+        if on is not None:
+            if not isinstance(on, Channel):
+                return None
+            chain = _waiting(on, self in on._senders)
+            i = chain.index(self) + step
+            return chain[i] if 0 <= i < len(chain) else None
+        s = self._sched
+        ring = [s.current, *s.runq]
+        return ring[(ring.index(self) + step) % len(ring)] if self in ring else None
+
+    def insert(self) -> tasklet:
+        """Insert at the end of the ring; no-op if already there. Does not switch."""
+        s = self._sched
+        if self._blocked_on is not None:
+            raise RuntimeError("You cannot run a blocked tasklet")
+        if s.current is not self and self not in s.runq:
+            if not self.alive:
+                raise RuntimeError("You cannot run an unbound(dead) tasklet")
+            s.runq.append(self)
+        return self
+
+    def remove(self) -> tasklet:
+        """Take it out of the ring: it is paused. Does not switch."""
+        s = self._sched
+        if self._blocked_on is not None:
+            raise RuntimeError("You cannot remove a blocked tasklet.")
+        if s.current is self:
+            raise RuntimeError("The current tasklet cannot be removed.")
+        if self in s.runq:
+            s.runq.remove(self)
+        return self
+
+    def run(self) -> Any:
+        """Run it now: the head of the ring moves to it, so the caller runs
+        right after its turn. Returns the caller's tempval. Switches."""
+        s = self.insert()._sched
+        cur = s.current
+        if cur is self:
+            return _claim(self._take_temp())
+        s.runq.append(cur)
+        _head(s.runq, self)
+        return _claim(s.park(cur))
+
+    def switch(self) -> Any:
+        """Like :meth:`run`, but the caller leaves the ring (it is paused).
+        Switches."""
+        s = self.insert()._sched
+        cur = s.current
+        if cur is self:
+            return _claim(self._take_temp())
+        _head(s.runq, self)
+        return _claim(s.park(cur))
+
+    def throw(
+        self, exc: Any = None, val: Any = None, tb: Any = None, pending: bool = False
+    ) -> Any:
+        """Raise ``exc`` in the tasklet, with the semantics of ``raise``. It is
+        unblocked, inserted if not in the ring, and (unless ``pending``) run at
+        once, as by :meth:`run`. Switches unless pending or dead."""
+        return self._throw(_bomb(exc, val, tb), pending)
+
+    def raise_exception(self, exc_class: type[BaseException], *args: Any) -> Any:
+        """Raise ``exc_class(*args)`` in the tasklet at once (see throw). Switches."""
+        return self._throw(bomb(exc_class, exc_class(*args)), False)
+
+    def kill(self, pending: bool = False) -> Any:  # type: ignore[override]
+        """Raise TaskletExit in the tasklet (see throw); a no-op if it is not
+        alive. Switches unless pending or not alive."""
+        return self._throw(bomb(TaskletExit, TaskletExit()), pending)
+
+    def _throw(self, b: bomb, pending: bool) -> Any:
+        s = self._sched
+        cur = s.current
+        if cur is self:
+            return b.raise_()
+        if not self.alive:
+            if isinstance(b.value, TaskletExit):
+                return None
+            raise RuntimeError("You cannot throw to a dead tasklet")
+        runq = s.runq
+        on = self._blocked_on
+        if on is not None:
+            on._unpark(self)
+            self._blocked_on = None
+            runq.append(self)
+        elif self not in runq:
+            runq.append(self)
+        started = self._gr is not None
+        if pending or not started:
+            self.tempval = b  # explodes when it resumes, or before it starts
+            if pending:
+                return None
+        runq.append(cur)
+        _head(runq, self)
+        if not started:
+            return _claim(s.park(cur))
+        runq.popleft()
+        self._temp = NOWAKE
+        return _claim(s.throw_to(cur, self, b.value))
+
+    def bind_thread(self, thread_id: int | None = None) -> None:
+        """Tasklets cannot change threads: greenlets are bound to theirs."""
+        if thread_id in (None, -1, self._sched.thread_id) and self.thread_id == (
+            threading.get_ident()
+        ):
+            return
+        raise NotImplementedError("greenlet cannot move a tasklet to another thread")
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise NotImplementedError(
+            "greenlet cannot pickle a tasklet: its suspended stack is C state"
+        )
+
+    def __reduce__(self) -> NoReturn:
+        self.__reduce_ex__(2)
+
+    def __setstate__(self, state: Any) -> NoReturn:
+        self.__reduce_ex__(2)
+
+
+def _make_main() -> Task:
+    main = tasklet.__new__(tasklet)
+    Task.__init__(main, None, None, (), None)  # type: ignore[arg-type]
+    main._name = "main"
+    main._atomic = False
+    return main
+
+
+def _sched() -> Scheduler:
+    """This thread's scheduler, with a ``tasklet`` as its main tasklet."""
+    s = get_scheduler()
+    if s.main.__class__ is not tasklet:
+        # The thread used shoal before this module was imported.
+        old = s.main
+        if s.current is not old:
+            raise RuntimeError(
+                "shoal.stackless must be first used from the main tasklet "
+                "in a thread that already runs shoal tasklets"
+            )
+        new = _make_main()
+        for name in Task.__slots__:
+            if not name.startswith("__") and hasattr(old, name):
+                setattr(new, name, getattr(old, name))
+        s.main = s.current = new
+    return s
+
+
+_scheduler.make_main = _make_main
+if (
+    getattr(local, "sched", None) is not None
+    and local.sched.current is local.sched.main
+):
+    _sched()
+
+
+class _ClosedChannelError(ChannelClosed, ValueError):
+    """A Stackless channel action that would block on a closing channel."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"Send/receive operation on a closed channel ({detail})")
+
+
+class channel(Channel):  # noqa: N801 - the Stackless name
+    """A Stackless channel: rendezvous, preference -1 (the receiver runs at
+    once), and ``close()`` wakes nobody."""
+
+    __slots__ = ()
+
+    _closed_error = _ClosedChannelError
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    @property
+    def queue(self) -> Any:
+        """The first waiting tasklet, or None."""
+        chain = _waiting(self, self.balance > 0)
+        return chain[0] if chain else None
+
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`close` was called (and not reopened)."""
+        return self._closing
+
+    @property
+    def closed(self) -> bool:
+        """Closing, and nobody is waiting any more."""
+        return self._closing and self.balance == 0
+
+    def close(self) -> None:
+        """From now on an action that would block raises ValueError; waiting
+        tasklets stay blocked and can still be served. Does not switch."""
+        self._closing = True
+        self._update_switches()
+
+    def open(self) -> None:
+        """Undo :meth:`close`. Does not switch."""
+        self._closing = False
+        self._update_switches()
+
+    def send_throw(self, exc: Any, val: Any = None, tb: Any = None) -> None:
+        """Send an exception with the semantics of ``raise``: the receiver
+        raises it. Switches like :meth:`send`."""
+        self.send(_bomb(exc, val, tb))
+
+    def send_sequence(self, values: Iterable[Any]) -> int:
+        """Send each value in turn; return how many were sent. Switches."""
+        n = 0
+        for value in values:
+            self.send(value)
+            n += 1
+        return n
+
+    def __next__(self) -> Any:
+        """Receive, or stop once the channel is closing and no sender waits.
+        Switches like :meth:`receive`."""
+        if self._closing and self.balance <= 0:
+            raise StopIteration
+        return self.receive()
+
+    def _deadlock_message(self, t: Task, stranded: bool) -> str:
+        if not stranded:
+            return _LAST
+        if t in self._senders:
+            return "the main tasklet is sending without a receiver available."
+        return "the main tasklet is receiving without a sender available."
+
+
+def getcurrent() -> tasklet:
+    """The running tasklet (a ``shoal.Tasklet`` inside ``shoal.spawn``'s)."""
+    return _sched().current  # type: ignore[return-value]
+
+
+def getmain() -> tasklet:
+    """This thread's main tasklet."""
+    return _sched().main  # type: ignore[return-value]
+
+
+def getruncount() -> int:
+    """How many tasklets are in the runnables ring, the current one included."""
+    return len(get_scheduler().runq) + 1
+
+
+def __getattr__(name: str) -> Any:
+    """``current``, ``main`` and ``runcount``, computed at each access."""
+    if name == "current":
+        return getcurrent()
+    if name == "main":
+        return getmain()
+    if name == "runcount":
+        return getruncount()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def schedule(retval: Any = _CURRENT) -> Any:
+    """Let the others run: the caller goes to the end of the ring. Returns
+    ``retval`` (default: the current tasklet), or what its tempval was set to
+    meanwhile. Switches unless nothing else is runnable."""
+    try:
+        s = local.sched
+    except AttributeError:
+        s = get_scheduler()
+    cur = s.current
+    if retval is _CURRENT:
+        retval = cur
+    if not s.runq:
+        return _claim(retval)
+    cur._temp = retval
+    s.runq.append(cur)
+    return _claim(s.park(cur))
+
+
+def schedule_remove(retval: Any = _CURRENT) -> Any:
+    """Like :func:`schedule`, but the caller leaves the ring (it is paused
+    until inserted again, or, for main, until nothing else can run).
+    Switches unless nothing else is runnable."""
+    s = get_scheduler()
+    cur = s.current
+    cur._temp = cur if retval is _CURRENT else retval
+    alone = not s.runq
+    try:
+        value = s.park(cur)
+    except DeadlockError as exc:
+        if not alone:  # not ours: an error that escaped another tasklet
+            raise
+        cur._temp = NOWAKE
+        raise DeadlockError(_LAST) from exc
+    return _claim(value)
+
+
+def run(
+    timeout: int = 0,
+    threadblock: bool = False,
+    soft: bool = False,
+    ignore_nesting: bool = False,
+    totaltimeout: bool = False,
+) -> None:
+    """Run the other tasklets: the caller leaves the ring and is woken once
+    every other tasklet has ended, blocked or removed itself. An exception
+    escaping a tasklet comes out of here at once; the rest stay runnable.
+    Switches unless nothing else is runnable."""
+    if timeout or soft or ignore_nesting or totaltimeout:
+        raise NotImplementedError(
+            "greenlet cannot preempt a tasklet: run(timeout=...) needs a hook "
+            "in the interpreter loop"
+        )
+    if threadblock:
+        raise NotImplementedError(
+            "greenlet-based shoal cannot block the thread for other threads' "
+            "tasklets: run(threadblock=True)"
+        )
+    s = _sched()
+    if not s.runq:
+        return
+    cur = s.current
+    watchdogs = s.watchdogs
+    watchdogs.append(cur)
+    try:
+        value = s.park(cur)
+    finally:
+        for i in range(len(watchdogs) - 1, -1, -1):
+            if watchdogs[i] is cur:
+                del watchdogs[i]
+                break
+    _claim(value)
+
+
+class atomic:  # noqa: N801 - the Stackless name
+    """``with atomic():`` sets the current tasklet's atomic flag and restores
+    it on exit. shoal never preempts, so it is bookkeeping. Does not switch."""
+
+    __slots__ = ("_old", "_tasklet")
+
+    def __enter__(self) -> None:
+        self._tasklet = getcurrent()
+        self._old = self._tasklet.set_atomic(True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._tasklet.set_atomic(self._old)
+
+
+def enable_softswitch(flag: bool | None) -> bool:
+    """Soft switching does not exist on greenlet: always off. Does not switch."""
+    if flag:
+        raise NotImplementedError("greenlet cannot soft-switch: it copies C stacks")
+    return False
+
+
+ChannelCallback = Callable[[Any, Any, int, int], object]
+_channel_callback: ChannelCallback | None = None
+#: Tasklets with ``block_trap`` set. Checking it needs shoal's channel callback,
+#: which takes every channel action off its fast path: install it only while
+#: some tasklet (or the user) needs it.
+_trapped: weakref.WeakSet[Task] = weakref.WeakSet()
+
+
+def set_channel_callback(callback: ChannelCallback | None) -> ChannelCallback | None:
+    """Call ``callback(channel, tasklet, sending, willblock)`` (ints 1 or 0)
+    before every channel action; return the previous one. Does not switch."""
+    global _channel_callback
+    if callback is not None and not callable(callback):
+        raise TypeError(f"channel callback must be callable or None, got {callback!r}")
+    old, _channel_callback = _channel_callback, callback
+    _install_channel_callback()
+    return old
+
+
+def get_channel_callback() -> ChannelCallback | None:
+    """The current channel callback, or None."""
+    return _channel_callback
+
+
+def _install_channel_callback() -> None:
+    wanted = _channel_callback is not None or len(_trapped) > 0
+    _scheduler.set_channel_callback(_on_channel_action if wanted else None)
+
+
+def _on_channel_action(ch: Any, t: Any, sending: bool, willblock: bool) -> None:
+    """shoal's channel callback: the user's callback, then ``block_trap``."""
+    callback = _channel_callback
+    if callback is not None:
+        callback(ch, t, int(sending), int(willblock))
+    if willblock and t in _trapped:
+        raise RuntimeError("this tasklet does not like to be blocked.")
