@@ -1,0 +1,50 @@
+"""The public namespaces: exactly the promised names, sorted, importable."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import shoal
+
+PROMISED = {
+    "shoal": {
+        "Case",
+        "Channel",
+        "ChannelClosed",
+        "ClosedError",
+        "DeadlockError",
+        "Error",
+        "Tasklet",
+        "TaskletExit",
+        "WouldBlock",
+        "current",
+        "run",
+        "schedule",
+        "select",
+        "spawn",
+    },
+}
+
+
+@pytest.mark.parametrize("module", ["shoal", "shoal.stackless", "shoal.testing"])
+def test_all_is_sorted_and_importable(module: str) -> None:
+    """__all__ is sorted and every name in it exists."""
+    mod = importlib.import_module(module)
+    assert list(mod.__all__) == sorted(mod.__all__)
+    for name in mod.__all__:
+        assert hasattr(mod, name), name
+
+
+def test_shoal_exports_what_the_api_promises() -> None:
+    """``import shoal`` gives exactly the names of issue #2."""
+    assert set(shoal.__all__) == PROMISED["shoal"]
+
+
+def test_public_objects_live_in_private_modules() -> None:
+    """Implementation modules start with ``_``; users import from shoal."""
+    for name in shoal.__all__:
+        obj = getattr(shoal, name)
+        module = getattr(obj, "__module__", "shoal")
+        assert module.startswith("shoal._"), (name, module)

@@ -1,0 +1,96 @@
+"""The per-thread scheduler: greenlet reuse, start depth, threads, callbacks."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import greenlet
+
+import shoal
+from shoal import _scheduler
+
+
+def test_finished_tasklets_greenlets_are_reused() -> None:
+    """Short tasklets one after another run in a handful of greenlets."""
+    seen: set[int] = set()
+
+    def note() -> None:
+        seen.add(id(greenlet.getcurrent()))
+
+    for _ in range(5):
+        ts = [shoal.spawn(note) for _ in range(200)]
+        for t in ts:
+            t.join()
+    assert len(seen) <= 2
+
+
+def test_many_blocked_tasklets_do_not_deepen_the_stack() -> None:
+    """Tasklets first started one from inside another start at a fixed depth.
+
+    Regression: a new greenlet inherits the recursion depth of whoever first
+    switches to it; 5,000 tasklets blocking in turn hit RecursionError.
+    """
+    ch = shoal.Channel()
+    count = max(5000, sys.getrecursionlimit() * 3)
+    ts = [shoal.spawn(ch.receive) for _ in range(count)]
+    shoal.schedule()
+    assert ch.balance == -count
+    for i in range(count):
+        ch.send(i)
+    assert [t.get() for t in ts] == list(range(count))
+
+
+def test_one_scheduler_per_thread() -> None:
+    """Each OS thread has its own scheduler, main tasklet and tasklets."""
+    results: dict[str, object] = {}
+
+    def in_thread() -> None:
+        main = shoal.current()
+        ch = shoal.Channel()
+        t = shoal.spawn(lambda: ch.send("from thread tasklet"))
+        results["value"] = ch.receive()
+        t.join()
+        results["main is own"] = main is shoal.current()
+        results["sched"] = _scheduler.get_scheduler()
+
+    th = threading.Thread(target=in_thread)
+    th.start()
+    th.join(timeout=10)
+    assert not th.is_alive()
+    assert results["value"] == "from thread tasklet"
+    assert results["main is own"] is True
+    assert results["sched"] is not _scheduler.get_scheduler()
+
+
+def test_schedule_callback_sees_every_switch_in_order() -> None:
+    """The schedule callback gets (prev, next) for each switch, deaths included."""
+    seen: list[tuple[str, str]] = []
+
+    def record(prev: shoal.Tasklet, nxt: shoal.Tasklet) -> None:
+        seen.append((prev.name, nxt.name))
+
+    a = shoal.spawn(shoal.schedule)
+    b = shoal.spawn(shoal.schedule)
+    a.name, b.name = "a", "b"
+    old = _scheduler.set_schedule_callback(record)
+    try:
+        a.join()
+        b.join()
+    finally:
+        _scheduler.set_schedule_callback(old)
+    assert seen == [
+        ("main", "a"),  # main waits for a
+        ("a", "b"),  # a yields
+        ("b", "a"),  # b yields
+        ("a", "b"),  # a ends; main (woken) queues behind b
+        ("b", "main"),  # b ends
+    ]
+
+
+def test_bad_schedule_callback_is_rejected() -> None:
+    """A callback must be callable or None; the error names it."""
+    import pytest
+
+    with pytest.raises(TypeError, match="callable or None, got 3"):
+        _scheduler.set_schedule_callback(3)  # type: ignore[arg-type]
