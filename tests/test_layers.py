@@ -17,7 +17,7 @@ LAYERS = {
     "stackless": 6,
     "testing": 6,
     "__init__": 7,
-    "demo": 7,
+    "demo": 8,
 }
 
 
