@@ -399,23 +399,20 @@ class HandOff:
         Switches: to the receiver at once under the default preference, and
         to other tasklets whenever it has to wait.
         """
-        try:
-            s = local.sched
-        except AttributeError:
-            s = get_scheduler()
-        cur = s.current
         if self._fast and _channel_callback is None:
             rq = self._receivers
-            runq = s.runq
             if rq:
                 t = rq.popleft()
                 if type(t) is not Waiter:
                     # A receiver waits: run it now with the value; this
                     # tasklet goes to the end of the run queue, its send
-                    # done (_temp set: a kill lets it return first).
+                    # done (_temp set: a kill lets it return first). The
+                    # waiter's scheduler is this thread's: no lookup needed.
+                    s = t._sched
+                    cur = s.current
                     t._blocked_on = None
                     cur._temp = None
-                    runq.append(cur)
+                    s.runq.append(cur)
                     cur._gr = getcurrent()
                     s.current = t
                     if _schedule_callback is not None:
@@ -423,34 +420,42 @@ class HandOff:
                     t._gr.switch(value)
                     return
                 rq.appendleft(t)
-            elif runq:
-                # Wait for a receiver: park() inlined.
-                sq = self._senders
-                if sq is NOQUEUE:
-                    sq = self._senders = deque()
-                cur._temp = value
-                sq.append(cur)
-                cur._blocked_on = self
-                nxt = runq.popleft()
-                cur._gr = getcurrent()
-                s.current = nxt
-                if _schedule_callback is not None:
-                    _switched(cur, nxt)
-                gr = nxt._gr
+            else:
                 try:
-                    if gr is None:
-                        result = s.start(nxt)
-                    else:
-                        result = nxt._temp
-                        nxt._temp = _NOWAKE
-                        result = gr.switch(result)
-                except BaseException:
-                    self._cancel(cur, sq)
-                    raise
-                if type(result) is bomb:
-                    result.raise_()
-                return
-        self._send(s, cur, value)
+                    s = local.sched
+                except AttributeError:
+                    s = get_scheduler()
+                runq = s.runq
+                if runq:
+                    # Wait for a receiver: park() inlined.
+                    cur = s.current
+                    sq = self._senders
+                    if sq is NOQUEUE:
+                        sq = self._senders = deque()
+                    cur._temp = value
+                    sq.append(cur)
+                    cur._blocked_on = self
+                    nxt = runq.popleft()
+                    cur._gr = getcurrent()
+                    s.current = nxt
+                    if _schedule_callback is not None:
+                        _switched(cur, nxt)
+                    gr = nxt._gr
+                    try:
+                        if gr is None:
+                            result = s.start(nxt)
+                        else:
+                            result = nxt._temp
+                            nxt._temp = _NOWAKE
+                            result = gr.switch(result)
+                    except BaseException:
+                        self._cancel(cur, sq)
+                        raise
+                    if type(result) is bomb:
+                        result.raise_()
+                    return
+        s = get_scheduler()
+        self._send(s, s.current, value)
 
     def receive(self) -> Any:
         """Receive a value; wait for a sender if need be.
@@ -458,26 +463,27 @@ class HandOff:
         Switches whenever it has to wait, and to the sender at once when the
         preference is 1.
         """
-        try:
-            s = local.sched
-        except AttributeError:
-            s = get_scheduler()
         if self._fast and _channel_callback is None:
             sq = self._senders
             if sq:
                 t = sq.popleft()
                 if type(t) is not Waiter:
                     # A sender waits: take its value; it goes to the end of
-                    # the run queue, and this tasklet carries on.
+                    # the run queue of its scheduler (this thread's), and
+                    # this tasklet carries on.
                     value = t._temp
                     t._temp = None
                     t._blocked_on = None
-                    s.runq.append(t)
+                    t._sched.runq.append(t)
                     if type(value) is bomb:
                         value.raise_()
                     return value
                 sq.appendleft(t)
             else:
+                try:
+                    s = local.sched
+                except AttributeError:
+                    s = get_scheduler()
                 runq = s.runq
                 if runq:
                     # Wait for a sender: park() inlined.
@@ -506,6 +512,7 @@ class HandOff:
                     if type(value) is bomb:
                         value.raise_()
                     return value
+        s = get_scheduler()
         return self._receive(s, s.current)
 
 
