@@ -169,33 +169,9 @@ class Channel(HandOff):
         """Every send that is not the inlined fast path (see ``HandOff``)."""
         callback = _scheduler._channel_callback
         if callback is not None:
-            # Before the action, so its exceptions may propagate: nothing is
-            # half done (shoal.stackless's block_trap relies on it).
             callback(self, cur, True, not self._can_send())
-        if self._receivers and self._give(s, cur, value):
-            return
-        if self._closing:
-            raise self._closed_error(f"send on closed {self!r}")
-        buf = self._buffer
-        if buf is not None and len(buf) < self._capacity:
-            buf.append(value)
-            return
-        self._wait_send(s, cur, value)
-
-    def _wait_send(self, s: Scheduler, cur: Task, value: Any) -> None:
-        sq = self._senders
-        if sq is NOQUEUE:
-            sq = self._senders = deque()
-        cur._temp = value
-        sq.append(cur)
-        cur._blocked_on = self
-        try:
-            result = s.park(cur)
-        except BaseException:
-            self._cancel(cur, sq)
-            raise
-        if type(result) is bomb:
-            result.raise_()
+        if not self._send_now(s, cur, value):
+            self._wait(s, cur, True, value)
 
     def send_exception(self, exc_type: type[BaseException], *args: Any) -> None:
         """Send an exception: the receiver raises ``exc_type(*args)``. Switches."""
@@ -212,7 +188,12 @@ class Channel(HandOff):
     def _try_send(self, value: Any) -> bool:
         """Send at once if possible; True when done. Does not wait."""
         s = get_scheduler()
-        if self._receivers and self._give(s, s.current, value):
+        return self._send_now(s, s.current, value)
+
+    def _send_now(self, s: Scheduler, cur: Task, value: Any) -> bool:
+        """Hand ``value`` to a waiting receiver or buffer it; False if neither
+        can happen now. Raises on a closed channel."""
+        if self._receivers and self._give(s, cur, value):
             return True
         if self._closing:
             raise self._closed_error(f"send on closed {self!r}")
@@ -243,19 +224,7 @@ class Channel(HandOff):
                 return value
         if self._closing:
             raise self._closed_error(f"receive on closed {self!r}")
-        rq = self._receivers
-        if rq is NOQUEUE:
-            rq = self._receivers = deque()
-        rq.append(cur)
-        cur._blocked_on = self
-        try:
-            value = s.park(cur)
-        except BaseException:
-            self._cancel(cur, rq)
-            raise
-        if type(value) is bomb:
-            value.raise_()
-        return value
+        return self._wait(s, cur, False, NOWAKE)
 
     def receive_nowait(self) -> Any:
         """Receive a value if one is ready, else raise ``WouldBlock``.
@@ -413,6 +382,23 @@ class Channel(HandOff):
             t._temp = wake
             s.runq.append(t)
             return
+
+    def _wait(self, s: Scheduler, cur: Task, sending: bool, value: Any) -> Any:
+        """Wait in the senders' (or receivers') queue until a peer completes
+        the operation; return the value ``cur`` is woken with, raising a bomb.
+        The general path; ``HandOff`` inlines the same for the fast one."""
+        waiters = self._queue(sending)
+        cur._temp = value
+        waiters.append(cur)
+        cur._blocked_on = self
+        try:
+            result = s.park(cur)
+        except BaseException:
+            self._cancel(cur, waiters)
+            raise
+        if type(result) is bomb:
+            result.raise_()
+        return result
 
     def _cancel(self, cur: Task, waiters: deque[Any]) -> None:
         """``cur`` stops waiting here without its operation happening."""

@@ -427,7 +427,8 @@ class HandOff:
                     s = get_scheduler()
                 runq = s.runq
                 if runq:
-                    # Wait for a receiver: park() inlined.
+                    # Wait for a receiver: Channel._wait and Scheduler.park,
+                    # inlined (a call costs ~8% of a message); keep in step.
                     cur = s.current
                     sq = self._senders
                     if sq is NOQUEUE:
@@ -486,7 +487,7 @@ class HandOff:
                     s = get_scheduler()
                 runq = s.runq
                 if runq:
-                    # Wait for a sender: park() inlined.
+                    # Wait for a sender: as in send(), inlined.
                     cur = s.current
                     rq = self._receivers
                     if rq is NOQUEUE:
