@@ -421,3 +421,39 @@ def test_raising_schedule_callback_is_reported_not_raised(
     assert "Exception ignored in shoal callback" in err
     assert "callback broke" in err
     assert shoal.current() is not t
+
+
+def test_nested_run_is_an_error() -> None:
+    """run() inside run() would kill the outer run's tasklets: refused."""
+
+    def inner() -> None:
+        shoal.run(lambda: None)
+
+    with pytest.raises(RuntimeError, match="already running"):
+        shoal.run(inner)
+    assert shoal.run(lambda: "again") == "again"
+
+
+def test_tasklets_of_another_thread_are_refused() -> None:
+    """kill/throw/join from another thread raise instead of corrupting state."""
+    import threading
+
+    ch = shoal.Channel()
+    t = shoal.spawn(ch.receive)
+    shoal.schedule()
+    errors: list[BaseException] = []
+
+    def other_thread() -> None:
+        for op in (t.kill, t.join, lambda: t.throw(ValueError)):
+            try:
+                op()
+            except RuntimeError as e:
+                errors.append(e)
+
+    th = threading.Thread(target=other_thread)
+    th.start()
+    th.join(timeout=10)
+    assert len(errors) == 3
+    assert all("from another thread" in str(e) for e in errors)
+    ch.send("done")
+    assert t.get() == "done"

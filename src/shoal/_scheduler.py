@@ -16,14 +16,19 @@ Worker greenlets are pooled: when a tasklet's function ends, its greenlet
 parks itself in ``pool`` and later runs another tasklet's function. If the next
 runnable tasklet has not started yet, the dying worker runs it in place,
 without any switch. Dropping a parked greenlet (when the pool is full) throws
-``GreenletExit`` into it, which ends it cleanly.
+``GreenletExit`` into it, which ends it cleanly. New worker greenlets are made
+by the starter greenlet, at a fixed depth (see ``Scheduler.start``).
 
 Wake values travel through ``switch``. A tasklet that is made runnable with a
 value still to return (a channel operation completed for it) carries it in
-``_temp``; ``_NOWAKE`` there means "nothing pending", and is what a tasklet
-resumed without a value (after ``schedule``, a join) receives and ignores. A kill aimed at such a
-tasklet first lets it run to its next switch point (see ``Tasklet.throw``),
-so an operation that completed is never reported as failed.
+``_temp``; ``NOWAKE`` there means "nothing pending", and is what a tasklet
+resumed without a value (after ``schedule``, a join) receives and ignores. A
+kill aimed at a tasklet whose ``_temp`` is set first lets it run to its next
+switch point (see ``Tasklet.throw``), so an operation that completed is never
+reported as failed.
+
+The channel hand-off fast paths (``HandOff``, the base of ``Channel``) live
+here too: they switch greenlets, and they inline ``Scheduler.park``.
 
 Blocking objects (channels, selects, tasklets being joined) implement
 ``_unpark(t)`` to forget a waiter and ``_describe(t)`` to say what it waits
@@ -142,6 +147,7 @@ class Scheduler:
     __slots__ = (
         "alive",
         "current",
+        "in_run",
         "main",
         "pool",
         "propagating",
@@ -168,6 +174,8 @@ class Scheduler:
         self.thread_id = threading.get_ident()
         self.rng = random.Random(0)
         self.starter: greenlet | None = None
+        #: Inside shoal.run(), which must not nest.
+        self.in_run = False
         root = getcurrent()
         while root.parent is not None:
             root = root.parent

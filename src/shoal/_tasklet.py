@@ -72,7 +72,7 @@ class Tasklet(Task):
         """
         if self._gr is DEAD:
             return
-        s = self._sched
+        s = self._own_scheduler("join")
         cur = s.current
         if cur is self:
             raise RuntimeError(f"{self!r} cannot join itself")
@@ -115,7 +115,7 @@ class Tasklet(Task):
             raise TypeError(f"throw() needs an exception, got {exc!r}")
         if self._gr is DEAD:
             return
-        s = self._sched
+        s = self._own_scheduler("throw")
         cur = s.current
         if cur is self:
             raise exc
@@ -158,6 +158,16 @@ class Tasklet(Task):
         self.throw(exception)
         while self._gr is not DEAD:
             self.join()
+
+    def _own_scheduler(self, verb: str) -> Any:
+        """This tasklet's scheduler, which must be the calling thread's."""
+        s = self._sched
+        if s is not get_scheduler():
+            raise RuntimeError(
+                f"cannot {verb} {self!r} from another thread: tasklets never "
+                "move between threads"
+            )
+        return s
 
     def _take_temp(self) -> Any:
         value = self._temp
@@ -231,9 +241,15 @@ def run(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         raise RuntimeError(
             f"shoal.run() must be called from the main tasklet, not {s.current!r}"
         )
+    if s.in_run:
+        raise RuntimeError("shoal.run() cannot be called while it is already running")
+    s.in_run = True
     try:
         return fn(*args, **kwargs)
     finally:
-        while s.alive:
-            for t in list(s.alive):
-                t.kill()  # type: ignore[attr-defined]
+        try:
+            while s.alive:
+                for t in list(s.alive):
+                    t.kill()  # type: ignore[attr-defined]
+        finally:
+            s.in_run = False
