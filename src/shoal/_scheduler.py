@@ -601,7 +601,22 @@ def _worker(t: Task) -> None:
         fn, args, kwargs = t._fn, t._args, t._kwargs
         t._args = t._kwargs = None
         try:
-            t._value = fn(*args, **kwargs) if kwargs else fn(*args)
+            # Calls with a fixed number of arguments are inlined by CPython
+            # 3.11+; fn(*args) is not, and leaves one more C frame on this
+            # greenlet's stack, which every switch away copies (~370 bytes
+            # a parked tasklet).
+            if kwargs:
+                t._value = fn(*args, **kwargs)
+            elif not args:
+                t._value = fn()
+            elif len(args) == 1:
+                t._value = fn(args[0])
+            elif len(args) == 2:
+                t._value = fn(args[0], args[1])
+            elif len(args) == 3:
+                t._value = fn(args[0], args[1], args[2])
+            else:
+                t._value = fn(*args)
         except BaseException as exc:
             t._exception = exc
             s.failed(t, exc)
