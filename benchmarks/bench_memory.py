@@ -2,6 +2,8 @@
 
 Each task waits on its own channel or queue, so the figure includes one channel
 per task; a raw greenlet runs a Python function parked in a switch to main.
+The "shoal shared" row parks every tasklet on one channel: the tasklet's own
+cost, without a channel each.
 One sample per process: the allocator keeps freed memory, so a second round in
 the same process would measure reuse. ``--million`` runs 1,000,000 tasks for
 shoal and raw greenlet only.
@@ -56,6 +58,14 @@ def bench_greenlet(n: int) -> float:
 
 
 def bench_shoal(n: int) -> float:
+    return shoal_blocked(n, shared=False)
+
+
+def bench_shoal_shared(n: int) -> float:
+    return shoal_blocked(n, shared=True)
+
+
+def shoal_blocked(n: int, *, shared: bool) -> float:
     shoal = _peers.import_shoal()
     ready: list[None] = []
 
@@ -65,7 +75,8 @@ def bench_shoal(n: int) -> float:
 
     def main() -> float:
         base = baseline()
-        channels = [shoal.Channel() for _ in range(n)]
+        one = shoal.Channel()
+        channels = [one] * n if shared else [shoal.Channel() for _ in range(n)]
         tasklets = [shoal.spawn(wait, channel) for channel in channels]
         while len(ready) < n:
             shoal.schedule()
@@ -144,24 +155,28 @@ def tables(args: argparse.Namespace) -> list[_harness.Table]:
     impls: dict[str, _harness.Measure] = {
         "greenlet": bench_greenlet,
         "shoal": bench_shoal,
+        "shoal shared": bench_shoal_shared,
         "gevent": bench_gevent,
         **_peers.event_loops(asyncio_main),
         "trio": _peers.on_trio(trio_main),
     }
     count, samples, timeout = (10_000 if args.quick else 100_000), 3, 120.0
     if args.million:
-        impls = {name: impls[name] for name in ("greenlet", "shoal")}
+        impls = {name: impls[name] for name in ("greenlet", "shoal", "shoal shared")}
         count, samples, timeout = 1_000_000, 1, 900.0
     count = args.count or count
-    target = _harness.Target(
-        "shoal <= greenlet + 1 KB", "shoal", "greenlet", extra=1024
-    )
+    targets = [
+        _harness.Target("shoal <= greenlet + 1 KB", "shoal", "greenlet", extra=1024),
+        _harness.Target(
+            "shoal shared <= greenlet + 1 KB", "shoal shared", "greenlet", extra=1024
+        ),
+    ]
     title = f"memory per blocked task, {count:,} tasks"
     table = _harness.Table(
         title,
         impls,
         floor="greenlet",
-        targets=[target],
+        targets=targets,
         unit="KB",
         count=count,
         fresh=samples,
