@@ -2,7 +2,11 @@
 
 Design
 ------
-A channel keeps two FIFO deques of waiters, ``_senders`` and ``_receivers``.
+A channel keeps two FIFO queues of waiters, ``_senders`` and ``_receivers``.
+Each is ``NOQUEUE`` (nobody has waited that way), a single waiter, or a
+deque: a deque costs ~760 bytes, and most channels never have two waiters
+at once. Only the fast paths in ``HandOff`` handle the single form; the
+general paths here go through ``_queue``, which makes it a deque.
 A waiter is either a blocked tasklet (a plain send or receive) or a
 ``Waiter`` registered by :func:`shoal.select`. A plain waiter that gives up
 (killed, deadlock) is removed at once; a select's other waiters are left in
@@ -38,6 +42,13 @@ __all__ = ["Case", "Channel"]
 
 #: Stale select waiters a channel tolerates before compacting its deques.
 _STALE_SLACK = 32
+
+
+def _count(q: Any) -> int:
+    """How many entries a waiter queue holds: none, a single waiter, a deque."""
+    if type(q) is deque:
+        return len(q)
+    return 0 if q is NOQUEUE else 1
 
 
 class Case:
@@ -138,7 +149,8 @@ class Channel(HandOff):
     @property
     def balance(self) -> int:
         """Senders waiting (> 0) or receivers waiting (< 0)."""
-        return len(self._senders) - self._stale_s - len(self._receivers) + self._stale_r
+        senders = _count(self._senders) - self._stale_s
+        return senders - _count(self._receivers) + self._stale_r
 
     @property
     def closed(self) -> bool:
@@ -205,7 +217,7 @@ class Channel(HandOff):
 
     def _can_send(self) -> bool:
         buf = self._buffer
-        return len(self._receivers) > self._stale_r or (
+        return _count(self._receivers) > self._stale_r or (
             buf is not None and len(buf) < self._capacity
         )
 
@@ -243,21 +255,50 @@ class Channel(HandOff):
         return value
 
     def _queue(self, sending: bool) -> deque[Any]:
-        """The senders' (or receivers') queue, made at its first use."""
+        """The senders' (or receivers') queue as a deque, made or grown from a
+        single waiter here; the general paths work on deques only."""
+        q = self._senders if sending else self._receivers
+        if type(q) is deque:
+            return q
+        d: deque[Any] = deque() if q is NOQUEUE else deque((q,))
         if sending:
-            if self._senders is NOQUEUE:
-                self._senders = deque()
-            return self._senders
-        if self._receivers is NOQUEUE:
-            self._receivers = deque()
-        return self._receivers
+            self._senders = d
+        else:
+            self._receivers = d
+        return d
+
+    def _waiters(self, sending: bool) -> list[Any]:
+        """The waiters in one direction, oldest first (stale ones included)."""
+        q = self._senders if sending else self._receivers
+        if type(q) is deque:
+            return list(q)
+        return [] if q is NOQUEUE else [q]
+
+    def _forget(self, w: Any, sending: bool) -> bool:
+        """Remove waiter ``w`` from one direction; False if it is not there."""
+        q = self._senders if sending else self._receivers
+        if q is w:
+            if sending:
+                self._senders = NOQUEUE
+            else:
+                self._receivers = NOQUEUE
+            return True
+        if type(q) is deque and w in q:
+            q.remove(w)
+            return True
+        return False
+
+    def _is_sending(self, t: Task) -> bool:
+        """Whether ``t`` waits here to send (rather than to receive)."""
+        q = self._senders
+        return q is t or (type(q) is deque and t in q)
 
     def _ready(self, is_send: bool) -> bool:
         """Whether a send (or receive) could happen now without waiting."""
         return self._can_send() if is_send else self._can_receive()
 
     def _can_receive(self) -> bool:
-        return bool(self._buffer) or len(self._senders) > self._stale_s
+        return bool(self._buffer) or _count(self._senders) > self._stale_s
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -281,7 +322,10 @@ class Channel(HandOff):
         self._closing = True
         self._update_switches()
         runq = get_scheduler().runq
-        for waiters in (self._receivers, self._senders):
+        for sending in (False, True):
+            if not (self._senders if sending else self._receivers):
+                continue
+            waiters = self._queue(sending)
             while waiters:
                 t = waiters.popleft()
                 if type(t) is Waiter:
@@ -308,7 +352,7 @@ class Channel(HandOff):
 
     def _give(self, s: Scheduler, cur: Task, value: Any) -> bool:
         """Hand ``value`` to the first live waiting receiver; True if there was one."""
-        rq = self._receivers
+        rq = self._queue(False)
         while rq:
             t = rq.popleft()
             wake = value
@@ -326,10 +370,12 @@ class Channel(HandOff):
         buf = self._buffer
         if buf:
             value = buf.popleft()
-            if len(self._senders) > self._stale_s:
+            if _count(self._senders) > self._stale_s:
                 self._refill(s, buf)
             return value
-        sq = self._senders
+        if not self._senders:
+            return _EMPTY
+        sq = self._queue(True)
         while sq:
             t = sq.popleft()
             if type(t) is Waiter:
@@ -366,7 +412,7 @@ class Channel(HandOff):
 
     def _refill(self, s: Scheduler, buf: deque[Any]) -> None:
         """A buffer slot came free: move the first waiting sender's value in."""
-        sq = self._senders
+        sq = self._queue(True)
         while sq:
             t = sq.popleft()
             wake = None
@@ -394,16 +440,16 @@ class Channel(HandOff):
         try:
             result = s.park(cur)
         except BaseException:
-            self._cancel(cur, waiters)
+            self._cancel(cur)
             raise
         if type(result) is bomb:
             result.raise_()
         return result
 
-    def _cancel(self, cur: Task, waiters: deque[Any]) -> None:
+    def _cancel(self, cur: Task) -> None:
         """``cur`` stops waiting here without its operation happening."""
         if cur._blocked_on is self:
-            waiters.remove(cur)
+            self._unpark(cur)
             cur._blocked_on = None
         cur._temp = NOWAKE
 
@@ -423,9 +469,10 @@ class Channel(HandOff):
 
     def _compact(self) -> None:
         """Drop the stale select waiters once they outnumber the live ones."""
-        for waiters in (self._senders, self._receivers):
-            if waiters is NOQUEUE:
+        for sending in (True, False):
+            if not (self._senders if sending else self._receivers):
                 continue
+            waiters = self._queue(sending)
             live = [w for w in waiters if type(w) is not Waiter or w.select.tasklet]
             waiters.clear()
             waiters.extend(live)
@@ -433,11 +480,9 @@ class Channel(HandOff):
 
     # The Waitable protocol.
     def _unpark(self, t: Task) -> None:
-        for waiters in (self._receivers, self._senders):
-            if t in waiters:
-                waiters.remove(t)
-                return
+        if not self._forget(t, False):
+            self._forget(t, True)
 
     def _describe(self, t: Task) -> str:
-        verb = "sending on" if t in self._senders else "receiving on"
+        verb = "sending on" if self._is_sending(t) else "receiving on"
         return f"{verb} {self!r}"

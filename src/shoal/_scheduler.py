@@ -368,9 +368,9 @@ class Scheduler:
         )
 
 
-#: The waiter queue of a channel nobody has waited on yet in that direction:
-#: empty, immutable, and shared; the first waiter makes a real deque (each
-#: deque costs ~760 bytes, so a million channels keep ~1.5 GB less).
+#: The waiter queue of a channel with nobody waiting that way: empty,
+#: immutable and shared. One waiter is held as itself, two or more in a
+#: deque (each deque costs ~760 bytes; most channels never need one).
 NOQUEUE: deque[Any] = ()  # type: ignore[assignment]
 
 
@@ -389,8 +389,9 @@ class HandOff:
     __slots__ = ("__weakref__", "_fast", "_receivers", "_senders")
 
     _fast: bool
-    _receivers: deque[Any]
-    _senders: deque[Any]
+    #: NOQUEUE, a single waiter, or a deque of them (see shoal._channel).
+    _receivers: Any
+    _senders: Any
 
     def _send(self, s: Scheduler, cur: Task, value: Any) -> None:
         raise NotImplementedError
@@ -398,7 +399,7 @@ class HandOff:
     def _receive(self, s: Scheduler, cur: Task) -> Any:
         raise NotImplementedError
 
-    def _cancel(self, cur: Task, waiters: deque[Any]) -> None:
+    def _cancel(self, cur: Task) -> None:
         raise NotImplementedError
 
     def send(self, value: Any) -> None:
@@ -410,8 +411,17 @@ class HandOff:
         if self._fast and _channel_callback is None:
             rq = self._receivers
             if rq:
-                t = rq.popleft()
-                if type(t) is not Waiter:
+                if type(rq) is deque:
+                    t = rq.popleft()
+                    if type(t) is Waiter:
+                        rq.appendleft(t)
+                        t = None
+                elif type(rq) is Waiter:
+                    t = None
+                else:
+                    t = rq
+                    self._receivers = NOQUEUE
+                if t is not None:
                     # A receiver waits: run it now with the value; this
                     # tasklet goes to the end of the run queue, its send
                     # done (_temp set: a kill lets it return first). The
@@ -427,7 +437,6 @@ class HandOff:
                         _switched(cur, t)
                     t._gr.switch(value)
                     return
-                rq.appendleft(t)
             else:
                 try:
                     s = local.sched
@@ -440,9 +449,12 @@ class HandOff:
                     cur = s.current
                     sq = self._senders
                     if sq is NOQUEUE:
-                        sq = self._senders = deque()
+                        self._senders = cur
+                    elif type(sq) is deque:
+                        sq.append(cur)
+                    else:
+                        self._senders = deque((sq, cur))
                     cur._temp = value
-                    sq.append(cur)
                     cur._blocked_on = self
                     nxt = runq.popleft()
                     cur._gr = getcurrent()
@@ -458,7 +470,7 @@ class HandOff:
                             nxt._temp = _NOWAKE
                             result = gr.switch(result)
                     except BaseException:
-                        self._cancel(cur, sq)
+                        self._cancel(cur)
                         raise
                     if type(result) is bomb:
                         result.raise_()
@@ -475,8 +487,17 @@ class HandOff:
         if self._fast and _channel_callback is None:
             sq = self._senders
             if sq:
-                t = sq.popleft()
-                if type(t) is not Waiter:
+                if type(sq) is deque:
+                    t = sq.popleft()
+                    if type(t) is Waiter:
+                        sq.appendleft(t)
+                        t = None
+                elif type(sq) is Waiter:
+                    t = None
+                else:
+                    t = sq
+                    self._senders = NOQUEUE
+                if t is not None:
                     # A sender waits: take its value; it goes to the end of
                     # the run queue of its scheduler (this thread's), and
                     # this tasklet carries on.
@@ -487,7 +508,6 @@ class HandOff:
                     if type(value) is bomb:
                         value.raise_()
                     return value
-                sq.appendleft(t)
             else:
                 try:
                     s = local.sched
@@ -499,8 +519,11 @@ class HandOff:
                     cur = s.current
                     rq = self._receivers
                     if rq is NOQUEUE:
-                        rq = self._receivers = deque()
-                    rq.append(cur)
+                        self._receivers = cur
+                    elif type(rq) is deque:
+                        rq.append(cur)
+                    else:
+                        self._receivers = deque((rq, cur))
                     cur._blocked_on = self
                     nxt = runq.popleft()
                     cur._gr = getcurrent()
@@ -516,7 +539,7 @@ class HandOff:
                             nxt._temp = _NOWAKE
                             value = gr.switch(value)
                     except BaseException:
-                        self._cancel(cur, rq)
+                        self._cancel(cur)
                         raise
                     if type(value) is bomb:
                         value.raise_()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._channel import _STALE_SLACK, Case
+from ._channel import _STALE_SLACK, Case, _count
 from ._errors import bomb
 from ._scheduler import Task, Waiter, get_scheduler
 
@@ -52,7 +52,7 @@ class _Select:
         for other in others:
             ch = other.channel
             stale = ch._stale_s + ch._stale_r
-            if stale > _STALE_SLACK and 2 * stale > len(ch._senders) + len(
+            if stale > _STALE_SLACK and 2 * stale > _count(ch._senders) + _count(
                 ch._receivers
             ):
                 ch._compact()
@@ -63,10 +63,7 @@ class _Select:
     def _unpark(self, t: Task) -> None:
         self.tasklet = None
         for w in self.waiters:
-            ch = w.channel
-            waiters = ch._senders if w.is_send else ch._receivers
-            if w in waiters:
-                waiters.remove(w)
+            w.channel._forget(w, w.is_send)
 
     def _describe(self, t: Task) -> str:
         cases = ", ".join(repr(w.case) for w in self.waiters)

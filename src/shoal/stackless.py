@@ -104,7 +104,7 @@ def _boot(t: Task, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
 def _waiting(ch: Channel, senders: bool) -> list[Task]:
     """The tasklets waiting to send (or receive) on ``ch``, first served first."""
     chain = []
-    for w in ch._senders if senders else ch._receivers:
+    for w in ch._waiters(senders):
         t = w if isinstance(w, Task) else w.select.tasklet
         if t is not None:
             chain.append(t)
@@ -265,7 +265,7 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
         if on is not None:
             if not isinstance(on, Channel):
                 return None
-            chain = _waiting(on, self in on._senders)
+            chain = _waiting(on, on._is_sending(self))
             i = chain.index(self) + step
             return chain[i] if 0 <= i < len(chain) else None
         s = self._sched
@@ -485,7 +485,7 @@ class channel(Channel):  # noqa: N801 - the Stackless name
     def _deadlock_message(self, t: Task, stranded: bool) -> str:
         if not stranded:
             return _LAST
-        if t in self._senders:
+        if self._is_sending(t):
             return "the main tasklet is sending without a receiver available."
         return "the main tasklet is receiving without a sender available."
 
