@@ -11,6 +11,7 @@ LAYERS = {
     "_errors": 0,
     "_task": 1,
     "_scheduler": 2,
+    "_handoff": 3,
     "_tasklet": 3,
     "_channel": 4,
     "_select": 5,

@@ -25,17 +25,10 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from . import _scheduler
+from . import _handoff
 from ._errors import ChannelClosed, WouldBlock, bomb
-from ._scheduler import (
-    NOQUEUE,
-    NOWAKE,
-    HandOff,
-    Scheduler,
-    Task,
-    Waiter,
-    get_scheduler,
-)
+from ._handoff import NOQUEUE, HandOff
+from ._scheduler import NOWAKE, Scheduler, Task, Waiter, get_scheduler
 
 __all__ = ["Case", "Channel"]
 
@@ -179,7 +172,7 @@ class Channel(HandOff):
 
     def _send(self, s: Scheduler, cur: Task, value: Any) -> None:
         """Every send that is not the inlined fast path (see ``HandOff``)."""
-        callback = _scheduler._channel_callback
+        callback = _handoff._channel_callback
         if callback is not None:
             callback(self, cur, True, not self._can_send())
         if not self._send_now(s, cur, value):
@@ -225,7 +218,7 @@ class Channel(HandOff):
 
     def _receive(self, s: Scheduler, cur: Task) -> Any:
         """Every receive that is not the inlined fast path (see ``HandOff``)."""
-        callback = _scheduler._channel_callback
+        callback = _handoff._channel_callback
         if callback is not None:
             callback(self, cur, False, not self._can_receive())
         if self._senders or self._buffer:

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
-from . import _scheduler
+from . import _handoff, _scheduler
 from ._channel import Channel
 from ._errors import ChannelClosed, DeadlockError, TaskletExit, bomb
 from ._scheduler import (
@@ -636,7 +636,7 @@ def get_channel_callback() -> ChannelCallback | None:
 
 def _install_channel_callback() -> None:
     wanted = _channel_callback is not None or len(_trapped) > 0
-    _scheduler.set_channel_callback(_on_channel_action if wanted else None)
+    _handoff.set_channel_callback(_on_channel_action if wanted else None)
 
 
 def _on_channel_action(ch: Any, t: Any, sending: bool, willblock: bool) -> None:

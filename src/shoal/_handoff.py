@@ -1,0 +1,225 @@
+"""The hand-off between tasklets at a channel: the hottest paths in shoal.
+
+``Channel`` derives from ``HandOff`` and holds everything else. With
+``_scheduler`` this is the only module that switches greenlets: ``send`` and
+``receive`` inline ``Scheduler.park`` (in a ping-pong the call alone costs
+about 8% of a message), so keep them in step with it and with
+``Channel._wait``. The channel callback lives here because these paths check
+it on every action.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from greenlet import getcurrent
+
+from . import _scheduler
+from ._errors import bomb
+from ._scheduler import Scheduler, Task, Waiter, get_scheduler, local
+from ._task import NOWAKE
+
+__all__ = ["NOQUEUE", "HandOff", "get_channel_callback", "set_channel_callback"]
+
+_NOWAKE = NOWAKE
+_switched = _scheduler._switched
+
+ChannelCallback = Callable[[Any, Any, bool, bool], object]
+_channel_callback: ChannelCallback | None = None
+
+
+def set_channel_callback(callback: ChannelCallback | None) -> ChannelCallback | None:
+    """Call ``callback(channel, tasklet, sending, willblock)`` before every
+    channel action; return the old callback."""
+    global _channel_callback
+    if callback is not None and not callable(callback):
+        raise TypeError(f"channel callback must be callable or None, got {callback!r}")
+    old, _channel_callback = _channel_callback, callback
+    return old
+
+
+def get_channel_callback() -> ChannelCallback | None:
+    """The current channel callback, or None."""
+    return _channel_callback
+
+
+#: The waiter queue of a channel with nobody waiting that way: empty,
+#: immutable and shared. One waiter is held as itself, two or more in a
+#: deque (each deque costs ~760 bytes; most channels never need one).
+NOQUEUE: deque[Any] = ()  # type: ignore[assignment]
+
+
+class HandOff:
+    """The hand-off between tasklets at a channel: its hottest paths.
+
+    ``Channel`` derives from this and holds everything else. These two
+    methods live here because they switch greenlets, which only this module
+    does, and because they inline :meth:`Scheduler.park`: in a ping-pong the
+    call alone costs about 8% of a message. They handle the default
+    rendezvous channel (``_fast``: no buffer, preference -1, no
+    ``schedule_all``, not closed, no channel callback) with plain waiters;
+    anything else goes to the channel's general ``_send``/``_receive``.
+    """
+
+    __slots__ = ("__weakref__", "_fast", "_receivers", "_senders")
+
+    _fast: bool
+    #: NOQUEUE, a single waiter, or a deque of them (see shoal._channel).
+    _receivers: Any
+    _senders: Any
+
+    def _send(self, s: Scheduler, cur: Task, value: Any) -> None:
+        raise NotImplementedError
+
+    def _receive(self, s: Scheduler, cur: Task) -> Any:
+        raise NotImplementedError
+
+    def _cancel(self, cur: Task) -> None:
+        raise NotImplementedError
+
+    def send(self, value: Any) -> None:
+        """Send ``value``; wait for a receiver (or buffer room) if need be.
+
+        Switches: to the receiver at once under the default preference, and
+        to other tasklets whenever it has to wait.
+        """
+        if self._fast and _channel_callback is None:
+            rq = self._receivers
+            if rq:
+                if type(rq) is deque:
+                    t = rq.popleft()
+                    if type(t) is Waiter:
+                        rq.appendleft(t)
+                        t = None
+                elif type(rq) is Waiter:
+                    t = None
+                else:
+                    t = rq
+                    self._receivers = NOQUEUE
+                if t is not None:
+                    # A receiver waits: run it now with the value; this
+                    # tasklet goes to the end of the run queue, its send
+                    # done (_temp set: a kill lets it return first). The
+                    # waiter's scheduler is this thread's: no lookup needed.
+                    s = t._sched
+                    cur = s.current
+                    t._blocked_on = None
+                    cur._temp = None
+                    s.runq.append(cur)
+                    cur._gr = getcurrent()
+                    s.current = t
+                    if _scheduler._schedule_callback is not None:
+                        _switched(cur, t)
+                    t._gr.switch(value)
+                    return
+            else:
+                try:
+                    s = local.sched
+                except AttributeError:
+                    s = get_scheduler()
+                runq = s.runq
+                if runq:
+                    # Wait for a receiver: Channel._wait and Scheduler.park,
+                    # inlined (a call costs ~8% of a message); keep in step.
+                    cur = s.current
+                    sq = self._senders
+                    if sq is NOQUEUE:
+                        self._senders = cur
+                    elif type(sq) is deque:
+                        sq.append(cur)
+                    else:
+                        self._senders = deque((sq, cur))
+                    cur._temp = value
+                    cur._blocked_on = self
+                    nxt = runq.popleft()
+                    cur._gr = getcurrent()
+                    s.current = nxt
+                    if _scheduler._schedule_callback is not None:
+                        _switched(cur, nxt)
+                    gr = nxt._gr
+                    try:
+                        if gr is None:
+                            result = s.start(nxt)
+                        else:
+                            result = nxt._temp
+                            nxt._temp = _NOWAKE
+                            result = gr.switch(result)
+                    except BaseException:
+                        self._cancel(cur)
+                        raise
+                    if type(result) is bomb:
+                        result.raise_()
+                    return
+        s = get_scheduler()
+        self._send(s, s.current, value)
+
+    def receive(self) -> Any:
+        """Receive a value; wait for a sender if need be.
+
+        Switches whenever it has to wait, and to the sender at once when the
+        preference is 1.
+        """
+        if self._fast and _channel_callback is None:
+            sq = self._senders
+            if sq:
+                if type(sq) is deque:
+                    t = sq.popleft()
+                    if type(t) is Waiter:
+                        sq.appendleft(t)
+                        t = None
+                elif type(sq) is Waiter:
+                    t = None
+                else:
+                    t = sq
+                    self._senders = NOQUEUE
+                if t is not None:
+                    # A sender waits: take its value; it goes to the end of
+                    # the run queue of its scheduler (this thread's), and
+                    # this tasklet carries on.
+                    value = t._temp
+                    t._temp = None
+                    t._blocked_on = None
+                    t._sched.runq.append(t)
+                    if type(value) is bomb:
+                        value.raise_()
+                    return value
+            else:
+                try:
+                    s = local.sched
+                except AttributeError:
+                    s = get_scheduler()
+                runq = s.runq
+                if runq:
+                    # Wait for a sender: as in send(), inlined.
+                    cur = s.current
+                    rq = self._receivers
+                    if rq is NOQUEUE:
+                        self._receivers = cur
+                    elif type(rq) is deque:
+                        rq.append(cur)
+                    else:
+                        self._receivers = deque((rq, cur))
+                    cur._blocked_on = self
+                    nxt = runq.popleft()
+                    cur._gr = getcurrent()
+                    s.current = nxt
+                    if _scheduler._schedule_callback is not None:
+                        _switched(cur, nxt)
+                    gr = nxt._gr
+                    try:
+                        if gr is None:
+                            value = s.start(nxt)
+                        else:
+                            value = nxt._temp
+                            nxt._temp = _NOWAKE
+                            value = gr.switch(value)
+                    except BaseException:
+                        self._cancel(cur)
+                        raise
+                    if type(value) is bomb:
+                        value.raise_()
+                    return value
+        s = get_scheduler()
+        return self._receive(s, s.current)
