@@ -25,14 +25,13 @@ docs/stackless.md states the C semantics; what greenlet cannot do raises
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
-from . import _handoff, _scheduler
+from . import _scheduler
 from ._channel import Channel
-from ._errors import ChannelClosed, DeadlockError, TaskletExit, bomb
+from ._errors import DeadlockError, TaskletExit, bomb
 from ._scheduler import (
     DEAD,
     NOWAKE,
@@ -42,6 +41,16 @@ from ._scheduler import (
     get_scheduler,
     local,
     set_schedule_callback,
+)
+from ._stackless_channel import (
+    LAST,
+    channel,
+    get_channel_callback,
+    install_channel_callback,
+    make_bomb,
+    set_channel_callback,
+    trapped,
+    waiting,
 )
 from ._tasklet import Tasklet
 
@@ -64,7 +73,6 @@ __all__ = [
     "tasklet",
 ]
 
-_LAST = "Deadlock: the last runnable tasklet cannot be blocked."
 _CURRENT: Any = object()  # schedule()'s default retval: the current tasklet
 
 
@@ -80,35 +88,12 @@ def _head(runq: deque[Task], t: Task) -> None:
     runq.rotate(-runq.index(t))
 
 
-def _bomb(exc: Any, val: Any = None, tb: Any = None) -> bomb:
-    """A bomb with the semantics of ``raise`` (``throw``, ``send_throw``)."""
-    if isinstance(exc, BaseException):
-        if val is not None:
-            raise TypeError("instance exception may not have a separate value")
-        return bomb(type(exc), exc, tb)
-    if not (isinstance(exc, type) and issubclass(exc, BaseException)):
-        raise TypeError(f"exceptions must derive from BaseException, not {exc!r}")
-    if not isinstance(val, exc):
-        val = exc() if val is None else exc(*val) if type(val) is tuple else exc(val)
-    return bomb(exc, val, tb)
-
-
 def _boot(t: Task, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     """Start a tasklet whose tempval was set before its first run: a bomb
     there kills it before ``fn`` is entered, as in Stackless."""
     value, t._temp = t._temp, NOWAKE
     _claim(value)
     return fn(*args, **kwargs) if kwargs else fn(*args)
-
-
-def _waiting(ch: Channel, senders: bool) -> list[Task]:
-    """The tasklets waiting to send (or receive) on ``ch``, first served first."""
-    chain = []
-    for w in ch._waiters(senders):
-        t = w if isinstance(w, Task) else w.select.tasklet
-        if t is not None:
-            chain.append(t)
-    return chain
 
 
 class tasklet(Tasklet):  # noqa: N801 - the Stackless name
@@ -207,15 +192,15 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
     @property
     def block_trap(self) -> bool:
         """When true, a channel action that would block raises RuntimeError."""
-        return self in _trapped
+        return self in trapped
 
     @block_trap.setter
     def block_trap(self, value: bool) -> None:
         if value:
-            _trapped.add(self)
+            trapped.add(self)
         else:
-            _trapped.discard(self)
-        _install_channel_callback()
+            trapped.discard(self)
+        install_channel_callback()
 
     @property
     def scheduled(self) -> bool:
@@ -265,7 +250,7 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
         if on is not None:
             if not isinstance(on, Channel):
                 return None
-            chain = _waiting(on, on._is_sending(self))
+            chain = waiting(on, on._is_sending(self))
             i = chain.index(self) + step
             return chain[i] if 0 <= i < len(chain) else None
         s = self._sched
@@ -321,7 +306,7 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
         """Raise ``exc`` in the tasklet, with the semantics of ``raise``. It is
         unblocked, inserted if not in the ring, and (unless ``pending``) run at
         once, as by :meth:`run`. Switches unless pending or dead."""
-        return self._throw(_bomb(exc, val, tb), pending)
+        return self._throw(make_bomb(exc, val, tb), pending)
 
     def raise_exception(self, exc_class: type[BaseException], *args: Any) -> Any:
         """Raise ``exc_class(*args)`` in the tasklet at once (see throw). Switches."""
@@ -417,79 +402,6 @@ if (
     _sched()
 
 
-class _ClosedChannelError(ChannelClosed, ValueError):
-    """A Stackless channel action that would block on a closing channel."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"Send/receive operation on a closed channel ({detail})")
-
-
-class channel(Channel):  # noqa: N801 - the Stackless name
-    """A Stackless channel: rendezvous, preference -1 (the receiver runs at
-    once), and ``close()`` wakes nobody."""
-
-    __slots__ = ()
-
-    _closed_error = _ClosedChannelError
-
-    def __init__(self) -> None:
-        super().__init__(0)
-
-    @property
-    def queue(self) -> Any:
-        """The first waiting tasklet, or None."""
-        chain = _waiting(self, self.balance > 0)
-        return chain[0] if chain else None
-
-    @property
-    def closing(self) -> bool:
-        """True once :meth:`close` was called (and not reopened)."""
-        return self._closing
-
-    @property
-    def closed(self) -> bool:
-        """Closing, and nobody is waiting any more."""
-        return self._closing and self.balance == 0
-
-    def close(self) -> None:
-        """From now on an action that would block raises ValueError; waiting
-        tasklets stay blocked and can still be served. Does not switch."""
-        self._closing = True
-        self._update_switches()
-
-    def open(self) -> None:
-        """Undo :meth:`close`. Does not switch."""
-        self._closing = False
-        self._update_switches()
-
-    def send_throw(self, exc: Any, val: Any = None, tb: Any = None) -> None:
-        """Send an exception with the semantics of ``raise``: the receiver
-        raises it. Switches like :meth:`send`."""
-        self.send(_bomb(exc, val, tb))
-
-    def send_sequence(self, values: Iterable[Any]) -> int:
-        """Send each value in turn; return how many were sent. Switches."""
-        n = 0
-        for value in values:
-            self.send(value)
-            n += 1
-        return n
-
-    def __next__(self) -> Any:
-        """Receive, or stop once the channel is closing and no sender waits.
-        Switches like :meth:`receive`."""
-        if self._closing and self.balance <= 0:
-            raise StopIteration
-        return self.receive()
-
-    def _deadlock_message(self, t: Task, stranded: bool) -> str:
-        if not stranded:
-            return _LAST
-        if self._is_sending(t):
-            return "the main tasklet is sending without a receiver available."
-        return "the main tasklet is receiving without a sender available."
-
-
 def getcurrent() -> tasklet:
     """The running tasklet (a ``shoal.Tasklet`` inside ``shoal.spawn``'s)."""
     return _sched().current  # type: ignore[return-value]
@@ -548,7 +460,7 @@ def schedule_remove(retval: Any = _CURRENT) -> Any:
         if not alone:  # not ours: an error that escaped another tasklet
             raise
         cur._temp = NOWAKE
-        raise DeadlockError(_LAST) from exc
+        raise DeadlockError(LAST) from exc
     return _claim(value)
 
 
@@ -608,41 +520,3 @@ def enable_softswitch(flag: bool | None) -> bool:
     if flag:
         raise NotImplementedError("greenlet cannot soft-switch: it copies C stacks")
     return False
-
-
-ChannelCallback = Callable[[Any, Any, int, int], object]
-_channel_callback: ChannelCallback | None = None
-#: Tasklets with ``block_trap`` set. Checking it needs shoal's channel callback,
-#: which takes every channel action off its fast path: install it only while
-#: some tasklet (or the user) needs it.
-_trapped: weakref.WeakSet[Task] = weakref.WeakSet()
-
-
-def set_channel_callback(callback: ChannelCallback | None) -> ChannelCallback | None:
-    """Call ``callback(channel, tasklet, sending, willblock)`` (ints 1 or 0)
-    before every channel action; return the previous one. Does not switch."""
-    global _channel_callback
-    if callback is not None and not callable(callback):
-        raise TypeError(f"channel callback must be callable or None, got {callback!r}")
-    old, _channel_callback = _channel_callback, callback
-    _install_channel_callback()
-    return old
-
-
-def get_channel_callback() -> ChannelCallback | None:
-    """The current channel callback, or None."""
-    return _channel_callback
-
-
-def _install_channel_callback() -> None:
-    wanted = _channel_callback is not None or len(_trapped) > 0
-    _handoff.set_channel_callback(_on_channel_action if wanted else None)
-
-
-def _on_channel_action(ch: Any, t: Any, sending: bool, willblock: bool) -> None:
-    """shoal's channel callback: the user's callback, then ``block_trap``."""
-    callback = _channel_callback
-    if callback is not None:
-        callback(ch, t, int(sending), int(willblock))
-    if willblock and t in _trapped:
-        raise RuntimeError("this tasklet does not like to be blocked.")

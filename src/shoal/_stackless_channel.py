@@ -1,0 +1,169 @@
+"""The Stackless channel for ``shoal.stackless``, and its channel callback.
+
+``channel`` is a ``shoal.Channel`` with Stackless's close semantics (closing
+wakes nobody; an action that would block on a closing channel raises
+ValueError) and extras (``queue``, ``send_throw``, ``send_sequence``).
+Stackless's channel callback and ``block_trap`` share one shoal channel
+callback, installed only while one of them is in use, because any channel
+callback takes every channel action off the fast path.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import _handoff
+from ._channel import Channel
+from ._errors import ChannelClosed, bomb
+from ._task import Task
+
+__all__ = [
+    "LAST",
+    "ChannelCallback",
+    "channel",
+    "get_channel_callback",
+    "install_channel_callback",
+    "make_bomb",
+    "set_channel_callback",
+    "trapped",
+    "waiting",
+]
+
+#: The Stackless message for the last runnable tasklet trying to block.
+LAST = "Deadlock: the last runnable tasklet cannot be blocked."
+
+
+def make_bomb(exc: Any, val: Any = None, tb: Any = None) -> bomb:
+    """A bomb with the semantics of ``raise`` (``throw``, ``send_throw``)."""
+    if isinstance(exc, BaseException):
+        if val is not None:
+            raise TypeError("instance exception may not have a separate value")
+        return bomb(type(exc), exc, tb)
+    if not (isinstance(exc, type) and issubclass(exc, BaseException)):
+        raise TypeError(f"exceptions must derive from BaseException, not {exc!r}")
+    if not isinstance(val, exc):
+        val = exc() if val is None else exc(*val) if type(val) is tuple else exc(val)
+    return bomb(exc, val, tb)
+
+
+def waiting(ch: Channel, senders: bool) -> list[Task]:
+    """The tasklets waiting to send (or receive) on ``ch``, first served first."""
+    chain = []
+    for w in ch._waiters(senders):
+        t = w if isinstance(w, Task) else w.select.tasklet
+        if t is not None:
+            chain.append(t)
+    return chain
+
+
+class _ClosedChannelError(ChannelClosed, ValueError):
+    """A Stackless channel action that would block on a closing channel."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"Send/receive operation on a closed channel ({detail})")
+
+
+class channel(Channel):  # noqa: N801 - the Stackless name
+    """A Stackless channel: rendezvous, preference -1 (the receiver runs at
+    once), and ``close()`` wakes nobody."""
+
+    __slots__ = ()
+
+    _closed_error = _ClosedChannelError
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    @property
+    def queue(self) -> Any:
+        """The first waiting tasklet, or None."""
+        chain = waiting(self, self.balance > 0)
+        return chain[0] if chain else None
+
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`close` was called (and not reopened)."""
+        return self._closing
+
+    @property
+    def closed(self) -> bool:
+        """Closing, and nobody is waiting any more."""
+        return self._closing and self.balance == 0
+
+    def close(self) -> None:
+        """From now on an action that would block raises ValueError; waiting
+        tasklets stay blocked and can still be served. Does not switch."""
+        self._closing = True
+        self._update_switches()
+
+    def open(self) -> None:
+        """Undo :meth:`close`. Does not switch."""
+        self._closing = False
+        self._update_switches()
+
+    def send_throw(self, exc: Any, val: Any = None, tb: Any = None) -> None:
+        """Send an exception with the semantics of ``raise``: the receiver
+        raises it. Switches like :meth:`send`."""
+        self.send(make_bomb(exc, val, tb))
+
+    def send_sequence(self, values: Iterable[Any]) -> int:
+        """Send each value in turn; return how many were sent. Switches."""
+        n = 0
+        for value in values:
+            self.send(value)
+            n += 1
+        return n
+
+    def __next__(self) -> Any:
+        """Receive, or stop once the channel is closing and no sender waits.
+        Switches like :meth:`receive`."""
+        if self._closing and self.balance <= 0:
+            raise StopIteration
+        return self.receive()
+
+    def _deadlock_message(self, t: Task, stranded: bool) -> str:
+        if not stranded:
+            return LAST
+        if self._is_sending(t):
+            return "the main tasklet is sending without a receiver available."
+        return "the main tasklet is receiving without a sender available."
+
+
+ChannelCallback = Callable[[Any, Any, int, int], object]
+_channel_callback: ChannelCallback | None = None
+#: Tasklets with ``block_trap`` set. Checking it needs shoal's channel callback,
+#: which takes every channel action off its fast path: install it only while
+#: some tasklet (or the user) needs it.
+trapped: weakref.WeakSet[Task] = weakref.WeakSet()
+
+
+def set_channel_callback(callback: ChannelCallback | None) -> ChannelCallback | None:
+    """Call ``callback(channel, tasklet, sending, willblock)`` (ints 1 or 0)
+    before every channel action; return the previous one. Does not switch."""
+    global _channel_callback
+    if callback is not None and not callable(callback):
+        raise TypeError(f"channel callback must be callable or None, got {callback!r}")
+    old, _channel_callback = _channel_callback, callback
+    install_channel_callback()
+    return old
+
+
+def get_channel_callback() -> ChannelCallback | None:
+    """The current channel callback, or None."""
+    return _channel_callback
+
+
+def install_channel_callback() -> None:
+    wanted = _channel_callback is not None or len(trapped) > 0
+    _handoff.set_channel_callback(_on_channel_action if wanted else None)
+
+
+def _on_channel_action(ch: Any, t: Any, sending: bool, willblock: bool) -> None:
+    """shoal's channel callback: the user's callback, then ``block_trap``."""
+    callback = _channel_callback
+    if callback is not None:
+        callback(ch, t, int(sending), int(willblock))
+    if willblock and t in trapped:
+        raise RuntimeError("this tasklet does not like to be blocked.")
