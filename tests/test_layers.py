@@ -80,3 +80,18 @@ def test_no_module_imports_a_higher_layer() -> None:
             ):
                 bad.append(f"{path.stem} (layer {mine}) imports {imported}")
     assert bad == []
+
+
+def test_only_the_kernel_switches_greenlets() -> None:
+    """Only _scheduler and _handoff import greenlet (the demo, for its version)."""
+    importers = set()
+    for path in PACKAGE.glob("*.py"):
+        for node in _runtime_nodes(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(name.split(".")[0] == "greenlet" for name in names):
+                importers.add(path.stem)
+    assert importers == {"_scheduler", "_handoff", "demo"}
