@@ -20,9 +20,11 @@ PROMISED = {
         "TaskletExit",
         "WouldBlock",
         "current",
+        "current_time",
         "run",
         "schedule",
         "select",
+        "sleep",
         "spawn",
     },
 }
@@ -38,7 +40,7 @@ def test_all_is_sorted_and_importable(module: str) -> None:
 
 
 def test_shoal_exports_what_the_api_promises() -> None:
-    """``import shoal`` gives exactly the names of issue #2."""
+    """``import shoal`` gives exactly the names of issues #2 and #3 (so far)."""
     assert set(shoal.__all__) == PROMISED["shoal"]
 
 

@@ -13,6 +13,8 @@ from ._errors import DeadlockError as DeadlockError
 from ._errors import Error as Error
 from ._errors import TaskletExit as TaskletExit
 from ._errors import WouldBlock as WouldBlock
+from ._hub import current_time as current_time
+from ._hub import sleep as sleep
 from ._scheduler import schedule as schedule
 from ._select import select as select
 from ._tasklet import Tasklet as Tasklet
@@ -31,8 +33,10 @@ __all__ = [
     "TaskletExit",
     "WouldBlock",
     "current",
+    "current_time",
     "run",
     "schedule",
     "select",
+    "sleep",
     "spawn",
 ]

@@ -125,6 +125,7 @@ class Scheduler:
     __slots__ = (
         "alive",
         "current",
+        "hub",
         "in_run",
         "main",
         "pool",
@@ -154,6 +155,8 @@ class Scheduler:
         self.starter: greenlet | None = None
         #: Inside shoal.run(), which must not nest.
         self.in_run = False
+        #: The thread's hub (``shoal._hub.Hub``), made at the first wait on it.
+        self.hub: Any = None
         root = getcurrent()
         while root.parent is not None:
             root = root.parent
@@ -269,6 +272,13 @@ class Scheduler:
         if exc is not None:
             self.propagating = None
         elif main._blocked_on is not None:
+            hub = self.hub
+            if hub is not None and hub.waiting:
+                # Somebody waits in the hub: it takes over, and this
+                # greenlet waits in the pool for a tasklet to run.
+                self.pool.append(me)
+                new: Task = self._enter_hub()
+                return new
             exc = self.deadlock(None)
         if main._blocked_on is not None:
             main._blocked_on._unpark(main)
@@ -281,7 +291,7 @@ class Scheduler:
             _switched(dead, main)
         value = main._temp
         main._temp = _NOWAKE
-        new: Task = main._gr.switch(value) if exc is None else main._gr.throw(exc)
+        new = main._gr.switch(value) if exc is None else main._gr.throw(exc)
         return new
 
     def wakeup(self) -> Task:
@@ -305,6 +315,9 @@ class Scheduler:
         """
         w = self.wakeup()
         if w._blocked_on is not None or w._gr is DEAD:
+            hub = self.hub
+            if hub is not None and hub.waiting:
+                return self.to_hub(cur)
             raise self.deadlock(cur)
         if w is cur:
             value = cur._temp
@@ -314,6 +327,60 @@ class Scheduler:
             w._temp = cur._temp
         self.runq.append(w)
         return self.park(cur)
+
+    # -- the hub ------------------------------------------------------------------
+
+    def to_hub(self, cur: Task) -> Any:
+        """Park ``cur`` in the hub: nothing is runnable, but the hub will wake
+        somebody (a timer, a file descriptor, a future). Returns ``cur``'s
+        wake value when the hub runs it again."""
+        cur._gr = getcurrent()
+        return self._enter_hub()
+
+    def _enter_hub(self) -> Any:
+        hub = self.hub
+        self.current = hub.task
+        gr = hub.gr
+        if gr is None:
+            gr = hub.gr = greenlet(hub.run_loop, self.root)
+        return gr.switch()
+
+    def run_ready(self) -> None:
+        """In the hub greenlet: run the runnable tasklets until every one of
+        them waits again and the last one parks back into the hub."""
+        runq = self.runq
+        task = self.hub.task
+        while runq:
+            nxt = runq.popleft()
+            task._gr = getcurrent()
+            self.current = nxt
+            if _schedule_callback is not None:
+                _switched(task, nxt)
+            gr = nxt._gr
+            if gr is None:
+                self.start(nxt)
+            else:
+                value = nxt._temp
+                nxt._temp = _NOWAKE
+                gr.switch(value)
+        self.current = task
+
+    def stop_hub(self) -> None:
+        """Stop and close the hub's loop; its greenlet ends. From a tasklet
+        (the main one, at the end of ``shoal.run``); switches."""
+        hub, self.hub = self.hub, None
+        if hub is None:
+            return
+        gr = hub.gr
+        if gr is not None and not gr.dead:
+            hub.loop.stop()
+            # When run_forever returns, the hub greenlet ends: come back here.
+            gr.parent = getcurrent()
+            cur = self.current
+            self.current = hub.task
+            gr.switch()
+            self.current = cur
+        hub.loop.close()
 
     # -- failures ---------------------------------------------------------------
 

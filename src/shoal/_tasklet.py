@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from . import _scheduler
 from ._errors import TaskletExit
+from ._hub import Hub, new_loop
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 
 __all__ = ["Tasklet", "current", "run", "schedule", "spawn"]
@@ -230,11 +231,16 @@ def current() -> Tasklet:
     return get_scheduler().current  # type: ignore[return-value]
 
 
-def run(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+def run(
+    fn: Callable[..., T], /, *args: Any, loop: str | None = None, **kwargs: Any
+) -> T:
     """Run ``fn(*args, **kwargs)`` as the main job; return its result or raise.
 
-    Tasklets still alive when ``fn`` returns are killed, their ``finally``
-    blocks run, before ``run`` returns. Switches.
+    Each run gets a fresh hub whose event loop ``loop`` names ("uvloop" or
+    "asyncio"; default: the ``SHOAL_LOOP`` environment variable, else uvloop
+    where installed), closed at the end. Tasklets still alive when ``fn``
+    returns are killed, their ``finally`` blocks run, before ``run`` returns.
+    Switches.
     """
     s = get_scheduler()
     if s.current is not s.main:
@@ -243,6 +249,8 @@ def run(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         )
     if s.in_run:
         raise RuntimeError("shoal.run() cannot be called while it is already running")
+    hub = Hub(s, new_loop(loop))
+    outer, s.hub = s.hub, hub
     s.in_run = True
     try:
         return fn(*args, **kwargs)
@@ -253,3 +261,5 @@ def run(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
                     t.kill()  # type: ignore[attr-defined]
         finally:
             s.in_run = False
+            s.stop_hub()
+            s.hub = outer

@@ -1,0 +1,230 @@
+"""The hub: sleeping, waking, deadlocks that are not, loops per run."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import shoal
+from shoal._hub import get_hub
+from shoal._scheduler import get_scheduler
+
+LOOPS = ["asyncio", "uvloop"]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_sleepers_wake_in_deadline_order(loop: str) -> None:
+    """Tasklets sleeping different times wake shortest first, not before."""
+    log: list[str] = []
+
+    def sleeper(name: str, seconds: float) -> None:
+        start = time.monotonic()
+        shoal.sleep(seconds)
+        assert time.monotonic() - start >= seconds - 0.002
+        log.append(name)
+
+    def main() -> None:
+        ts = [
+            shoal.spawn(sleeper, "c", 0.06),
+            shoal.spawn(sleeper, "a", 0.02),
+            shoal.spawn(sleeper, "b", 0.04),
+        ]
+        for t in ts:
+            t.get()
+
+    shoal.run(main, loop=loop)
+    assert log == ["a", "b", "c"]
+
+
+def test_sleep_zero_yields_like_schedule() -> None:
+    """sleep(0) lets the other runnable tasklets run once."""
+    log: list[str] = []
+    t = shoal.spawn(log.append, "other")
+    shoal.sleep(0)
+    log.append("back")
+    t.join()
+    assert log == ["other", "back"]
+
+
+def test_waiting_on_a_channel_while_another_sleeps_is_no_deadlock() -> None:
+    """Main blocks on a channel; a sleeper will send: that is a wait."""
+
+    def main() -> str:
+        ch = shoal.Channel()
+        shoal.spawn(lambda: (shoal.sleep(0.01), ch.send("woke")))
+        return ch.receive()
+
+    assert shoal.run(main) == "woke"
+
+
+def test_last_tasklet_ending_while_another_sleeps_is_no_deadlock() -> None:
+    """A tasklet ends with nothing runnable; a sleeper still will wake main."""
+
+    def main() -> str:
+        ch = shoal.Channel()
+        shoal.spawn(lambda: None)
+        shoal.spawn(lambda: (shoal.sleep(0.01), ch.send("late")))
+        return ch.receive()
+
+    assert shoal.run(main) == "late"
+
+
+def test_deadlock_still_raised_when_nobody_waits_in_the_hub() -> None:
+    """A hub with nothing registered cannot wake anyone: still a deadlock."""
+
+    def main() -> None:
+        shoal.sleep(0.001)  # the hub exists and ran
+        with pytest.raises(shoal.DeadlockError):
+            shoal.Channel().receive()
+
+    shoal.run(main)
+
+
+def test_kill_a_sleeper_cancels_its_timer() -> None:
+    """A killed sleeper ends at once; the hub no longer counts it."""
+    log: list[str] = []
+
+    def sleeper() -> None:
+        try:
+            shoal.sleep(60)
+        finally:
+            log.append("finally")
+
+    def main() -> None:
+        t = shoal.spawn(sleeper)
+        shoal.schedule()
+        assert "sleeping" in repr(t)
+        assert get_hub().waiting == 1
+        start = time.monotonic()
+        t.kill()
+        assert time.monotonic() - start < 1
+        assert get_hub().waiting == 0
+
+    shoal.run(main)
+    assert log == ["finally"]
+
+
+def test_throw_into_a_sleeper() -> None:
+    """throw() wakes a sleeper with the exception."""
+
+    def sleeper() -> str:
+        try:
+            shoal.sleep(60)
+        except KeyError:
+            return "woken"
+        return "slept"
+
+    def main() -> str:
+        t = shoal.spawn(sleeper)
+        shoal.schedule()
+        t.throw(KeyError("now"))
+        return t.get()
+
+    assert shoal.run(main) == "woken"
+
+
+def test_waiting_count_stays_exact() -> None:
+    """After many sleeps, kills and wakes the hub counts no one."""
+
+    def main() -> None:
+        ts = [shoal.spawn(shoal.sleep, 0.001 * (i % 5)) for i in range(200)]
+        shoal.schedule()
+        for t in ts[::3]:
+            t.kill()
+        for t in ts:
+            t.join()
+        assert get_hub().waiting == 0
+
+    shoal.run(main)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_each_run_has_a_fresh_hub_with_the_loop_it_names(loop: str) -> None:
+    """run(loop=...) picks the loop; the hub is closed when run returns."""
+
+    def main() -> tuple[str, object]:
+        shoal.sleep(0.001)
+        return type(get_hub().loop).__module__, get_hub().loop
+
+    module, used = shoal.run(main, loop=loop)
+    assert module.split(".")[0] == loop
+    assert used.is_closed()  # type: ignore[attr-defined]
+    assert get_scheduler().hub is None
+
+
+def test_tasklets_run_inside_the_hubs_loop() -> None:
+    """After the hub woke it, a tasklet sees the hub's loop as running."""
+
+    def main() -> bool:
+        shoal.sleep(0.001)
+        return asyncio.get_running_loop() is get_hub().loop
+
+    assert shoal.run(main) is True
+
+
+@pytest.mark.parametrize("bad", ["uvlop", "trio", ""])
+def test_unknown_loop_name_is_rejected(bad: str) -> None:
+    """A loop name that is not asyncio or uvloop is a ValueError naming it."""
+    with pytest.raises(ValueError, match=f"loop={bad!r}"):
+        shoal.run(lambda: None, loop=bad)
+
+
+def test_shoal_loop_environment_variable() -> None:
+    """SHOAL_LOOP chooses the loop of a fresh process; a bad one is refused."""
+    code = (
+        "import shoal\n"
+        "from shoal._hub import get_hub\n"
+        "def main():\n"
+        "    shoal.sleep(0.001)\n"
+        "    return type(get_hub().loop).__module__\n"
+        "print(shoal.run(main))\n"
+    )
+    for name, expected in [("asyncio", "asyncio"), ("uvloop", "uvloop")]:
+        env = {**os.environ, "SHOAL_LOOP": name}
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip().split(".")[0] == expected
+    env = {**os.environ, "SHOAL_LOOP": "nope"}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "SHOAL_LOOP='nope'" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"), [("1", TypeError), (None, TypeError), (math.nan, ValueError)]
+)
+def test_sleep_rejects_bad_durations(bad: object, error: type[Exception]) -> None:
+    """sleep() needs a number; NaN is refused; the message names the value."""
+    with pytest.raises(error, match="sleep"):
+        shoal.sleep(bad)  # type: ignore[arg-type]
+
+
+def test_negative_sleep_yields() -> None:
+    """A negative duration is already over: it only yields."""
+    shoal.sleep(-1)
+
+
+def test_current_time_is_monotonic() -> None:
+    """current_time() never goes back, and counts seconds."""
+    a = shoal.current_time()
+    b = shoal.current_time()
+    assert b >= a
+    assert abs(shoal.current_time() - time.monotonic()) < 1
