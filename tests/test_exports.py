@@ -18,7 +18,9 @@ PROMISED = {
         "Error",
         "Tasklet",
         "TaskletExit",
+        "TimeoutError",
         "WouldBlock",
+        "await_",
         "current",
         "current_time",
         "run",
@@ -26,6 +28,8 @@ PROMISED = {
         "select",
         "sleep",
         "spawn",
+        "to_thread",
+        "wait_future",
     },
 }
 

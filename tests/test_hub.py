@@ -99,7 +99,7 @@ def test_kill_a_sleeper_cancels_its_timer() -> None:
     def main() -> None:
         t = shoal.spawn(sleeper)
         shoal.schedule()
-        assert "sleeping" in repr(t)
+        assert "waiting for sleep" in repr(t)
         assert get_hub().waiting == 1
         start = time.monotonic()
         t.kill()

@@ -14,6 +14,7 @@ LAYERS = {
     "_handoff": 3,
     "_hub": 3,
     "_tasklet": 4,
+    "_bridge": 4,
     "_channel": 4,
     "_select": 5,
     "_stackless_channel": 6,

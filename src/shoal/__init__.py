@@ -5,6 +5,9 @@ and Go-style buffered channels; an atomic ``select``. ``shoal.stackless`` is
 the C-Stackless API over the same scheduler.
 """
 
+from ._bridge import await_ as await_
+from ._bridge import to_thread as to_thread
+from ._bridge import wait_future as wait_future
 from ._channel import Case as Case
 from ._channel import Channel as Channel
 from ._errors import ChannelClosed as ChannelClosed
@@ -12,6 +15,7 @@ from ._errors import ClosedError as ClosedError
 from ._errors import DeadlockError as DeadlockError
 from ._errors import Error as Error
 from ._errors import TaskletExit as TaskletExit
+from ._errors import TimeoutError as TimeoutError
 from ._errors import WouldBlock as WouldBlock
 from ._hub import current_time as current_time
 from ._hub import sleep as sleep
@@ -31,7 +35,9 @@ __all__ = [
     "Error",
     "Tasklet",
     "TaskletExit",
+    "TimeoutError",
     "WouldBlock",
+    "await_",
     "current",
     "current_time",
     "run",
@@ -39,4 +45,6 @@ __all__ = [
     "select",
     "sleep",
     "spawn",
+    "to_thread",
+    "wait_future",
 ]

@@ -10,6 +10,7 @@ The hierarchy::
             ├── ClosedError    you closed it (not: the peer broke it)
             │   └── ChannelClosed
             ├── WouldBlock     a ``*_nowait`` operation would have to wait
+            ├── TimeoutError   also the builtin ``TimeoutError``: time ran out
             └── DeadlockError  also a ``RuntimeError``, as in Stackless: a
                                tasklet would block and nothing can ever wake it
 
@@ -23,6 +24,7 @@ a channel raises the exception it carries.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "DeadlockError",
     "Error",
     "TaskletExit",
+    "TimeoutError",
     "WouldBlock",
     "bomb",
 ]
@@ -54,6 +57,10 @@ class ChannelClosed(ClosedError):  # noqa: N818 - the name the API promises
 
 class WouldBlock(Error):  # noqa: N818 - trio's name for the same thing
     """A non-blocking operation would have had to wait."""
+
+
+class TimeoutError(Error, builtins.TimeoutError):
+    """The time given to an operation ran out; the operation did not happen."""
 
 
 class DeadlockError(Error, RuntimeError):

@@ -4,7 +4,8 @@ Design
 ------
 Tasklets hand work to each other directly; the hub runs only when no tasklet
 is runnable. A tasklet that waits on a timer, a file descriptor or a future
-registers a callback on the loop and counts itself in ``Hub.waiting``; when
+registers a callback on the loop (``HubWait``, ``hub_wait``) and counts itself
+in ``Hub.waiting``; when
 it parks with nothing else runnable, the scheduler switches to the hub
 greenlet, which is inside ``loop.run_forever()``. A loop callback makes the
 tasklet runnable again (``wake``) and, once per loop iteration, ``flush``
@@ -27,11 +28,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
+from ._errors import TimeoutError, bomb
 from ._scheduler import Scheduler, Task, get_scheduler, schedule
 
-__all__ = ["Hub", "current_time", "get_hub", "new_loop", "sleep"]
+__all__ = ["Hub", "HubWait", "current_time", "get_hub", "hub_wait", "new_loop", "sleep"]
 
 LOOPS = ("asyncio", "uvloop")
 
@@ -78,12 +81,23 @@ class Hub:
         """The body of the hub greenlet."""
         self.loop.run_forever()
 
-    def wake(self, t: Task, value: Any) -> None:
-        """A loop callback: ``t``'s wait is over; it returns ``value``."""
-        self.waiting -= 1
+    def wake_if(self, t: Task, waitable: Any, value: Any) -> None:
+        """A loop callback: if ``t`` still waits on ``waitable``, its wait is
+        over. A wait given up (kill, timeout) ignores a late wake: some
+        callbacks (a concurrent future's) cannot be taken back."""
+        if t._blocked_on is waitable and waitable is not None:
+            waitable._unpark(t)
+            self._run(t, value)
+
+    def _run(self, t: Task, value: Any) -> None:
         t._blocked_on = None
         t._temp = value
         self.sched.runq.append(t)
+        self.ensure_flush()
+
+    def ensure_flush(self) -> None:
+        """Make the loop run the runnable tasklets soon: for code in the hub
+        (a loop callback, an asyncio task) that made a tasklet runnable."""
         if not self.flushing:
             self.flushing = True
             self.loop.call_soon(self.flush)
@@ -107,23 +121,55 @@ def get_hub(s: Scheduler | None = None) -> Hub:
     return hub
 
 
-class _Timer:
-    """A tasklet sleeping: the Waitable for :func:`sleep`."""
+class HubWait:
+    """A tasklet waiting in the hub (the ``Waitable``): what for, and how to
+    take back each registration that could wake it (timer, future callback)."""
 
-    __slots__ = ("deadline", "handle", "hub")
+    __slots__ = ("cancels", "deadline", "hub", "what")
 
-    def __init__(self, hub: Hub, deadline: float, handle: asyncio.TimerHandle) -> None:
+    def __init__(self, hub: Hub, what: str, deadline: float | None = None) -> None:
         self.hub = hub
+        self.what = what
         self.deadline = deadline
-        self.handle = handle
+        self.cancels: list[Callable[[], object]] = []
 
     def _unpark(self, t: Task) -> None:
-        self.handle.cancel()
+        for cancel in self.cancels:
+            cancel()
         self.hub.waiting -= 1
 
     def _describe(self, t: Task) -> str:
-        left = self.deadline - time.monotonic()
-        return f"sleeping ({max(left, 0.0):.3f} s left)"
+        if self.deadline is None:
+            return f"waiting for {self.what}"
+        left = max(self.deadline - time.monotonic(), 0.0)
+        return f"waiting for {self.what} ({left:.3f} s left)"
+
+
+def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:
+    """Park the current tasklet in the hub until a callback registered on
+    ``wait`` wakes it (``hub.wake_if``); return the wake value, raising a
+    bomb. With ``timeout``, raise ``shoal.TimeoutError`` when it runs out
+    first. Switches."""
+    cur = s.current
+    hub = wait.hub
+    if timeout is not None:
+        expired = bomb(
+            TimeoutError, TimeoutError(f"{wait.what}: timed out after {timeout} s")
+        )
+        handle = hub.loop.call_later(timeout, hub.wake_if, cur, wait, expired)
+        wait.cancels.append(handle.cancel)
+    hub.waiting += 1
+    cur._blocked_on = wait
+    try:
+        value = s.park(cur)
+    except BaseException:
+        if cur._blocked_on is wait:
+            wait._unpark(cur)
+            cur._blocked_on = None
+        raise
+    if type(value) is bomb:
+        value.raise_()
+    return value
 
 
 def sleep(seconds: float) -> None:
@@ -131,25 +177,17 @@ def sleep(seconds: float) -> None:
     like :func:`shoal.schedule`. Switches."""
     if not isinstance(seconds, (int, float)):
         raise TypeError(f"sleep() needs a number of seconds, got {seconds!r}")
-    s = get_scheduler()
     if not seconds > 0:
         if seconds != seconds:  # NaN
             raise ValueError("sleep() needs a number of seconds, got nan")
         schedule()
         return
-    cur = s.current
+    s = get_scheduler()
     hub = get_hub(s)
-    handle = hub.loop.call_later(seconds, hub.wake, cur, None)
-    hub.waiting += 1
-    timer = _Timer(hub, time.monotonic() + seconds, handle)
-    cur._blocked_on = timer
-    try:
-        s.park(cur)
-    except BaseException:
-        if cur._blocked_on is timer:
-            timer._unpark(cur)
-            cur._blocked_on = None
-        raise
+    wait = HubWait(hub, "sleep", time.monotonic() + seconds)
+    handle = hub.loop.call_later(seconds, hub.wake_if, s.current, wait, None)
+    wait.cancels.append(handle.cancel)
+    hub_wait(s, wait)
 
 
 def current_time() -> float:

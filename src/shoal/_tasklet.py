@@ -6,14 +6,15 @@ preempts it. Every function here that may switch says so.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from . import _scheduler
 from ._errors import TaskletExit
-from ._hub import Hub, new_loop
+from ._hub import Hub, get_hub, new_loop
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 
 __all__ = ["Tasklet", "current", "run", "schedule", "spawn"]
@@ -159,6 +160,28 @@ class Tasklet(Task):
         self.throw(exception)
         while self._gr is not DEAD:
             self.join()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        """``await tasklet`` in asyncio code running on this thread's hub loop:
+        wait until it has finished; its value, or its exception raised."""
+        if self._gr is DEAD:
+            return self.get()
+        hub = get_hub(self._sched)
+        future: asyncio.Future[Any] = hub.loop.create_future()
+
+        def relay() -> None:
+            self.join()
+            if future.cancelled():
+                return
+            exc = self.exception
+            if exc is None:
+                future.set_result(self.value)
+            else:
+                future.set_exception(exc)
+
+        spawn(relay)
+        hub.ensure_flush()
+        return (yield from future)
 
     def _own_scheduler(self, verb: str) -> Any:
         """This tasklet's scheduler, which must be the calling thread's."""

@@ -1,0 +1,102 @@
+"""Bridges to threads and to asyncio: ``wait_future``, ``to_thread``, ``await_``.
+
+A tasklet waits for a future through the hub: a ``concurrent.futures.Future``
+completed on any thread wakes it with ``loop.call_soon_threadsafe``; an
+asyncio future on the hub's loop, with a done callback. Only the calling
+tasklet waits; the others run meanwhile. A wait given up (kill, timeout)
+ignores a late completion (``Hub.wake_if``); the future itself is left to
+finish (a thread cannot be stopped) or, for an asyncio task started by
+``await_``, cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import contextvars
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from ._hub import HubWait, get_hub, hub_wait
+from ._scheduler import get_scheduler
+
+__all__ = ["await_", "to_thread", "wait_future"]
+
+T = TypeVar("T")
+
+
+def wait_future(
+    future: concurrent.futures.Future[T] | asyncio.Future[T],
+    timeout: float | None = None,
+) -> T:
+    """Wait until ``future`` is done and return its result or raise its
+    exception. ``future`` is a ``concurrent.futures.Future`` (completed on
+    any thread) or an asyncio future of this thread's hub loop. With
+    ``timeout``, raise ``shoal.TimeoutError`` if it is not done in time (the
+    future is left alone). Switches unless the future is already done.
+    """
+    if not isinstance(future, concurrent.futures.Future) and not asyncio.isfuture(
+        future
+    ):
+        raise TypeError(
+            "wait_future() needs a concurrent.futures.Future or an asyncio "
+            f"future, got {future!r}"
+        )
+    if future.done():
+        return future.result()
+    s = get_scheduler()
+    hub = get_hub(s)
+    cur = s.current
+    wait = HubWait(hub, repr(future))
+    if isinstance(future, concurrent.futures.Future):
+
+        def done(_: object) -> None:  # on whichever thread completes it
+            # RuntimeError: the loop is closed, so nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                hub.loop.call_soon_threadsafe(hub.wake_if, cur, wait, None)
+
+        future.add_done_callback(done)
+    else:
+        if future.get_loop() is not hub.loop:
+            raise ValueError(
+                f"wait_future() got {future!r}, which belongs to another event "
+                "loop than this thread's hub"
+            )
+
+        def done_here(_: object) -> None:
+            hub.wake_if(cur, wait, None)
+
+        future.add_done_callback(done_here)
+        wait.cancels.append(functools.partial(future.remove_done_callback, done_here))
+    hub_wait(s, wait, timeout)
+    return future.result()
+
+
+def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run ``fn(*args, **kwargs)`` in the hub loop's thread pool, with this
+    tasklet's context variables; only this tasklet waits. Returns its result
+    or raises its exception. A killed tasklet stops waiting; the thread runs
+    on to its end. Switches.
+    """
+    hub = get_hub()
+    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+    return wait_future(hub.loop.run_in_executor(None, call))
+
+
+def await_(awaitable: Awaitable[T], timeout: float | None = None) -> T:
+    """Run an asyncio awaitable (a coroutine, task or future) on this
+    thread's hub loop and return its result; only this tasklet waits. If the
+    tasklet is killed or ``timeout`` runs out (``shoal.TimeoutError``), an
+    asyncio task started here is cancelled. Switches.
+    """
+    hub = get_hub()
+    started = not asyncio.isfuture(awaitable)
+    future = asyncio.ensure_future(awaitable, loop=hub.loop)
+    try:
+        return wait_future(future, timeout)
+    except BaseException:
+        if started and not future.done():
+            future.cancel()
+        raise

@@ -1,0 +1,271 @@
+"""Bridges: wait_future, to_thread, await_, and awaiting a tasklet from asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import threading
+import time
+
+import pytest
+
+import shoal
+from shoal._hub import get_hub
+
+VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset")
+
+
+def _ticker(ticks: list[int], stop: list[bool]) -> None:
+    while not stop:
+        ticks.append(1)
+        shoal.sleep(0.002)
+
+
+def test_wait_future_from_another_thread_while_others_run() -> None:
+    """Only the waiting tasklet waits; a thread's result wakes it."""
+    ticks: list[int] = []
+    stop: list[bool] = []
+
+    def main() -> str:
+        future: concurrent.futures.Future[str] = concurrent.futures.Future()
+        shoal.spawn(_ticker, ticks, stop)
+        threading.Timer(0.05, future.set_result, ("done",)).start()
+        value = shoal.wait_future(future)
+        stop.append(True)
+        return value
+
+    assert shoal.run(main) == "done"
+    assert len(ticks) >= 3
+
+
+def test_wait_future_raises_the_futures_exception() -> None:
+    """A failed future raises its exception in the waiting tasklet."""
+
+    def main() -> None:
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        threading.Timer(0.01, future.set_exception, (KeyError("lost"),)).start()
+        with pytest.raises(KeyError, match="lost"):
+            shoal.wait_future(future)
+
+    shoal.run(main)
+
+
+def test_wait_future_already_done_does_not_switch() -> None:
+    """A done future's result comes back at once."""
+    future: concurrent.futures.Future[int] = concurrent.futures.Future()
+    future.set_result(7)
+    log: list[str] = []
+    t = shoal.spawn(log.append, "other")
+    assert shoal.wait_future(future) == 7
+    assert log == []
+    t.join()
+
+
+def test_wait_future_timeout_leaves_the_future_and_ignores_it_later() -> None:
+    """A timeout raises shoal.TimeoutError; the late result wakes nobody."""
+
+    def main() -> None:
+        future: concurrent.futures.Future[str] = concurrent.futures.Future()
+        start = time.monotonic()
+        with pytest.raises(shoal.TimeoutError) as info:
+            shoal.wait_future(future, timeout=0.02)
+        assert isinstance(info.value, TimeoutError)
+        assert time.monotonic() - start >= 0.018
+        assert get_hub().waiting == 0
+        future.set_result("late")
+        shoal.sleep(0.01)  # the late callback arrives and is ignored
+        assert get_hub().waiting == 0
+        assert not future.cancelled()
+
+    shoal.run(main)
+
+
+def test_wait_future_on_an_asyncio_future() -> None:
+    """An asyncio future of the hub's loop, completed by another tasklet."""
+
+    def main() -> int:
+        future = get_hub().loop.create_future()
+        shoal.spawn(lambda: (shoal.sleep(0.005), future.set_result(41)))
+        return shoal.wait_future(future) + 1
+
+    assert shoal.run(main) == 42
+
+
+def test_wait_future_rejects_other_loops_and_non_futures() -> None:
+    """A future of another loop, or not a future at all, is refused clearly."""
+
+    def main() -> None:
+        other = asyncio.new_event_loop()
+        try:
+            with pytest.raises(ValueError, match="another event loop"):
+                shoal.wait_future(other.create_future())
+        finally:
+            other.close()
+        with pytest.raises(TypeError, match="got 3"):
+            shoal.wait_future(3)  # type: ignore[arg-type]
+
+    shoal.run(main)
+
+
+def test_kill_while_waiting_for_a_future() -> None:
+    """A killed waiter stops waiting; the future's completion is ignored."""
+
+    def main() -> None:
+        future: concurrent.futures.Future[str] = concurrent.futures.Future()
+        t = shoal.spawn(shoal.wait_future, future)
+        shoal.schedule()
+        assert "waiting for" in repr(t)
+        t.kill()
+        assert get_hub().waiting == 0
+        future.set_result("nobody")
+        shoal.sleep(0.01)
+        assert isinstance(t.exception, shoal.TaskletExit)
+
+    shoal.run(main)
+
+
+def test_to_thread_runs_elsewhere_with_the_context() -> None:
+    """to_thread runs in a pool thread, with this tasklet's context vars."""
+
+    def where() -> tuple[int, str]:
+        return threading.get_ident(), VAR.get()
+
+    def main() -> tuple[int, str]:
+        VAR.set("from tasklet")
+        return shoal.to_thread(where)
+
+    ident, value = shoal.run(main)
+    assert ident != threading.get_ident()
+    assert value == "from tasklet"
+
+
+def test_to_thread_blocking_call_lets_others_run() -> None:
+    """A blocking call in a thread: other tasklets keep running."""
+    ticks: list[int] = []
+    stop: list[bool] = []
+
+    def main() -> str:
+        shoal.spawn(_ticker, ticks, stop)
+        value = shoal.to_thread(lambda: (time.sleep(0.05), "slept")[1])
+        stop.append(True)
+        return value
+
+    assert shoal.run(main) == "slept"
+    assert len(ticks) >= 3
+
+
+def test_to_thread_raises_the_functions_exception() -> None:
+    """An exception in the thread comes out of to_thread."""
+
+    def boom() -> None:
+        raise ValueError("in thread")
+
+    with pytest.raises(ValueError, match="in thread"):
+        shoal.run(shoal.to_thread, boom)
+
+
+def test_await_a_coroutine() -> None:
+    """await_ runs a coroutine on the hub loop and returns its result."""
+
+    async def add(a: int, b: int) -> int:
+        await asyncio.sleep(0.005)
+        return a + b
+
+    assert shoal.run(shoal.await_, add(2, 3)) == 5
+
+
+def test_await_raises_and_times_out_and_cancels() -> None:
+    """Exceptions come through; a timeout cancels the asyncio task."""
+    cancelled: list[bool] = []
+
+    async def fail() -> None:
+        raise LookupError("async")
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    def main() -> None:
+        with pytest.raises(LookupError, match="async"):
+            shoal.await_(fail())
+        with pytest.raises(shoal.TimeoutError):
+            shoal.await_(forever(), timeout=0.01)
+        shoal.sleep(0.005)  # the cancellation is delivered
+        assert cancelled == [True]
+
+    shoal.run(main)
+
+
+def test_killing_the_tasklet_cancels_its_asyncio_task() -> None:
+    """A tasklet killed in await_ cancels the coroutine it was awaiting."""
+    cancelled: list[bool] = []
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    def main() -> None:
+        t = shoal.spawn(shoal.await_, forever())
+        shoal.sleep(0.005)
+        t.kill()
+        shoal.sleep(0.005)
+        assert cancelled == [True]
+
+    shoal.run(main)
+
+
+def test_asyncio_code_awaits_a_tasklet() -> None:
+    """From a coroutine on the hub loop, ``await tasklet`` gives its value."""
+
+    async def wait_for(t: shoal.Tasklet) -> object:
+        return await t
+
+    def main() -> tuple[object, object]:
+        ok = shoal.spawn(lambda: (shoal.sleep(0.005), "tasklet value")[1])
+        bad = shoal.spawn(lambda: 1 / 0)
+        value = shoal.await_(wait_for(ok))
+        with pytest.raises(ZeroDivisionError):
+            shoal.await_(wait_for(bad))
+        return value, shoal.await_(wait_for(ok))  # done already
+
+    assert shoal.run(main) == ("tasklet value", "tasklet value")
+
+
+def test_asyncio_streams_on_loopback_from_tasklets() -> None:
+    """asyncio's streams (server and client) used from tasklet code."""
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await reader.readline())
+        await writer.drain()
+        writer.close()
+
+    async def ask(port: int, line: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(line)
+        await writer.drain()
+        answer = await reader.readline()
+        writer.close()
+        await writer.wait_closed()
+        return answer
+
+    def main() -> list[bytes]:
+        server = shoal.await_(asyncio.start_server(echo, "127.0.0.1", 0))
+        port = server.sockets[0].getsockname()[1]
+        try:
+            clients = [
+                shoal.spawn(shoal.await_, ask(port, f"hello {i}\n".encode()), timeout=5)
+                for i in range(5)
+            ]
+            return [c.get() for c in clients]
+        finally:
+            server.close()
+            shoal.await_(server.wait_closed(), timeout=5)
+
+    assert shoal.run(main) == [f"hello {i}\n".encode() for i in range(5)]
