@@ -228,3 +228,108 @@ def test_current_time_is_monotonic() -> None:
     b = shoal.current_time()
     assert b >= a
     assert abs(shoal.current_time() - time.monotonic()) < 1
+
+
+def test_busy_yielding_tasklets_do_not_starve_timers() -> None:
+    """Tasklets that only ever schedule() still let a sleeper wake on time."""
+    spins = [0]
+
+    def spinner(done: list[bool]) -> None:
+        for _ in range(2_000_000):  # bounded: stops when the sleeper is back
+            if done:
+                return
+            spins[0] += 1
+            shoal.schedule()
+
+    def main() -> float:
+        done: list[bool] = []
+        ts = [shoal.spawn(spinner, done) for _ in range(2)]
+        start = time.monotonic()
+        shoal.sleep(0.02)
+        took = time.monotonic() - start
+        done.append(True)
+        for t in ts:
+            t.join()
+        return took
+
+    took = shoal.run(main)
+    assert took < 1.0
+    assert spins[0] > 0
+
+
+def test_busy_channel_hand_offs_do_not_starve_timers() -> None:
+    """Two tasklets ping-ponging on channels still let a sleeper wake."""
+
+    def main() -> float:
+        a, b = shoal.Channel(), shoal.Channel()
+        done: list[bool] = []
+
+        def ping() -> None:
+            for i in range(2_000_000):
+                if done:
+                    a.close()
+                    return
+                a.send(i)
+                b.receive()
+
+        def pong() -> None:
+            for x in a:
+                b.send(x)
+
+        ts = [shoal.spawn(ping), shoal.spawn(pong)]
+        shoal.schedule()
+        start = time.monotonic()
+        shoal.sleep(0.02)
+        took = time.monotonic() - start
+        done.append(True)
+        for t in ts:
+            t.join()
+        return took
+
+    assert shoal.run(main) < 1.0
+
+
+def test_busy_tasklets_do_not_starve_a_thread_future() -> None:
+    """A future completed by a thread wakes its waiter amid busy tasklets."""
+
+    def main() -> str:
+        done: list[bool] = []
+
+        def spinner() -> None:
+            for _ in range(2_000_000):
+                if done:
+                    return
+                shoal.schedule()
+
+        t = shoal.spawn(spinner)
+        value = shoal.to_thread(lambda: (time.sleep(0.02), "thread done")[1])
+        done.append(True)
+        t.join()
+        return value
+
+    assert shoal.run(main) == "thread done"
+
+
+def test_deadlock_after_the_last_sleeper_is_still_reported() -> None:
+    """Busy tasklets gave the hub a turn; once the last sleeper is gone, the
+    tasklet that blocks with nothing else runnable, then main, get
+    DeadlockError."""
+
+    def main() -> None:
+        never = shoal.Channel()
+        sleeper = shoal.spawn(shoal.sleep, 0.005)
+
+        def busy_then_stuck() -> None:
+            for _ in range(2_000_000):  # bounded: until the sleeper is gone
+                if sleeper.dead:
+                    break
+                shoal.schedule()
+            never.receive()
+
+        b = shoal.spawn(busy_then_stuck)
+        with pytest.raises(shoal.DeadlockError):
+            shoal.Channel().receive()
+        assert sleeper.dead
+        assert isinstance(b.exception, shoal.DeadlockError)
+
+    shoal.run(main)

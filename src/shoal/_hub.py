@@ -63,7 +63,16 @@ def new_loop(name: str | None = None) -> asyncio.AbstractEventLoop:
 class Hub:
     """One thread's event loop and the tasklets waiting on it."""
 
-    __slots__ = ("flushing", "gr", "loop", "sched", "task", "waiting")
+    __slots__ = (
+        "closing",
+        "flushing",
+        "gr",
+        "loop",
+        "queued",
+        "sched",
+        "task",
+        "waiting",
+    )
 
     def __init__(self, sched: Scheduler, loop: asyncio.AbstractEventLoop) -> None:
         self.sched = sched
@@ -76,9 +85,15 @@ class Hub:
         #: Registrations that will wake a tasklet: timers, futures, fds.
         self.waiting = 0
         self.flushing = False
+        #: The stand-in task is in the run queue (see Scheduler.queue_hub).
+        self.queued = False
+        #: Being stopped by Scheduler.stop_hub: no deadlock reports.
+        self.closing = False
 
-    def run_loop(self) -> None:
-        """The body of the hub greenlet."""
+    def run_loop(self, *_: object) -> None:
+        """The body of the hub greenlet (started from the run queue, maybe)."""
+        self.queued = False
+        self.ensure_flush()
         self.loop.run_forever()
 
     def wake_if(self, t: Task, waitable: Any, value: Any) -> None:
@@ -136,7 +151,13 @@ class HubWait:
     def _unpark(self, t: Task) -> None:
         for cancel in self.cancels:
             cancel()
-        self.hub.waiting -= 1
+        hub = self.hub
+        hub.waiting -= 1
+        if not hub.waiting and hub.queued:
+            # Nobody waits in the hub any more: it needs no turn, and a
+            # tasklet that blocks next with nothing runnable deadlocks.
+            hub.queued = False
+            hub.sched.runq.remove(hub.task)
 
     def _describe(self, t: Task) -> str:
         if self.deadline is None:
@@ -160,6 +181,8 @@ def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:
         wait.cancels.append(handle.cancel)
     hub.waiting += 1
     cur._blocked_on = wait
+    if s.runq:
+        s.queue_hub()  # others run first, but then the hub gets its turn
     try:
         value = s.park(cur)
     except BaseException:

@@ -338,32 +338,82 @@ class Scheduler:
         return self._enter_hub()
 
     def _enter_hub(self) -> Any:
+        self.current = self.hub.task
+        return self._hub_greenlet().switch()
+
+    def _hub_greenlet(self) -> greenlet:
         hub = self.hub
-        self.current = hub.task
-        gr = hub.gr
+        gr: greenlet | None = hub.gr
         if gr is None:
-            gr = hub.gr = greenlet(hub.run_loop, self.root)
-        return gr.switch()
+            gr = hub.gr = hub.task._gr = greenlet(hub.run_loop, self.root)
+        return gr
+
+    def queue_hub(self) -> None:
+        """Give the hub a turn in the run queue, after the tasklets runnable
+        now, so that tasklets busy among themselves never starve timers and
+        I/O: the hub's stand-in task is one more member of the round robin.
+        Does not switch."""
+        hub = self.hub
+        if not hub.queued:
+            hub.queued = True
+            task = hub.task
+            self._hub_greenlet()
+            task._temp = _NOWAKE
+            self.runq.append(task)
 
     def run_ready(self) -> None:
-        """In the hub greenlet: run the runnable tasklets until every one of
-        them waits again and the last one parks back into the hub."""
+        """In the hub greenlet (a loop callback): run the runnable tasklets.
+
+        Returns to the loop when the hub's turn comes again: either nothing
+        is runnable and a tasklet parked into the hub, or a tasklet reached
+        the hub's place in the run queue (then the loop polls once and runs
+        the rest). With nothing runnable and nobody waiting in the hub,
+        nothing can ever wake anyone: the deadlock goes to the wake-up
+        tasklet.
+        """
+        hub = self.hub
         runq = self.runq
-        task = self.hub.task
-        while runq:
+        task = hub.task
+        if runq:
+            if hub.waiting:
+                self.queue_hub()
             nxt = runq.popleft()
-            task._gr = getcurrent()
-            self.current = nxt
-            if _schedule_callback is not None:
-                _switched(task, nxt)
-            gr = nxt._gr
-            if gr is None:
-                self.start(nxt)
-            else:
-                value = nxt._temp
-                nxt._temp = _NOWAKE
-                gr.switch(value)
+            if nxt is not task:
+                task._gr = getcurrent()
+                self.current = nxt
+                if _schedule_callback is not None:
+                    _switched(task, nxt)
+                gr = nxt._gr
+                if gr is None:
+                    self.start(nxt)
+                else:
+                    value = nxt._temp
+                    nxt._temp = _NOWAKE
+                    gr.switch(value)
+        # The hub's turn: its place in the run queue is gone, if it had one.
+        hub.queued = False
         self.current = task
+        if runq:
+            hub.ensure_flush()
+        elif not hub.waiting and not hub.closing:
+            self._hub_deadlock()
+
+    def _hub_deadlock(self) -> None:
+        """In the hub: nothing runnable and nobody waiting in the hub. The
+        wake-up tasklet is paused (``stackless.run()``: it resumes) or
+        blocked for good (it gets ``DeadlockError``)."""
+        main = self.wakeup()
+        self.hub.task._gr = getcurrent()
+        self.current = main
+        if main._blocked_on is None:
+            value = main._temp
+            main._temp = _NOWAKE
+            main._gr.switch(value)
+            return
+        exc = self.deadlock(None)
+        main._blocked_on._unpark(main)
+        main._blocked_on = None
+        main._gr.throw(exc)
 
     def stop_hub(self) -> None:
         """Stop and close the hub's loop; its greenlet ends. From a tasklet
@@ -371,14 +421,20 @@ class Scheduler:
         hub, self.hub = self.hub, None
         if hub is None:
             return
+        if hub.queued:
+            self.runq.remove(hub.task)
+            hub.queued = False
         gr = hub.gr
         if gr is not None and not gr.dead:
+            hub.closing = True
             hub.loop.stop()
             # When run_forever returns, the hub greenlet ends: come back here.
             gr.parent = getcurrent()
             cur = self.current
             self.current = hub.task
+            self.hub = hub  # for the last flush, if one is pending
             gr.switch()
+            self.hub = None
             self.current = cur
         hub.loop.close()
 
