@@ -10,6 +10,7 @@ import shoal
 
 PROMISED = {
     "shoal": {
+        "CancelScope",
         "Case",
         "Channel",
         "ChannelClosed",
@@ -23,11 +24,13 @@ PROMISED = {
         "await_",
         "current",
         "current_time",
+        "move_on_after",
         "run",
         "schedule",
         "select",
         "sleep",
         "spawn",
+        "timeout",
         "to_thread",
         "wait_future",
     },

@@ -25,8 +25,12 @@ from ._tasklet import Tasklet as Tasklet
 from ._tasklet import current as current
 from ._tasklet import run as run
 from ._tasklet import spawn as spawn
+from ._timeouts import CancelScope as CancelScope
+from ._timeouts import move_on_after as move_on_after
+from ._timeouts import timeout as timeout
 
 __all__ = [
+    "CancelScope",
     "Case",
     "Channel",
     "ChannelClosed",
@@ -40,11 +44,13 @@ __all__ = [
     "await_",
     "current",
     "current_time",
+    "move_on_after",
     "run",
     "schedule",
     "select",
     "sleep",
     "spawn",
+    "timeout",
     "to_thread",
     "wait_future",
 ]

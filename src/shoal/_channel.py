@@ -29,6 +29,7 @@ from . import _handoff
 from ._errors import ChannelClosed, WouldBlock, bomb
 from ._handoff import NOQUEUE, HandOff
 from ._scheduler import NOWAKE, Scheduler, Task, Waiter, get_scheduler
+from ._timeouts import with_timeout
 
 __all__ = ["Case", "Channel"]
 
@@ -177,6 +178,12 @@ class Channel(HandOff):
             callback(self, cur, True, not self._can_send())
         if not self._send_now(s, cur, value):
             self._wait(s, cur, True, value)
+
+    def _send_within(self, value: Any, timeout: float) -> None:
+        with_timeout(timeout, self.send, value)
+
+    def _receive_within(self, timeout: float) -> Any:
+        return with_timeout(timeout, self.receive)
 
     def send_exception(self, exc_type: type[BaseException], *args: Any) -> None:
         """Send an exception: the receiver raises ``exc_type(*args)``. Switches."""

@@ -79,13 +79,21 @@ class HandOff:
     def _cancel(self, cur: Task) -> None:
         raise NotImplementedError
 
-    def send(self, value: Any) -> None:
+    def _send_within(self, value: Any, timeout: float) -> None:
+        raise NotImplementedError
+
+    def _receive_within(self, timeout: float) -> Any:
+        raise NotImplementedError
+
+    def send(self, value: Any, timeout: float | None = None) -> None:
         """Send ``value``; wait for a receiver (or buffer room) if need be.
+        With ``timeout``, raise ``shoal.TimeoutError`` if that takes longer;
+        then nothing was sent.
 
         Switches: to the receiver at once under the default preference, and
         to other tasklets whenever it has to wait.
         """
-        if self._fast and _channel_callback is None:
+        if self._fast and _channel_callback is None and timeout is None:
             rq = self._receivers
             if rq:
                 if type(rq) is deque:
@@ -152,16 +160,21 @@ class HandOff:
                     if type(result) is bomb:
                         result.raise_()
                     return
+        if timeout is not None:
+            self._send_within(value, timeout)
+            return
         s = get_scheduler()
         self._send(s, s.current, value)
 
-    def receive(self) -> Any:
-        """Receive a value; wait for a sender if need be.
+    def receive(self, timeout: float | None = None) -> Any:
+        """Receive a value; wait for a sender if need be. With ``timeout``,
+        raise ``shoal.TimeoutError`` if that takes longer; then nothing was
+        taken.
 
         Switches whenever it has to wait, and to the sender at once when the
         preference is 1.
         """
-        if self._fast and _channel_callback is None:
+        if self._fast and _channel_callback is None and timeout is None:
             sq = self._senders
             if sq:
                 if type(sq) is deque:
@@ -221,5 +234,7 @@ class HandOff:
                     if type(value) is bomb:
                         value.raise_()
                     return value
+        if timeout is not None:
+            return self._receive_within(timeout)
         s = get_scheduler()
         return self._receive(s, s.current)

@@ -90,6 +90,19 @@ class Hub:
         #: Being stopped by Scheduler.stop_hub: no deadlock reports.
         self.closing = False
 
+    def add_waiter(self) -> None:
+        """Somebody waits on the hub (a timer, a future, a deadline)."""
+        self.waiting += 1
+
+    def drop_waiter(self) -> None:
+        """One wait on the hub is over (it fired or was given up)."""
+        self.waiting -= 1
+        if not self.waiting and self.queued:
+            # Nobody waits in the hub any more: it needs no turn, and a
+            # tasklet that blocks next with nothing runnable deadlocks.
+            self.queued = False
+            self.sched.runq.remove(self.task)
+
     def run_loop(self, *_: object) -> None:
         """The body of the hub greenlet (started from the run queue, maybe)."""
         self.queued = False
@@ -151,13 +164,7 @@ class HubWait:
     def _unpark(self, t: Task) -> None:
         for cancel in self.cancels:
             cancel()
-        hub = self.hub
-        hub.waiting -= 1
-        if not hub.waiting and hub.queued:
-            # Nobody waits in the hub any more: it needs no turn, and a
-            # tasklet that blocks next with nothing runnable deadlocks.
-            hub.queued = False
-            hub.sched.runq.remove(hub.task)
+        self.hub.drop_waiter()
 
     def _describe(self, t: Task) -> str:
         if self.deadline is None:
@@ -179,7 +186,7 @@ def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:
         )
         handle = hub.loop.call_later(timeout, hub.wake_if, cur, wait, expired)
         wait.cancels.append(handle.cancel)
-    hub.waiting += 1
+    hub.add_waiter()
     cur._blocked_on = wait
     if s.runq:
         s.queue_hub()  # others run first, but then the hub gets its turn

@@ -397,6 +397,8 @@ class Scheduler:
             hub.ensure_flush()
         elif not hub.waiting and not hub.closing:
             self._hub_deadlock()
+            if runq:  # back in the hub: run what became runnable
+                hub.ensure_flush()
 
     def _hub_deadlock(self) -> None:
         """In the hub: nothing runnable and nobody waiting in the hub. The
@@ -421,9 +423,14 @@ class Scheduler:
         hub, self.hub = self.hub, None
         if hub is None:
             return
-        if hub.queued:
-            self.runq.remove(hub.task)
-            hub.queued = False
+        # Turns the hub still has in the run queue (queue_hub, or a throw
+        # made from the hub) would resume a greenlet that is about to end.
+        runq = self.runq
+        if hub.task in runq:
+            kept = [t for t in runq if t is not hub.task]
+            runq.clear()
+            runq.extend(kept)
+        hub.queued = False
         gr = hub.gr
         if gr is not None and not gr.dead:
             hub.closing = True

@@ -21,6 +21,7 @@ from typing import Any
 from ._channel import _STALE_SLACK, Case, _count
 from ._errors import bomb
 from ._scheduler import Task, Waiter, get_scheduler
+from ._timeouts import with_timeout
 
 __all__ = ["select"]
 
@@ -70,16 +71,21 @@ class _Select:
         return f"selecting on {cases}"
 
 
-def select(*cases: Case, default: Any = _MISSING) -> tuple[Case | None, Any]:
+def select(
+    *cases: Case, default: Any = _MISSING, timeout: float | None = None
+) -> tuple[Case | None, Any]:
     """Do exactly one of ``cases`` and return ``(case, value)``.
 
     ``value`` is what a receive case received, or None for a send case. When
     several cases are ready, one is chosen at random, fairly. With
     ``default``, returns ``(None, default)`` at once if no case is ready.
     A send case on a closed channel, or a receive case on a closed and drained
-    one, raises ``ChannelClosed`` and no case happens.
-    Switches when it waits, and when the case it does hands off at once.
+    one, raises ``ChannelClosed`` and no case happens. With ``timeout``,
+    raise ``shoal.TimeoutError`` if no case could happen in time; then none
+    did. Switches when it waits, and when the case it does hands off at once.
     """
+    if timeout is not None:
+        return with_timeout(timeout, lambda: select(*cases, default=default))
     for c in cases:
         if type(c) is not Case:
             raise TypeError(

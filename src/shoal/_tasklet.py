@@ -16,6 +16,7 @@ from . import _scheduler
 from ._errors import TaskletExit
 from ._hub import Hub, get_hub, new_loop
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
+from ._timeouts import with_timeout
 
 __all__ = ["Tasklet", "current", "run", "schedule", "spawn"]
 
@@ -67,12 +68,16 @@ class Tasklet(Task):
         """The exception that ended the tasklet, or None."""
         return getattr(self, "_exception", None)
 
-    def join(self) -> None:
-        """Wait until the tasklet has finished. Never raises its exception.
+    def join(self, timeout: float | None = None) -> None:
+        """Wait until the tasklet has finished. Never raises its exception;
+        with ``timeout``, raises ``shoal.TimeoutError`` if it takes longer.
 
         Switches unless the tasklet is already dead.
         """
         if self._gr is DEAD:
+            return
+        if timeout is not None:
+            with_timeout(timeout, self.join)
             return
         s = self._own_scheduler("join")
         cur = s.current
@@ -91,12 +96,13 @@ class Tasklet(Task):
                 cur._blocked_on = None
             raise
 
-    def get(self) -> Any:
+    def get(self, timeout: float | None = None) -> Any:
         """Wait until the tasklet has finished; return its value or raise.
+        With ``timeout``, raise ``shoal.TimeoutError`` if it takes longer.
 
         Switches unless the tasklet is already dead.
         """
-        self.join()
+        self.join(timeout)
         exc = self.exception
         if exc is not None:
             raise exc

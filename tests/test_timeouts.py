@@ -1,0 +1,218 @@
+"""Scoped timeouts and timeout= on blocking calls, at the edges."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+import shoal
+
+
+def _run(fn: object) -> object:
+    return shoal.run(fn)  # type: ignore[arg-type]
+
+
+def test_timeout_expires_during_a_receive_and_leaves_nothing_behind() -> None:
+    """The receive is abandoned: the channel has no waiter, nothing taken."""
+
+    def main() -> None:
+        ch = shoal.Channel()
+        start = time.monotonic()
+        with pytest.raises(shoal.TimeoutError, match="timed out"), shoal.timeout(0.02):
+            ch.receive()
+        assert time.monotonic() - start >= 0.018
+        assert ch.balance == 0
+
+    _run(main)
+
+
+def test_timeout_error_types() -> None:
+    """shoal.TimeoutError is the builtin TimeoutError and a shoal.Error."""
+    assert issubclass(shoal.TimeoutError, TimeoutError)
+    assert issubclass(shoal.TimeoutError, shoal.Error)
+
+
+def test_move_on_after_leaves_the_block_silently() -> None:
+    """The rest of the block is skipped; cancelled_caught tells."""
+    log: list[str] = []
+
+    def main() -> None:
+        with shoal.move_on_after(0.01) as scope:
+            shoal.sleep(5)
+            log.append("not reached")
+        log.append(f"after, caught={scope.cancelled_caught}")
+
+    _run(main)
+    assert log == ["after, caught=True"]
+
+
+def test_a_scope_that_exited_never_fires_later() -> None:
+    """A block that finished in time: no exception then, nor afterwards."""
+
+    def main() -> bool:
+        with shoal.timeout(0.01) as scope:
+            pass
+        shoal.sleep(0.03)  # well past the deadline
+        return scope.cancelled_caught
+
+    assert _run(main) is False
+
+
+def test_operation_done_just_in_time_is_not_reported_failed() -> None:
+    """A receive that completes before the deadline returns its value."""
+
+    def main() -> object:
+        ch = shoal.Channel()
+        shoal.spawn(lambda: (shoal.sleep(0.005), ch.send("in time")))
+        with shoal.timeout(0.5):
+            return ch.receive()
+
+    assert _run(main) == "in time"
+
+
+def test_inner_scope_expiring_first_wins() -> None:
+    """Nested: the inner, shorter scope catches its own expiry."""
+    log: list[str] = []
+
+    def main() -> None:
+        with shoal.move_on_after(1.0) as outer:
+            with shoal.move_on_after(0.01) as inner:
+                shoal.sleep(5)
+            log.append(f"inner caught={inner.cancelled_caught}")
+        log.append(f"outer caught={outer.cancelled_caught}")
+
+    _run(main)
+    assert log == ["inner caught=True", "outer caught=False"]
+
+
+def test_outer_scope_expiring_first_passes_through_the_inner() -> None:
+    """Nested: the outer, shorter scope's expiry runs the inner's cleanup
+    but is not caught by it."""
+    log: list[str] = []
+
+    def main() -> None:
+        with shoal.move_on_after(0.01) as outer:
+            try:
+                with shoal.move_on_after(1.0) as inner:
+                    shoal.sleep(5)
+            finally:
+                log.append(f"inner finally, caught={inner.cancelled_caught}")
+            log.append("not reached")
+        log.append(f"outer caught={outer.cancelled_caught}")
+
+    _run(main)
+    assert log == ["inner finally, caught=False", "outer caught=True"]
+
+
+def test_except_exception_does_not_swallow_an_expiry() -> None:
+    """The expiry is a BaseException until its scope turns it into a result."""
+    log: list[str] = []
+
+    def main() -> None:
+        with shoal.move_on_after(0.01):
+            try:
+                shoal.sleep(5)
+            except Exception:  # pragma: no cover - must not happen
+                log.append("swallowed")
+
+    _run(main)
+    assert log == []
+
+
+def test_timeout_fires_while_busy_yielding() -> None:
+    """A tasklet that only yields (never blocks) still times out."""
+
+    def main() -> int:
+        spins = 0
+        other = shoal.spawn(lambda: [shoal.schedule() for _ in range(200_000)])
+        with shoal.move_on_after(0.02):
+            for _ in range(2_000_000):
+                spins += 1
+                shoal.schedule()
+        other.kill()
+        return spins
+
+    assert 0 < _run(main) < 2_000_000  # type: ignore[operator]
+
+
+def test_kill_inside_a_scope_is_not_turned_into_a_timeout() -> None:
+    """A kill passes through the scope; its timer is cancelled."""
+
+    def victim() -> None:
+        with shoal.timeout(0.05):
+            shoal.sleep(5)
+
+    def main() -> object:
+        t = shoal.spawn(victim)
+        shoal.schedule()
+        t.kill()
+        shoal.sleep(0.08)  # past the deadline: nothing fires
+        return t.exception
+
+    assert isinstance(_run(main), shoal.TaskletExit)
+
+
+def test_timeout_keyword_on_send_receive_select_join_get() -> None:
+    """Every blocking call takes timeout=; a timed-out one did not happen."""
+
+    def main() -> None:
+        ch = shoal.Channel()
+        with pytest.raises(shoal.TimeoutError):
+            ch.send("lost", timeout=0.01)
+        with pytest.raises(shoal.WouldBlock):
+            ch.receive_nowait()  # nothing was left in the channel
+        with pytest.raises(shoal.TimeoutError):
+            ch.receive(timeout=0.01)
+        with pytest.raises(shoal.TimeoutError):
+            shoal.select(ch.receive_case(), ch.send_case(1), timeout=0.01)
+        assert ch.balance == 0
+        slow = shoal.spawn(shoal.sleep, 5)
+        with pytest.raises(shoal.TimeoutError):
+            slow.join(timeout=0.01)
+        with pytest.raises(shoal.TimeoutError):
+            slow.get(timeout=0.01)
+        assert slow.alive
+        slow.kill()
+        quick = shoal.spawn(lambda: 3)
+        assert quick.get(timeout=1) == 3
+        shoal.spawn(ch.send, "ok")
+        assert ch.receive(timeout=1) == "ok"
+
+    _run(main)
+
+
+def test_timeouts_on_a_buffered_channel() -> None:
+    """A send that waits for buffer room times out and leaves the buffer."""
+
+    def main() -> None:
+        ch = shoal.Channel(1)
+        ch.send("first", timeout=0.01)  # room: no wait
+        with pytest.raises(shoal.TimeoutError):
+            ch.send("second", timeout=0.01)
+        assert ch.receive_nowait() == "first"
+        with pytest.raises(shoal.WouldBlock):
+            ch.receive_nowait()
+
+    _run(main)
+
+
+@pytest.mark.parametrize(("bad", "error"), [("1", TypeError), (math.nan, ValueError)])
+def test_bad_durations_are_refused(bad: object, error: type[Exception]) -> None:
+    """A timeout needs a number; NaN is refused."""
+    with pytest.raises(error, match="timeout needs a number"):
+        shoal.timeout(bad)  # type: ignore[arg-type]
+
+
+def test_a_scope_cannot_be_entered_twice() -> None:
+    """Reusing a scope object is an error, not a silent second timer."""
+
+    def main() -> None:
+        scope = shoal.move_on_after(1)
+        with scope:
+            pass
+        with pytest.raises(RuntimeError, match="entered twice"), scope:
+            pass  # pragma: no cover
+
+    _run(main)
