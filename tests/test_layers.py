@@ -17,6 +17,7 @@ LAYERS = {
     "_tasklet": 5,
     "_bridge": 5,
     "_channel": 5,
+    "_sync": 5,
     "_select": 6,
     "_stackless_channel": 7,
     "testing": 7,

@@ -21,6 +21,10 @@ from ._hub import current_time as current_time
 from ._hub import sleep as sleep
 from ._scheduler import schedule as schedule
 from ._select import select as select
+from ._sync import Event as Event
+from ._sync import Lock as Lock
+from ._sync import Queue as Queue
+from ._sync import Semaphore as Semaphore
 from ._tasklet import Tasklet as Tasklet
 from ._tasklet import current as current
 from ._tasklet import run as run
@@ -37,6 +41,10 @@ __all__ = [
     "ClosedError",
     "DeadlockError",
     "Error",
+    "Event",
+    "Lock",
+    "Queue",
+    "Semaphore",
     "Tasklet",
     "TaskletExit",
     "TimeoutError",

@@ -34,7 +34,16 @@ from typing import Any
 from ._errors import TimeoutError, bomb
 from ._scheduler import Scheduler, Task, get_scheduler, schedule
 
-__all__ = ["Hub", "HubWait", "current_time", "get_hub", "hub_wait", "new_loop", "sleep"]
+__all__ = [
+    "Hub",
+    "HubWait",
+    "current_time",
+    "get_hub",
+    "hub_wait",
+    "new_loop",
+    "ready",
+    "sleep",
+]
 
 LOOPS = ("asyncio", "uvloop")
 
@@ -137,6 +146,19 @@ class Hub:
 
     def __repr__(self) -> str:
         return f"<Hub {type(self.loop).__module__} waiting={self.waiting}>"
+
+
+def ready(t: Task, value: Any) -> None:
+    """Make blocked tasklet ``t`` runnable; its wait returns ``value``. From
+    a tasklet or from code in the hub (a loop callback), which then has the
+    loop run it soon. Does not switch."""
+    s = t._sched
+    t._blocked_on = None
+    t._temp = value
+    s.runq.append(t)
+    hub = s.hub
+    if hub is not None and s.current is hub.task:
+        hub.ensure_flush()
 
 
 def get_hub(s: Scheduler | None = None) -> Hub:

@@ -1,0 +1,242 @@
+"""Event, Lock, Semaphore and Queue: orderings, hand-offs, timeouts, misuse."""
+
+from __future__ import annotations
+
+import pytest
+
+import shoal
+from shoal._hub import get_hub
+
+
+def test_event_wakes_every_waiter_in_order() -> None:
+    """set() wakes all waiters, first come first served; later waits pass."""
+    ev = shoal.Event()
+    log: list[str] = []
+
+    def waiter(name: str) -> None:
+        ev.wait()
+        log.append(name)
+
+    ts = [shoal.spawn(waiter, n) for n in "abc"]
+    shoal.schedule()
+    assert log == []
+    ev.set()
+    for t in ts:
+        t.join()
+    assert log == ["a", "b", "c"]
+    ev.wait()  # set: returns at once
+    ev.clear()
+    assert not ev.is_set()
+
+
+def test_event_wait_times_out() -> None:
+    """wait(timeout) raises shoal.TimeoutError rather than returning False."""
+
+    def main() -> None:
+        with pytest.raises(shoal.TimeoutError):
+            shoal.Event().wait(timeout=0.01)
+
+    shoal.run(main)
+
+
+def test_event_set_from_an_asyncio_callback() -> None:
+    """Code in the hub (a loop callback) that sets an event wakes the waiter."""
+
+    def main() -> str:
+        ev = shoal.Event()
+        get_hub().loop.call_later(0.01, ev.set)
+        ev.wait(timeout=5)
+        return "woken"
+
+    assert shoal.run(main) == "woken"
+
+
+def test_lock_is_handed_over_in_order_without_barging() -> None:
+    """Releasing gives the lock to the first waiter; the releaser, trying
+    again at once, queues behind the others."""
+    lock = shoal.Lock()
+    log: list[str] = []
+
+    def worker(name: str) -> None:
+        for i in range(2):
+            with lock:
+                log.append(f"{name}{i}")
+                shoal.schedule()
+
+    ts = [shoal.spawn(worker, n) for n in "abc"]
+    for t in ts:
+        t.join()
+    assert log == ["a0", "b0", "c0", "a1", "b1", "c1"]
+    assert not lock.locked()
+
+
+def test_lock_misuse_is_an_error() -> None:
+    """Not reentrant; only the holder releases; nowait raises WouldBlock."""
+    lock = shoal.Lock()
+    lock.acquire()
+    with pytest.raises(RuntimeError, match="not reentrant"):
+        lock.acquire()
+    t = shoal.spawn(lock.release)
+    t.join()
+    assert isinstance(t.exception, RuntimeError)
+    assert "does not hold it" in str(t.exception)
+    other = shoal.spawn(lock.acquire_nowait)
+    other.join()
+    assert isinstance(other.exception, shoal.WouldBlock)
+    lock.release()
+
+
+def test_lock_acquire_timeout_and_kill_leave_no_waiter() -> None:
+    """A waiter that times out or is killed is gone; the lock goes on."""
+
+    def main() -> None:
+        lock = shoal.Lock()
+        lock.acquire()
+        with pytest.raises(shoal.TimeoutError):
+            shoal.spawn(lock.acquire, timeout=0.01).get()
+        killed = shoal.spawn(lock.acquire)
+        shoal.schedule()
+        killed.kill()
+        winner = shoal.spawn(lambda: lock.acquire() and lock.release())
+        lock.release()
+        winner.get()
+        assert not lock.locked()
+
+    shoal.run(main)
+
+
+def test_semaphore_counts_and_serves_in_order() -> None:
+    """Two units, four tasklets: the first two go at once; a released unit
+    goes to the first waiter, which runs at its turn in the round robin."""
+    sem = shoal.Semaphore(2)
+    log: list[str] = []
+
+    def worker(name: str) -> None:
+        with sem:
+            log.append(f"in {name}")
+            shoal.schedule()
+            log.append(f"out {name}")
+
+    ts = [shoal.spawn(worker, n) for n in "abcd"]
+    for t in ts:
+        t.join()
+    assert log == [
+        "in a",
+        "in b",
+        "out a",  # the unit goes to c, which queues behind b
+        "out b",  # the unit goes to d
+        "in c",
+        "in d",
+        "out c",
+        "out d",
+    ]
+    assert sem.value == 2
+
+
+def test_semaphore_nowait_timeout_and_bad_values() -> None:
+    """acquire_nowait raises WouldBlock; acquire(timeout) TimeoutError."""
+
+    def main() -> None:
+        sem = shoal.Semaphore(0)
+        with pytest.raises(shoal.WouldBlock):
+            sem.acquire_nowait()
+        with pytest.raises(shoal.TimeoutError):
+            sem.acquire(timeout=0.01)
+        sem.release()
+        sem.acquire_nowait()
+        assert sem.value == 0
+
+    shoal.run(main)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        shoal.Semaphore(-1)
+    with pytest.raises(TypeError, match="must be an int"):
+        shoal.Semaphore("1")  # type: ignore[arg-type]
+
+
+def test_queue_fifo_and_blocking_get() -> None:
+    """Items come out in order; a waiting getter gets the next item put."""
+    q = shoal.Queue()
+    got: list[object] = []
+    t = shoal.spawn(lambda: got.append(q.get()))
+    shoal.schedule()
+    q.put("direct")
+    t.join()
+    for i in range(3):
+        q.put(i)
+    assert [q.get() for _ in range(3)] == [0, 1, 2]
+    assert got == ["direct"]
+    assert q.empty()
+
+
+def test_bounded_queue_refills_from_waiting_putters_in_order() -> None:
+    """A full queue makes puts wait; each get lets the oldest put in."""
+    q = shoal.Queue(2)
+    q.put("a")
+    q.put("b")
+    assert q.full()
+    putters = [shoal.spawn(q.put, x) for x in "cde"]
+    shoal.schedule()
+    assert q.qsize() == 2
+    assert [q.get() for _ in range(5)] == list("abcde")
+    for t in putters:
+        t.join()
+    with pytest.raises(shoal.WouldBlock):
+        q.get_nowait()
+
+
+def test_queue_timeouts_leave_nothing_behind() -> None:
+    """A put or get that timed out did not happen."""
+
+    def main() -> None:
+        q = shoal.Queue(1)
+        q.put_nowait("x")
+        with pytest.raises(shoal.TimeoutError):
+            q.put("y", timeout=0.01)
+        with pytest.raises(shoal.WouldBlock):
+            q.put_nowait("z")
+        assert q.get(timeout=1) == "x"
+        with pytest.raises(shoal.TimeoutError):
+            q.get(timeout=0.01)
+        assert q.qsize() == 0
+
+    shoal.run(main)
+
+
+def test_killed_getter_does_not_take_an_item() -> None:
+    """A getter killed while waiting is gone: the next item goes elsewhere."""
+    q = shoal.Queue()
+    t = shoal.spawn(q.get)
+    shoal.schedule()
+    t.kill()
+    q.put("kept")
+    assert q.get_nowait() == "kept"
+
+
+def test_queue_join_and_task_done() -> None:
+    """join() waits until every item put is marked done."""
+    q = shoal.Queue()
+    log: list[str] = []
+
+    def worker() -> None:
+        while True:
+            item = q.get()
+            log.append(f"did {item}")
+            q.task_done()
+
+    for i in range(3):
+        q.put(i)
+    w = shoal.spawn(worker)
+    q.join()
+    log.append("joined")
+    assert log == ["did 0", "did 1", "did 2", "joined"]
+    w.kill()
+    with pytest.raises(ValueError, match="task_done"):
+        q.task_done()
+
+
+def test_reprs_say_state() -> None:
+    """Each primitive's repr shows its state."""
+    assert "unset" in repr(shoal.Event())
+    assert "free" in repr(shoal.Lock())
+    assert "value=3" in repr(shoal.Semaphore(3))
+    assert "0/5" in repr(shoal.Queue(5))
