@@ -19,6 +19,7 @@ LAYERS = {
     "_channel": 5,
     "_sync": 5,
     "_select": 6,
+    "_structure": 6,
     "_stackless_channel": 7,
     "testing": 7,
     "stackless": 8,

@@ -21,6 +21,9 @@ from ._hub import current_time as current_time
 from ._hub import sleep as sleep
 from ._scheduler import schedule as schedule
 from ._select import select as select
+from ._structure import TaskGroup as TaskGroup
+from ._structure import allof as allof
+from ._structure import oneof as oneof
 from ._sync import Event as Event
 from ._sync import Lock as Lock
 from ._sync import Queue as Queue
@@ -45,14 +48,17 @@ __all__ = [
     "Lock",
     "Queue",
     "Semaphore",
+    "TaskGroup",
     "Tasklet",
     "TaskletExit",
     "TimeoutError",
     "WouldBlock",
+    "allof",
     "await_",
     "current",
     "current_time",
     "move_on_after",
+    "oneof",
     "run",
     "schedule",
     "select",

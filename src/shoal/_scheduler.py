@@ -128,6 +128,7 @@ class Scheduler:
         "hub",
         "in_run",
         "main",
+        "observed",
         "pool",
         "propagating",
         "rng",
@@ -145,6 +146,9 @@ class Scheduler:
         self.runq: deque[Task] = deque()
         #: Strong references to every unfinished spawned tasklet, oldest first.
         self.alive: dict[Task, None] = {}
+        #: Tasklets whose failure is delivered to someone (oneof, allof,
+        #: TaskGroup), so it is not also printed.
+        self.observed: set[Task] = set()
         self.pool: deque[greenlet] = deque()
         self.propagating: BaseException | None = None
         #: Tasklets paused until nothing else can run (``stackless.run()``

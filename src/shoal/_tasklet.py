@@ -205,7 +205,7 @@ class Tasklet(Task):
         return value
 
     def _report(self, exc: BaseException) -> None:
-        if isinstance(exc, TaskletExit):
+        if isinstance(exc, TaskletExit) or self in self._sched.observed:
             return
         print(f"{self!r} failed with {type(exc).__name__}", file=sys.stderr)
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)

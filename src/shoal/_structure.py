@@ -1,0 +1,167 @@
+"""Structured concurrency: ``oneof``, ``allof`` and ``TaskGroup``.
+
+Design
+------
+Each runs its branches (children) as tasklets that report their end on an
+internal queue, and never returns before every branch has finished: the
+branches still running are killed, and ``kill`` waits for their ``finally``
+blocks. That cleanup sits in a ``finally``, so a caller that is killed or
+times out takes its branches with it, and the constructs nest to any depth.
+A branch's failure is delivered to the caller (re-raised, or in the
+``ExceptionGroup``), so it is marked observed and not printed again.
+
+``oneof`` is not ``select``: it runs whole branches and kills the losers, so
+a losing branch that had already taken a message loses it. To take exactly
+one message from several channels, use ``select``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from ._errors import TaskletExit
+from ._sync import Queue
+from ._tasklet import Tasklet, spawn
+from ._timeouts import with_timeout
+
+if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
+    from exceptiongroup import BaseExceptionGroup, ExceptionGroup
+
+__all__ = ["TaskGroup", "allof", "oneof"]
+
+
+def _branch(fn: Callable[..., Any], args: tuple[Any, ...], done: Queue, i: int) -> Any:
+    try:
+        return fn(*args)
+    finally:
+        done.put_nowait(i)
+
+
+def _start(
+    fns: tuple[Callable[[], Any], ...], what: str
+) -> tuple[list[Tasklet], Queue]:
+    for fn in fns:
+        if not callable(fn):
+            raise TypeError(f"{what}() takes callables, got {fn!r}")
+    done = Queue()
+    branches = [spawn(_branch, fn, (), done, i) for i, fn in enumerate(fns)]
+    for t in branches:
+        t._sched.observed.add(t)
+    return branches, done
+
+
+def _end(branches: list[Tasklet]) -> None:
+    for t in branches:
+        t.kill()  # waits until it has finished
+        t._sched.observed.discard(t)
+
+
+def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
+    """Run each callable in its own tasklet; return the result of the first
+    to finish, or raise its exception. Before returning, the other branches
+    are killed and their ``finally`` blocks have run. ``shoal.TimeoutError``
+    if none finishes in ``timeout``. Switches."""
+    if not fns:
+        raise ValueError("oneof() needs at least one callable")
+    branches, done = _start(fns, "oneof")
+    try:
+        first = with_timeout(timeout, done.get)
+    finally:
+        _end(branches)
+    return branches[first].get()
+
+
+def allof(*fns: Callable[[], Any], timeout: float | None = None) -> tuple[Any, ...]:
+    """Run each callable in its own tasklet; return their results in argument
+    order. If one raises, the others are killed and that exception
+    propagates; ``shoal.TimeoutError`` if they do not all finish in
+    ``timeout``. Switches."""
+    branches, done = _start(fns, "allof")
+    try:
+        with_timeout(timeout, _wait_all, branches, done)
+    finally:
+        _end(branches)
+    return tuple(t.get() for t in branches)
+
+
+def _wait_all(branches: list[Tasklet], done: Queue) -> None:
+    for _ in branches:
+        exc = branches[done.get()].exception
+        if exc is not None:
+            raise exc
+
+
+class TaskGroup:
+    """``with TaskGroup() as group: group.spawn(fn, *args)``: the block exits
+    only when every child has finished. The first child to fail kills its
+    siblings, and the failures are raised as an ``ExceptionGroup``. If the
+    block itself raises (or its tasklet is killed), the children are killed.
+    Entering does not switch; leaving waits for the children (switches)."""
+
+    __slots__ = ("_children", "_closed", "_done")
+
+    def __init__(self) -> None:
+        self._children: list[Tasklet] = []
+        self._done = Queue()
+        self._closed = False
+
+    def spawn(self, fn: Callable[..., Any], /, *args: Any) -> Tasklet:
+        """Start ``fn(*args)`` as a child of the group. Does not switch."""
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed: no new children")
+        if not callable(fn):
+            raise TypeError(f"TaskGroup.spawn() needs a callable, got {fn!r}")
+        t = spawn(_branch, fn, args, self._done, len(self._children))
+        t._sched.observed.add(t)
+        self._children.append(t)
+        return t
+
+    def __enter__(self) -> TaskGroup:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        failures: list[BaseException] = []
+        try:
+            if exc is None:
+                self._wait(failures)
+        finally:
+            self._closed = True
+            _end(self._children)
+        if isinstance(exc, TaskletExit):
+            return  # the owner is being killed: its children went too
+        if exc is not None:
+            failures.insert(0, exc)
+        if not failures:
+            return
+        errors = [f for f in failures if isinstance(f, Exception)]
+        if len(errors) == len(failures):
+            raise ExceptionGroup("TaskGroup children failed", errors)
+        raise BaseExceptionGroup("TaskGroup children failed", failures)
+
+    def _wait(self, failures: list[BaseException]) -> None:
+        finished = 0
+        while finished < len(self._children):  # children may add children
+            child = self._children[self._done.get()]
+            finished += 1
+            exc = child.exception
+            if exc is not None and not isinstance(exc, TaskletExit) and not failures:
+                failures.append(exc)
+                for t in self._children:
+                    if t is not child:
+                        t.kill()  # siblings of the first failure
+                        if t.exception is not None and not isinstance(
+                            t.exception, TaskletExit
+                        ):
+                            failures.append(t.exception)
+
+    def __repr__(self) -> str:
+        alive = sum(1 for t in self._children if t.alive)
+        return f"<TaskGroup children={len(self._children)} alive={alive}>"

@@ -1,0 +1,228 @@
+"""oneof, allof and TaskGroup: who wins, who is killed, what comes out."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import shoal
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import ExceptionGroup
+
+
+def _after(seconds: float, value: object, log: list[str], name: str) -> object:
+    try:
+        shoal.sleep(seconds)
+        log.append(f"{name} done")
+        return value
+    finally:
+        log.append(f"{name} finally")
+
+
+def test_oneof_returns_the_first_and_kills_the_rest_first() -> None:
+    """The losers' finally blocks have run before oneof returns."""
+    log: list[str] = []
+
+    def main() -> object:
+        result = shoal.oneof(
+            lambda: _after(0.05, "slow", log, "slow"),
+            lambda: _after(0.005, "fast", log, "fast"),
+        )
+        log.append("returned")
+        return result
+
+    assert shoal.run(main) == "fast"
+    assert log == ["fast done", "fast finally", "slow finally", "returned"]
+
+
+def test_oneof_first_to_finish_raising_is_raised_and_not_printed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The first branch to end raised: the others die, its exception comes out."""
+    log: list[str] = []
+
+    def fail() -> None:
+        shoal.sleep(0.005)
+        raise KeyError("first")
+
+    def main() -> None:
+        with pytest.raises(KeyError, match="first"):
+            shoal.oneof(lambda: _after(0.05, "x", log, "slow"), fail)
+
+    shoal.run(main)
+    assert log == ["slow finally"]
+    assert "KeyError" not in capsys.readouterr().err
+
+
+def test_oneof_timeout_kills_every_branch() -> None:
+    """No branch in time: shoal.TimeoutError, every branch cleaned up."""
+    log: list[str] = []
+
+    def main() -> None:
+        with pytest.raises(shoal.TimeoutError):
+            shoal.oneof(
+                lambda: _after(5, 1, log, "a"),
+                lambda: _after(5, 2, log, "b"),
+                timeout=0.01,
+            )
+
+    shoal.run(main)
+    assert sorted(log) == ["a finally", "b finally"]
+
+
+def test_allof_returns_results_in_argument_order() -> None:
+    """Results come in the order given, not the order finished."""
+    log: list[str] = []
+
+    def main() -> tuple[object, ...]:
+        return shoal.allof(
+            lambda: _after(0.02, "first arg", log, "a"),
+            lambda: _after(0.005, "second arg", log, "b"),
+        )
+
+    assert shoal.run(main) == ("first arg", "second arg")
+
+
+def test_allof_failure_kills_the_others_and_propagates() -> None:
+    """One raises: the rest are killed and that exception comes out."""
+    log: list[str] = []
+
+    def fail() -> None:
+        shoal.sleep(0.005)
+        raise ValueError("one failed")
+
+    def main() -> None:
+        with pytest.raises(ValueError, match="one failed"):
+            shoal.allof(lambda: _after(5, 1, log, "slow"), fail)
+
+    shoal.run(main)
+    assert log == ["slow finally"]
+
+
+def test_nesting_and_killing_the_caller_kills_the_branches() -> None:
+    """A branch may run oneof/allof; killing the caller kills them all."""
+    log: list[str] = []
+
+    def inner() -> object:
+        return shoal.allof(
+            lambda: _after(5, 1, log, "deep1"), lambda: _after(5, 2, log, "deep2")
+        )
+
+    def caller() -> object:
+        return shoal.oneof(inner, lambda: _after(5, 3, log, "sibling"))
+
+    def main() -> None:
+        t = shoal.spawn(caller)
+        shoal.sleep(0.01)
+        t.kill()
+
+    shoal.run(main)
+    assert sorted(log) == ["deep1 finally", "deep2 finally", "sibling finally"]
+
+
+def test_oneof_and_allof_bad_arguments() -> None:
+    """Not callables: TypeError naming them; oneof() of nothing: ValueError."""
+    with pytest.raises(TypeError, match="got 3"):
+        shoal.oneof(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="got 'x'"):
+        shoal.allof("x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one"):
+        shoal.oneof()
+    assert shoal.allof() == ()
+
+
+def test_taskgroup_waits_for_every_child() -> None:
+    """The block exits only when all children have finished."""
+    log: list[str] = []
+
+    def main() -> None:
+        with shoal.TaskGroup() as group:
+            group.spawn(_after, 0.01, 1, log, "a")
+            group.spawn(_after, 0.005, 2, log, "b")
+        log.append("exited")
+
+    shoal.run(main)
+    assert log == ["b done", "b finally", "a done", "a finally", "exited"]
+
+
+def test_taskgroup_first_failure_kills_siblings_and_groups_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A failing child kills the others; the failure comes as an ExceptionGroup."""
+    log: list[str] = []
+
+    def fail() -> None:
+        shoal.sleep(0.005)
+        raise ValueError("child failed")
+
+    def grouped() -> None:
+        with shoal.TaskGroup() as group:
+            group.spawn(_after, 5, 1, log, "slow")
+            group.spawn(fail)
+
+    def main() -> None:
+        with pytest.raises(ExceptionGroup) as info:
+            grouped()
+        (only,) = info.value.exceptions
+        assert isinstance(only, ValueError)
+
+    shoal.run(main)
+    assert log == ["slow finally"]
+    assert "ValueError" not in capsys.readouterr().err
+
+
+def test_taskgroup_body_error_kills_children() -> None:
+    """The block raising kills the children; its error is in the group."""
+    log: list[str] = []
+
+    def grouped() -> None:
+        with shoal.TaskGroup() as group:
+            group.spawn(_after, 5, 1, log, "child")
+            shoal.schedule()
+            raise LookupError("body")
+
+    def main() -> None:
+        with pytest.raises(ExceptionGroup) as info:
+            grouped()
+        assert isinstance(info.value.exceptions[0], LookupError)
+
+    shoal.run(main)
+    assert log == ["child finally"]
+
+
+def test_killing_the_owner_kills_the_children() -> None:
+    """A killed owner's TaskGroup kills its children; TaskletExit goes on."""
+    log: list[str] = []
+
+    def owner() -> None:
+        with shoal.TaskGroup() as group:
+            group.spawn(_after, 5, 1, log, "child")
+
+    def main() -> object:
+        t = shoal.spawn(owner)
+        shoal.sleep(0.005)
+        t.kill()
+        return t.exception
+
+    assert isinstance(shoal.run(main), shoal.TaskletExit)
+    assert log == ["child finally"]
+
+
+def test_children_may_spawn_children_but_not_after_close() -> None:
+    """Children added while the group waits are waited for; after: error."""
+    log: list[str] = []
+
+    def main() -> None:
+        with shoal.TaskGroup() as group:
+
+            def parent() -> None:
+                group.spawn(_after, 0.005, 1, log, "grandchild")
+
+            group.spawn(parent)
+        assert log == ["grandchild done", "grandchild finally"]
+        with pytest.raises(RuntimeError, match="closed"):
+            group.spawn(lambda: None)
+
+    shoal.run(main)
