@@ -10,6 +10,7 @@ import shoal
 
 PROMISED = {
     "shoal": {
+        "BusyError",
         "CancelScope",
         "Case",
         "Channel",
@@ -21,6 +22,7 @@ PROMISED = {
         "Lock",
         "Queue",
         "Semaphore",
+        "Server",
         "TaskGroup",
         "Tasklet",
         "TaskletExit",
@@ -35,6 +37,7 @@ PROMISED = {
         "run",
         "schedule",
         "select",
+        "serve_tcp",
         "sleep",
         "spawn",
         "timeout",

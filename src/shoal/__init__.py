@@ -10,6 +10,7 @@ from ._bridge import to_thread as to_thread
 from ._bridge import wait_future as wait_future
 from ._channel import Case as Case
 from ._channel import Channel as Channel
+from ._errors import BusyError as BusyError
 from ._errors import ChannelClosed as ChannelClosed
 from ._errors import ClosedError as ClosedError
 from ._errors import DeadlockError as DeadlockError
@@ -21,6 +22,8 @@ from ._hub import current_time as current_time
 from ._hub import sleep as sleep
 from ._scheduler import schedule as schedule
 from ._select import select as select
+from ._server import Server as Server
+from ._server import serve_tcp as serve_tcp
 from ._structure import TaskGroup as TaskGroup
 from ._structure import allof as allof
 from ._structure import oneof as oneof
@@ -37,6 +40,7 @@ from ._timeouts import move_on_after as move_on_after
 from ._timeouts import timeout as timeout
 
 __all__ = [
+    "BusyError",
     "CancelScope",
     "Case",
     "Channel",
@@ -48,6 +52,7 @@ __all__ = [
     "Lock",
     "Queue",
     "Semaphore",
+    "Server",
     "TaskGroup",
     "Tasklet",
     "TaskletExit",
@@ -62,6 +67,7 @@ __all__ = [
     "run",
     "schedule",
     "select",
+    "serve_tcp",
     "sleep",
     "spawn",
     "timeout",

@@ -10,6 +10,7 @@ The hierarchy::
             ├── ClosedError    you closed it (not: the peer broke it)
             │   └── ChannelClosed
             ├── WouldBlock     a ``*_nowait`` operation would have to wait
+            ├── BusyError      another tasklet already reads (or writes) it
             ├── TimeoutError   also the builtin ``TimeoutError``: time ran out
             └── DeadlockError  also a ``RuntimeError``, as in Stackless: a
                                tasklet would block and nothing can ever wake it
@@ -28,6 +29,7 @@ import builtins
 from typing import Any
 
 __all__ = [
+    "BusyError",
     "ChannelClosed",
     "ClosedError",
     "DeadlockError",
@@ -61,6 +63,10 @@ class WouldBlock(Error):  # noqa: N818 - trio's name for the same thing
 
 class TimeoutError(Error, builtins.TimeoutError):
     """The time given to an operation ran out; the operation did not happen."""
+
+
+class BusyError(Error):
+    """Another tasklet is already waiting to read (or write) this object."""
 
 
 class DeadlockError(Error, RuntimeError):

@@ -1,0 +1,114 @@
+"""TCP servers: ``serve_tcp`` runs one tasklet per connection.
+
+The accepting tasklet takes a unit of a ``Semaphore`` before each ``accept``
+when ``max_connections`` is set, so connections beyond the limit wait in the
+listen backlog until one closes. A handler's exception is logged and closes
+that connection only. ``close()`` stops accepting; ``close(kill=True)`` also
+ends the connections' tasklets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from . import socket as _socket
+from ._sync import Semaphore
+from ._tasklet import Tasklet, current, spawn
+
+__all__ = ["Server", "serve_tcp"]
+
+log = logging.getLogger("shoal.server")
+
+Handler = Callable[[_socket.socket, Any], object]
+
+
+class Server:
+    """A listening TCP server; made by :func:`serve_tcp`."""
+
+    def __init__(
+        self, handler: Handler, host: str, port: int, max_connections: int | None
+    ) -> None:
+        if not callable(handler):
+            raise TypeError(f"serve_tcp() needs a callable handler, got {handler!r}")
+        self._handler = handler
+        self._listener = _socket.create_server((host, port))
+        #: The address the server listens on: (host, port).
+        self.address: tuple[str, int] = self._listener.getsockname()[:2]
+        self._limit = Semaphore(max_connections) if max_connections else None
+        self._connections: dict[Tasklet, None] = {}
+        self._closed = False
+        self._acceptor = spawn(self._accept_loop)
+
+    def _accept_loop(self) -> None:
+        while True:
+            if self._limit is not None:
+                self._limit.acquire()
+            try:
+                conn, address = self._listener.accept()
+            except OSError:
+                if self._closed:
+                    return
+                raise
+            self._connections[spawn(self._serve, conn, address)] = None
+
+    def _serve(self, conn: _socket.socket, address: Any) -> None:
+        try:
+            self._handler(conn, address)
+        except Exception:
+            log.exception("handler for %s failed; connection closed", address)
+        finally:
+            conn.close()
+            self._connections.pop(current(), None)
+            if self._limit is not None:
+                self._limit.release()
+
+    @property
+    def connections(self) -> int:
+        """How many connections are being served."""
+        return len(self._connections)
+
+    def close(self, kill: bool = False) -> None:
+        """Stop accepting; with ``kill``, also end every connection's
+        tasklet. Switches."""
+        if not self._closed:
+            self._closed = True
+            self._acceptor.kill()
+            self._listener.close()
+        if kill:
+            for t in list(self._connections):
+                t.kill()
+
+    def serve_forever(self) -> None:
+        """Wait until the server is closed. Switches."""
+        self._acceptor.join()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(kill=True)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "listening"
+        return f"<Server {self.address} {state} connections={self.connections}>"
+
+
+def serve_tcp(
+    handler: Handler,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    max_connections: int | None = None,
+) -> Server:
+    """Listen on ``host``:``port`` (loopback and a free port by default) and
+    call ``handler(sock, address)`` in a new tasklet for each connection.
+    Does not switch; the server accepts when this tasklet waits."""
+    return Server(handler, host, port, max_connections)

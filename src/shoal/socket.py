@@ -1,0 +1,271 @@
+"""A cooperative drop-in for the standard ``socket`` module.
+
+Every name of the stdlib module is here; ``socket``, ``create_connection``,
+``create_server``, ``socketpair``, ``fromfd``, ``getaddrinfo`` and
+``gethostbyname`` are cooperative: a call that would block parks only the
+calling tasklet (the hub waits for the descriptor), and name lookups run in a
+thread. Timeouts (``settimeout``) raise ``shoal.TimeoutError``, which is also
+``socket.timeout``. Two tasklets reading (or writing) one socket at once:
+the second gets ``shoal.BusyError``.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os as _os
+import socket as _stdlib
+from typing import Any
+
+from ._bridge import to_thread
+from ._errors import BusyError
+from ._io import wait_readable, wait_writable
+from ._scheduler import get_scheduler
+
+_OURS = {
+    "create_connection",
+    "create_server",
+    "fromfd",
+    "getaddrinfo",
+    "gethostbyname",
+    "socket",
+    "socketpair",
+}
+# A drop-in: every other name of the stdlib module, as it is there.
+globals().update({n: getattr(_stdlib, n) for n in _stdlib.__all__ if n not in _OURS})
+__all__ = list(_stdlib.__all__)
+
+_WAITING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EALREADY)
+
+
+class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
+    """A socket whose blocking calls switch instead of blocking the thread.
+
+    The descriptor itself is always non-blocking; ``settimeout`` and
+    ``setblocking`` set this object's own timeout (None: wait as long as it
+    takes; 0: never wait, raise ``BlockingIOError`` as the stdlib does).
+    """
+
+    __slots__ = ("_reader", "_shoal_timeout", "_writer")
+
+    def __init__(
+        self,
+        family: int = -1,
+        type: int = -1,
+        proto: int = -1,
+        fileno: int | None = None,
+    ) -> None:
+        super().__init__(family, type, proto, fileno)
+        self._shoal_timeout: float | None = _stdlib.getdefaulttimeout()
+        self._reader: Any = None
+        self._writer: Any = None
+        super().settimeout(0.0)
+
+    # -- timeouts -----------------------------------------------------------------
+
+    def settimeout(self, value: float | None) -> None:
+        """Seconds a blocking call may wait (None: no limit; 0: never)."""
+        if value is not None:
+            value = float(value)
+            if value < 0:
+                raise ValueError(f"Timeout value out of range: {value}")
+        self._shoal_timeout = value
+
+    def gettimeout(self) -> float | None:
+        """This socket's timeout (see :meth:`settimeout`)."""
+        return self._shoal_timeout
+
+    def setblocking(self, flag: bool) -> None:
+        """``setblocking(True)`` is ``settimeout(None)``, False is 0."""
+        self.settimeout(None if flag else 0.0)
+
+    def getblocking(self) -> bool:
+        """Whether a blocking call may wait."""
+        return self._shoal_timeout != 0.0
+
+    # -- waiting --------------------------------------------------------------------
+
+    def _wait(self, writing: bool) -> None:
+        cur = get_scheduler().current
+        slot = "_writer" if writing else "_reader"
+        other = getattr(self, slot)
+        if other is not None and other is not cur:
+            verb = "written" if writing else "read"
+            raise BusyError(f"{self!r} is already being {verb} by {other!r}")
+        setattr(self, slot, cur)
+        try:
+            wait = wait_writable if writing else wait_readable
+            wait(self.fileno(), self._shoal_timeout, f"{self!r}")
+        finally:
+            setattr(self, slot, None)
+
+    def _retry(self, writing: bool, op: Any, *args: Any) -> Any:
+        while True:
+            try:
+                return op(*args)
+            except BlockingIOError:
+                if self._shoal_timeout == 0.0:
+                    raise
+            self._wait(writing)
+
+    # -- the blocking calls, cooperative ---------------------------------------------
+
+    def accept(self) -> tuple[socket, Any]:
+        """Wait for a connection; ``(socket, address)``. Switches if it waits."""
+        fd, address = self._retry(False, self._accept)  # type: ignore[attr-defined]
+        sock = socket(self.family, self.type, self.proto, fileno=fd)
+        sock.settimeout(self._shoal_timeout)
+        return sock, address
+
+    def connect(self, address: Any) -> None:
+        """Connect, resolving a host name without blocking. Switches."""
+        address = _resolve(self.family, self.type, address)
+        err = super().connect_ex(address)
+        if err in (0, _errno.EISCONN):
+            return
+        if err not in _WAITING:
+            raise OSError(err, _os.strerror(err))
+        if self._shoal_timeout == 0.0:
+            raise BlockingIOError(err, _os.strerror(err))
+        self._wait(True)
+        err = self.getsockopt(_stdlib.SOL_SOCKET, _stdlib.SO_ERROR)
+        if err:
+            raise OSError(err, _os.strerror(err))
+
+    def connect_ex(self, address: Any) -> int:
+        """:meth:`connect`, returning an error number instead of raising."""
+        try:
+            self.connect(address)
+        except OSError as e:
+            return e.errno or _errno.EIO
+        return 0
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """Receive up to ``bufsize`` bytes. Switches if it waits."""
+        data: bytes = self._retry(False, super().recv, bufsize, flags)
+        return data
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        """Receive into ``buffer``. Switches if it waits."""
+        n: int = self._retry(False, super().recv_into, buffer, nbytes, flags)
+        return n
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
+        """Receive a datagram and its sender. Switches if it waits."""
+        got: tuple[bytes, Any] = self._retry(False, super().recvfrom, bufsize, flags)
+        return got
+
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Any:
+        """Receive a datagram into ``buffer``. Switches if it waits."""
+        return self._retry(False, super().recvfrom_into, buffer, nbytes, flags)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        """Send some of ``data``; how many bytes went. Switches if it waits."""
+        n: int = self._retry(True, super().send, data, flags)
+        return n
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """Send all of ``data``. Switches while it waits."""
+        with memoryview(data) as view, view.cast("B") as octets:
+            sent, total = 0, len(octets)
+            while sent < total:
+                sent += self.send(octets[sent:], flags)
+
+    def sendto(self, data: Any, *args: Any) -> int:
+        """Send a datagram. Switches if it waits."""
+        n: int = self._retry(True, super().sendto, data, *args)
+        return n
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """Send a file's contents through :meth:`send` (the stdlib's own
+        path would block the thread in a selector). Switches."""
+        n: int = self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined]
+        return n
+
+
+def _numeric(host: Any) -> bool:
+    if host is None or host == "":
+        return True
+    for family in (_stdlib.AF_INET, _stdlib.AF_INET6):
+        try:
+            _stdlib.inet_pton(family, str(host).split("%")[0])
+            return True
+        except OSError:
+            pass
+    return False
+
+
+def _resolve(family: int, type: int, address: Any) -> Any:
+    """An (host, port, ...) address with its host name resolved."""
+    if family not in (_stdlib.AF_INET, _stdlib.AF_INET6) or _numeric(address[0]):
+        return address
+    infos = getaddrinfo(address[0], address[1], family, type)
+    return infos[0][4]
+
+
+def getaddrinfo(
+    host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+) -> list[Any]:
+    """As ``socket.getaddrinfo``; a name lookup runs in a thread. Switches
+    unless ``host`` is numeric."""
+    if _numeric(host):
+        return _stdlib.getaddrinfo(host, port, family, type, proto, flags)
+    return to_thread(_stdlib.getaddrinfo, host, port, family, type, proto, flags)
+
+
+def gethostbyname(hostname: str) -> str:
+    """As ``socket.gethostbyname``; the lookup runs in a thread. Switches."""
+    if _numeric(hostname):
+        return _stdlib.gethostbyname(hostname)
+    return to_thread(_stdlib.gethostbyname, hostname)
+
+
+def _adopt(sock: _stdlib.socket) -> socket:
+    ours = socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    return ours
+
+
+def socketpair(
+    family: int = _stdlib.AF_UNIX, type: int = _stdlib.SOCK_STREAM, proto: int = 0
+) -> tuple[socket, socket]:
+    """A connected pair of cooperative sockets. Does not switch."""
+    a, b = _stdlib.socketpair(family, type, proto)
+    return _adopt(a), _adopt(b)
+
+
+def fromfd(fd: int, family: int, type: int, proto: int = 0) -> socket:
+    """A cooperative socket on a duplicate of ``fd``. Does not switch."""
+    return socket(family, type, proto, fileno=_os.dup(fd))
+
+
+def create_server(address: Any, **kwargs: Any) -> socket:
+    """As ``socket.create_server`` (a listening TCP socket), cooperative.
+    Does not switch (binding and listening never wait)."""
+    return _adopt(_stdlib.create_server(address, **kwargs))
+
+
+def create_connection(
+    address: tuple[str, int],
+    timeout: Any = _stdlib._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+    source_address: Any = None,
+) -> socket:
+    """As ``socket.create_connection``: try each address of ``host`` until
+    one connects. Switches."""
+    host, port = address
+    errors: list[OSError] = []
+    for family, type_, proto, _, sockaddr in getaddrinfo(
+        host, port, 0, _stdlib.SOCK_STREAM
+    ):
+        sock = socket(family, type_, proto)
+        try:
+            if timeout is not _stdlib._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as e:
+            errors.append(e)
+            sock.close()
+    if errors:
+        raise errors[0]
+    raise OSError(f"getaddrinfo returned no address for {host!r}")

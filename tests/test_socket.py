@@ -1,0 +1,196 @@
+"""shoal.socket and serve_tcp, on real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+
+import pytest
+
+import shoal
+import shoal.socket as socket
+
+
+def _echo(conn: socket.socket, address: object) -> None:
+    while data := conn.recv(4096):
+        conn.sendall(data)
+
+
+def test_echo_server_with_many_concurrent_clients() -> None:
+    """100 clients at once, each gets its own bytes back."""
+
+    def client(port: int, i: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(f"hello {i}".encode() * 100)
+            want = len(f"hello {i}") * 100
+            got = b""
+            while len(got) < want:
+                got += s.recv(65536)
+            return got
+
+    def main() -> list[bytes]:
+        with shoal.serve_tcp(_echo) as server:
+            port = server.address[1]
+            return list(shoal.allof(*[lambda i=i: client(port, i) for i in range(100)]))
+
+    answers = shoal.run(main)
+    assert answers == [f"hello {i}".encode() * 100 for i in range(100)]
+
+
+def test_recv_timeout_is_a_socket_timeout() -> None:
+    """settimeout: recv raises shoal.TimeoutError, which is socket.timeout."""
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with a, b:
+            a.settimeout(0.01)
+            with pytest.raises(socket.timeout) as info:
+                a.recv(10)
+            assert isinstance(info.value, shoal.TimeoutError)
+
+    shoal.run(main)
+
+
+def test_two_readers_of_one_socket_is_busy() -> None:
+    """The second tasklet reading the same socket gets BusyError."""
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with a, b:
+            first = shoal.spawn(a.recv, 10)
+            shoal.schedule()
+            with pytest.raises(shoal.BusyError, match="already being read"):
+                a.recv(10)
+            b.sendall(b"for first")
+            assert first.get(timeout=5) == b"for first"
+
+    shoal.run(main)
+
+
+def test_socketpair_and_makefile() -> None:
+    """Unix sockets and the file interface work cooperatively."""
+
+    def main() -> str:
+        a, b = socket.socketpair()
+        with a, b, a.makefile("w") as w, b.makefile("r") as r:
+            shoal.spawn(lambda: (w.write("line one\n"), w.flush()))
+            return r.readline()
+
+    assert shoal.run(main) == "line one\n"
+
+
+def test_udp_sendto_recvfrom() -> None:
+    """Datagrams between two UDP sockets on loopback."""
+
+    def main() -> tuple[bytes, bool]:
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with rx, tx:
+            rx.bind(("127.0.0.1", 0))
+            tx.bind(("127.0.0.1", 0))
+            shoal.spawn(tx.sendto, b"datagram", rx.getsockname())
+            data, sender = rx.recvfrom(100)
+            return data, sender == tx.getsockname()
+
+    assert shoal.run(main) == (b"datagram", True)
+
+
+def test_connect_refused_and_name_lookup() -> None:
+    """A closed port refuses; 'localhost' is resolved without blocking."""
+
+    def main() -> None:
+        probe = socket.create_server(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5)
+        infos = socket.getaddrinfo("localhost", 80, socket.AF_INET)
+        assert infos
+        assert infos[0][4][0].startswith("127.")
+        server = shoal.serve_tcp(_echo)
+        with server, socket.create_connection(("localhost", server.address[1])) as s:
+            s.sendall(b"by name")
+            assert s.recv(100) == b"by name"
+
+    shoal.run(main)
+
+
+def test_sendfile() -> None:
+    """sendfile sends a file's bytes cooperatively."""
+
+    def main() -> bytes:
+        a, b = socket.socketpair()
+        with a, b, tempfile.TemporaryFile() as f:
+            f.write(b"file contents" * 1000)
+            f.seek(0)
+            sender = shoal.spawn(a.sendfile, f)
+            got = b""
+            while len(got) < 13000:
+                got += b.recv(65536)
+            assert sender.get(timeout=5) == 13000
+            return got
+
+    assert shoal.run(main) == b"file contents" * 1000
+
+
+def test_non_blocking_mode_raises_like_the_stdlib() -> None:
+    """setblocking(False): an operation that would wait raises BlockingIOError."""
+    a, b = socket.socketpair()
+    with a, b:
+        a.setblocking(False)
+        assert not a.getblocking()
+        with pytest.raises(BlockingIOError):
+            a.recv(10)
+
+
+def test_handler_failure_is_logged_and_closes_that_connection_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A handler's exception is logged; the server keeps serving."""
+
+    def handler(conn: socket.socket, address: object) -> None:
+        if conn.recv(10) == b"boom":
+            raise ValueError("handler broke")
+        conn.sendall(b"fine")
+
+    def main() -> bytes:
+        with shoal.serve_tcp(handler) as server:
+            port = server.address[1]
+            with socket.create_connection(("127.0.0.1", port)) as bad:
+                bad.sendall(b"boom")
+                assert bad.recv(10) == b""  # closed by the server
+            with socket.create_connection(("127.0.0.1", port)) as good:
+                good.sendall(b"hi")
+                return good.recv(10)
+
+    with caplog.at_level(logging.ERROR, logger="shoal.server"):
+        assert shoal.run(main) == b"fine"
+    assert "handler for" in caplog.text
+    assert "handler broke" in caplog.text
+
+
+def test_max_connections_makes_new_ones_wait_and_kill_ends_them() -> None:
+    """With max_connections=2 a third connection is served only when one
+    closes; close(kill=True) ends the connection tasklets."""
+    served: list[int] = []
+
+    def handler(conn: socket.socket, address: object) -> None:
+        served.append(address[1])  # type: ignore[index]
+        conn.recv(10)  # until the client closes
+
+    def main() -> None:
+        server = shoal.serve_tcp(handler, max_connections=2)
+        port = server.address[1]
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        shoal.sleep(0.02)
+        assert len(served) == 2
+        assert server.connections == 2
+        clients[0].close()
+        shoal.sleep(0.02)
+        assert len(served) == 3
+        server.close(kill=True)
+        assert server.connections == 0
+        for c in clients:
+            c.close()
+
+    shoal.run(main)
