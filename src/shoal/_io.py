@@ -20,20 +20,25 @@ __all__ = ["wait_readable", "wait_writable"]
 def wait_readable(fd: int, timeout: float | None = None, what: str = "") -> None:
     """Wait until ``fd`` can be read without blocking; ``shoal.TimeoutError``
     after ``timeout``. Switches."""
-    s = get_scheduler()
-    hub = get_hub(s)
-    wait = HubWait(hub, what or f"fd {fd} to be readable")
-    hub.loop.add_reader(fd, hub.wake_if, s.current, wait, None)
-    wait.cancels.append(functools.partial(hub.loop.remove_reader, fd))
-    hub_wait(s, wait, timeout)
+    _wait(fd, timeout, what or f"fd {fd} to be readable", writing=False)
 
 
 def wait_writable(fd: int, timeout: float | None = None, what: str = "") -> None:
     """Wait until ``fd`` can be written without blocking; ``shoal.TimeoutError``
     after ``timeout``. Switches."""
+    _wait(fd, timeout, what or f"fd {fd} to be writable", writing=True)
+
+
+def _wait(fd: int, timeout: float | None, what: str, *, writing: bool) -> None:
     s = get_scheduler()
     hub = get_hub(s)
-    wait = HubWait(hub, what or f"fd {fd} to be writable")
-    hub.loop.add_writer(fd, hub.wake_if, s.current, wait, None)
-    wait.cancels.append(functools.partial(hub.loop.remove_writer, fd))
+    loop = hub.loop
+    wait = HubWait(hub, what)
+    add, remove = (
+        (loop.add_writer, loop.remove_writer)
+        if writing
+        else (loop.add_reader, loop.remove_reader)
+    )
+    add(fd, hub.wake_if, s.current, wait, None)
+    wait.cancels.append(functools.partial(remove, fd))
     hub_wait(s, wait, timeout)

@@ -17,12 +17,15 @@ from __future__ import annotations
 import operator
 from collections import deque
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import WouldBlock, bomb
 from ._hub import ready
 from ._scheduler import Task, get_scheduler
 from ._timeouts import with_timeout
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["Event", "Lock", "Queue", "Semaphore"]
 
@@ -85,6 +88,30 @@ class _Waiters:
         return f"{self.verb} {self.owner!r}"
 
 
+class _Held:
+    """``with x:`` acquires on entry and releases on exit (Lock, Semaphore)."""
+
+    __slots__ = ()
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
 class Event:
     """A flag tasklets can wait for. Nothing here switches but ``wait``."""
 
@@ -120,7 +147,7 @@ class Event:
         )
 
 
-class Semaphore:
+class Semaphore(_Held):
     """A counter of free units; ``acquire`` waits for one, FIFO."""
 
     __slots__ = ("_value", "_waiters")
@@ -155,24 +182,12 @@ class Semaphore:
         if not self._waiters.wake():
             self._value += 1
 
-    def __enter__(self) -> Semaphore:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
     def __repr__(self) -> str:
         waiting = len(self._waiters.q)
         return f"<{type(self).__name__} value={self._value} waiting={waiting}>"
 
 
-class Lock:
+class Lock(_Held):
     """A mutual exclusion lock owned by one tasklet at a time, FIFO."""
 
     __slots__ = ("_owner", "_waiters")
@@ -217,18 +232,6 @@ class Lock:
             ready(nxt, None)
         else:
             self._owner = None
-
-    def __enter__(self) -> Lock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
     def __repr__(self) -> str:
         owner = f" by {self._owner!r}" if self._owner is not None else ""
