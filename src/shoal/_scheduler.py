@@ -48,7 +48,7 @@ from typing import Any
 
 from greenlet import getcurrent, greenlet
 
-from ._errors import DeadlockError, bomb
+from ._errors import DeadlockError, TaskletExit, bomb
 from ._task import DEAD, NOWAKE, Task
 
 __all__ = [
@@ -384,16 +384,7 @@ class Scheduler:
             nxt = runq.popleft()
             if nxt is not task:
                 task._gr = getcurrent()
-                self.current = nxt
-                if _schedule_callback is not None:
-                    _switched(task, nxt)
-                gr = nxt._gr
-                if gr is None:
-                    self.start(nxt)
-                else:
-                    value = nxt._temp
-                    nxt._temp = _NOWAKE
-                    gr.switch(value)
+                self.resume(task, nxt)
         # The hub's turn: its place in the run queue is gone, if it had one.
         hub.queued = False
         self.current = task
@@ -454,7 +445,7 @@ class Scheduler:
     def failed(self, t: Task, exc: BaseException) -> None:
         """Deal with ``exc`` escaping tasklet ``t``."""
         if t._propagate or isinstance(exc, (SystemExit, KeyboardInterrupt)):
-            if not isinstance(exc, _silent()):
+            if not isinstance(exc, TaskletExit):
                 self.propagating = exc
             return
         t._report(exc)
@@ -522,12 +513,6 @@ def schedule() -> None:
         if value is not _NOWAKE:
             nxt._temp = _NOWAKE
         gr.switch(value)
-
-
-def _silent() -> type[BaseException]:
-    from ._errors import TaskletExit
-
-    return TaskletExit
 
 
 def _starter(t: Task) -> None:
