@@ -124,13 +124,7 @@ class Hub:
         callbacks (a concurrent future's) cannot be taken back."""
         if t._blocked_on is waitable and waitable is not None:
             waitable._unpark(t)
-            self._run(t, value)
-
-    def _run(self, t: Task, value: Any) -> None:
-        t._blocked_on = None
-        t._temp = value
-        self.sched.runq.append(t)
-        self.ensure_flush()
+            ready(t, value)  # in the hub: it also has the loop run t soon
 
     def ensure_flush(self) -> None:
         """Make the loop run the runnable tasklets soon: for code in the hub
