@@ -28,6 +28,7 @@ from typing import Any
 from . import _handoff
 from ._errors import ChannelClosed, WouldBlock, bomb
 from ._handoff import NOQUEUE, HandOff
+from ._hub import ready
 from ._scheduler import NOWAKE, Scheduler, Task, Waiter, get_scheduler
 from ._timeouts import with_timeout
 
@@ -321,7 +322,6 @@ class Channel(HandOff):
             return
         self._closing = True
         self._update_switches()
-        runq = get_scheduler().runq
         for sending in (False, True):
             if not (self._senders if sending else self._receivers):
                 continue
@@ -332,11 +332,8 @@ class Channel(HandOff):
                     t, _ = self._claim(t, None)
                     if t is None:
                         continue
-                t._blocked_on = None
-                t._temp = bomb(
-                    self._closed_error, self._closed_error(f"{self!r} was closed")
-                )
-                runq.append(t)
+                closed = self._closed_error(f"{self!r} was closed")
+                ready(t, bomb(self._closed_error, closed))
 
     # -- cases for select -------------------------------------------------------
 
@@ -371,7 +368,7 @@ class Channel(HandOff):
         if buf:
             value = buf.popleft()
             if _count(self._senders) > self._stale_s:
-                self._refill(s, buf)
+                self._refill(buf)
             return value
         if not self._senders:
             return _EMPTY
@@ -397,20 +394,19 @@ class Channel(HandOff):
         When ``cur`` yields here its ``_temp`` is set (to None): its operation
         completed, so a kill must let it return first (see ``Tasklet.throw``).
         """
-        t._blocked_on = None
         if now:
+            t._blocked_on = None
             t._temp = NOWAKE  # the wake value goes through the switch
             cur._temp = None
             s.runq.append(cur)
             s.switch_to(cur, t, wake)
             return
-        t._temp = wake
-        s.runq.append(t)
+        ready(t, wake)
         if self._schedule_all:
             cur._temp = None
             s.requeue(cur)
 
-    def _refill(self, s: Scheduler, buf: deque[Any]) -> None:
+    def _refill(self, buf: deque[Any]) -> None:
         """A buffer slot came free: move the first waiting sender's value in."""
         sq = self._queue(True)
         while sq:
@@ -424,9 +420,7 @@ class Channel(HandOff):
             else:
                 value = t._temp
             buf.append(value)
-            t._blocked_on = None
-            t._temp = wake
-            s.runq.append(t)
+            ready(t, wake)
             return
 
     def _wait(self, s: Scheduler, cur: Task, sending: bool, value: Any) -> Any:
