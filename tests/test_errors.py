@@ -14,6 +14,7 @@ import shoal
         (shoal.Error, (Exception,)),
         (shoal.ClosedError, (shoal.Error,)),
         (shoal.ChannelClosed, (shoal.ClosedError,)),
+        (shoal.ClosedFileError, (shoal.ClosedError, OSError)),
         (shoal.WouldBlock, (shoal.Error,)),
         (shoal.DeadlockError, (shoal.Error, RuntimeError)),
     ],

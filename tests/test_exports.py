@@ -16,6 +16,7 @@ PROMISED = {
         "Channel",
         "ChannelClosed",
         "ClosedError",
+        "ClosedFileError",
         "DeadlockError",
         "Error",
         "Event",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import tempfile
 
@@ -192,5 +193,52 @@ def test_max_connections_makes_new_ones_wait_and_kill_ends_them() -> None:
         assert server.connections == 0
         for c in clients:
             c.close()
+
+    shoal.run(main)
+
+
+def test_closing_a_socket_wakes_its_reader_and_writer() -> None:
+    """A tasklet blocked on a socket that another tasklet closes gets
+    shoal.ClosedError, which is also OSError(EBADF) as in the stdlib."""
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        reader = shoal.spawn(a.recv, 10)
+        writer = shoal.spawn(a.sendall, b"x" * 10_000_000)
+        shoal.sleep(0.01)
+        assert "readable" in repr(reader)
+        assert "writable" in repr(writer)
+        a.close()
+        for t in (reader, writer):
+            t.join(timeout=5)
+            assert isinstance(t.exception, shoal.ClosedError)
+            assert isinstance(t.exception, OSError)
+            assert t.exception.errno == errno.EBADF
+            assert "closed by another tasklet" in str(t.exception)
+        # The descriptor really went, and the hub forgot it: a new socket may
+        # reuse the number and be waited on normally.
+        c, d = socket.socketpair()
+        with b, c, d:
+            d.sendall(b"ok")
+            assert c.recv(2) == b"ok"
+
+    shoal.run(main)
+
+
+def test_closing_a_socket_with_a_file_still_open_keeps_its_reader() -> None:
+    """As in the stdlib, close() with a makefile() still open does not close
+    the descriptor, so a reader of that file keeps waiting and gets its data."""
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        f = a.makefile("rb")
+        reader = shoal.spawn(f.read, 2)
+        shoal.sleep(0.01)
+        a.close()
+        b.sendall(b"hi")
+        assert reader.get(timeout=5) == b"hi"
+        f.close()
+        b.close()
 
     shoal.run(main)

@@ -13,6 +13,7 @@ from ._channel import Channel as Channel
 from ._errors import BusyError as BusyError
 from ._errors import ChannelClosed as ChannelClosed
 from ._errors import ClosedError as ClosedError
+from ._errors import ClosedFileError as ClosedFileError
 from ._errors import DeadlockError as DeadlockError
 from ._errors import Error as Error
 from ._errors import TaskletExit as TaskletExit
@@ -46,6 +47,7 @@ __all__ = [
     "Channel",
     "ChannelClosed",
     "ClosedError",
+    "ClosedFileError",
     "DeadlockError",
     "Error",
     "Event",

@@ -49,7 +49,7 @@ def wait_future(
     s = get_scheduler()
     hub = get_hub(s)
     cur = s.current
-    wait = HubWait(hub, repr(future))
+    wait = HubWait(hub, future)
     if isinstance(future, concurrent.futures.Future):
 
         def done(_: object) -> None:  # on whichever thread completes it

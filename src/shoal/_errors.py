@@ -8,7 +8,9 @@ The hierarchy::
     └── Exception
         └── Error              base of every failure of the library
             ├── ClosedError    you closed it (not: the peer broke it)
-            │   └── ChannelClosed
+            │   ├── ChannelClosed
+            │   └── ClosedFileError  also ``OSError(EBADF)``: another tasklet
+            │                      closed the socket or file this one waited on
             ├── WouldBlock     a ``*_nowait`` operation would have to wait
             ├── BusyError      another tasklet already reads (or writes) it
             ├── TimeoutError   also the builtin ``TimeoutError``: time ran out
@@ -32,6 +34,7 @@ __all__ = [
     "BusyError",
     "ChannelClosed",
     "ClosedError",
+    "ClosedFileError",
     "DeadlockError",
     "Error",
     "TaskletExit",
@@ -55,6 +58,14 @@ class ClosedError(Error):
 
 class ChannelClosed(ClosedError):  # noqa: N818 - the name the API promises
     """The channel is closed (and, for a receive, drained)."""
+
+
+class ClosedFileError(ClosedError, OSError):
+    """Another tasklet closed the socket or file this one was waiting on.
+
+    Also an ``OSError`` with ``errno.EBADF``, what the stdlib raises for an
+    operation on a closed socket.
+    """
 
 
 class WouldBlock(Error):  # noqa: N818 - trio's name for the same thing

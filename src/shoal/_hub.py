@@ -171,7 +171,9 @@ class HubWait:
 
     __slots__ = ("cancels", "deadline", "hub", "what")
 
-    def __init__(self, hub: Hub, what: str, deadline: float | None = None) -> None:
+    def __init__(self, hub: Hub, what: object, deadline: float | None = None) -> None:
+        # ``what`` is anything whose str() says what is awaited; it is only
+        # formatted when shown (a repr, a deadlock report, a timeout).
         self.hub = hub
         self.what = what
         self.deadline = deadline

@@ -5,40 +5,57 @@
 optional timeout. The loop keeps one reader and one writer per descriptor,
 so callers that may share one (sockets) refuse a second waiter with
 ``BusyError`` before they get here.
+
+Closing a descriptor that a tasklet waits on must first take it out of the
+loop, and the waiter must hear of it: ``wait_fd`` takes a ``HubWait`` made
+by the caller, which keeps it, and ``abort_wait`` ends such a wait with an
+exception.
 """
 
 from __future__ import annotations
 
 import functools
 
+from ._errors import bomb
 from ._hub import HubWait, get_hub, hub_wait
-from ._scheduler import get_scheduler
+from ._scheduler import Task, get_scheduler
 
-__all__ = ["wait_readable", "wait_writable"]
+__all__ = ["abort_wait", "new_wait", "wait_fd", "wait_readable", "wait_writable"]
 
 
 def wait_readable(fd: int, timeout: float | None = None, what: str = "") -> None:
     """Wait until ``fd`` can be read without blocking; ``shoal.TimeoutError``
     after ``timeout``. Switches."""
-    _wait(fd, timeout, what or f"fd {fd} to be readable", writing=False)
+    wait_fd(new_wait(what or f"fd {fd} to be readable"), fd, timeout, writing=False)
 
 
 def wait_writable(fd: int, timeout: float | None = None, what: str = "") -> None:
     """Wait until ``fd`` can be written without blocking; ``shoal.TimeoutError``
     after ``timeout``. Switches."""
-    _wait(fd, timeout, what or f"fd {fd} to be writable", writing=True)
+    wait_fd(new_wait(what or f"fd {fd} to be writable"), fd, timeout, writing=True)
 
 
-def _wait(fd: int, timeout: float | None, what: str, *, writing: bool) -> None:
+def new_wait(what: object) -> HubWait:
+    """A wait on this thread's hub for ``what`` (its str() is only formatted
+    when shown). Does not switch."""
+    return HubWait(get_hub(), what)
+
+
+def wait_fd(wait: HubWait, fd: int, timeout: float | None, *, writing: bool) -> None:
+    """Wait on ``wait`` (from :func:`new_wait`) until ``fd`` is readable, or
+    writable; ``shoal.TimeoutError`` after ``timeout``. Switches."""
     s = get_scheduler()
-    hub = get_hub(s)
-    loop = hub.loop
-    wait = HubWait(hub, what)
-    add, remove = (
-        (loop.add_writer, loop.remove_writer)
-        if writing
-        else (loop.add_reader, loop.remove_reader)
-    )
-    add(fd, hub.wake_if, s.current, wait, None)
-    wait.cancels.append(functools.partial(remove, fd))
+    loop = wait.hub.loop
+    if writing:
+        loop.add_writer(fd, wait.hub.wake_if, s.current, wait, None)
+        wait.cancels.append(functools.partial(loop.remove_writer, fd))
+    else:
+        loop.add_reader(fd, wait.hub.wake_if, s.current, wait, None)
+        wait.cancels.append(functools.partial(loop.remove_reader, fd))
     hub_wait(s, wait, timeout)
+
+
+def abort_wait(t: Task, wait: HubWait, exc: BaseException) -> None:
+    """If ``t`` still waits on ``wait``, take its registrations off the loop
+    now and make it raise ``exc``. Does not switch."""
+    wait.hub.wake_if(t, wait, bomb(type(exc), exc))

@@ -17,9 +17,10 @@ import socket as _stdlib
 from typing import Any
 
 from ._bridge import to_thread
-from ._errors import BusyError
-from ._io import wait_readable, wait_writable
-from ._scheduler import get_scheduler
+from ._errors import BusyError, ClosedFileError
+from ._hub import HubWait
+from ._io import abort_wait, new_wait, wait_fd
+from ._scheduler import Task, get_scheduler
 
 _OURS = {
     "create_connection",
@@ -56,8 +57,9 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     ) -> None:
         super().__init__(family, type, proto, fileno)
         self._shoal_timeout: float | None = _stdlib.getdefaulttimeout()
-        self._reader: Any = None
-        self._writer: Any = None
+        # (tasklet, HubWait) of whoever waits to read, or to write.
+        self._reader: tuple[Task, HubWait] | None = None
+        self._writer: tuple[Task, HubWait] | None = None
         super().settimeout(0.0)
 
     # -- timeouts -----------------------------------------------------------------
@@ -88,15 +90,29 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         cur = get_scheduler().current
         slot = "_writer" if writing else "_reader"
         other = getattr(self, slot)
-        if other is not None and other is not cur:
+        if other is not None and other[0] is not cur:
             verb = "written" if writing else "read"
-            raise BusyError(f"{self!r} is already being {verb} by {other!r}")
-        setattr(self, slot, cur)
+            raise BusyError(f"{self!r} is already being {verb} by {other[0]!r}")
+        wait = new_wait(_Readiness(self, writing))
+        setattr(self, slot, (cur, wait))
         try:
-            wait = wait_writable if writing else wait_readable
-            wait(self.fileno(), self._shoal_timeout, f"{self!r}")
+            wait_fd(wait, self.fileno(), self._shoal_timeout, writing=writing)
         finally:
             setattr(self, slot, None)
+
+    def _real_close(self, *args: Any) -> None:
+        # Before the descriptor goes: take it off the hub, and wake whoever
+        # waits on it, as the stdlib's close cannot.
+        for slot in ("_reader", "_writer"):
+            waiter = getattr(self, slot, None)
+            if waiter is not None:
+                setattr(self, slot, None)
+                task, wait = waiter
+                err = ClosedFileError(
+                    _errno.EBADF, f"{self!r} was closed by another tasklet"
+                )
+                abort_wait(task, wait, err)
+        super()._real_close(*args)  # type: ignore[misc]
 
     def _retry(self, writing: bool, op: Any, *args: Any) -> Any:
         while True:
@@ -180,6 +196,19 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         path would block the thread in a selector). Switches."""
         n: int = self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined]
         return n
+
+
+class _Readiness:
+    """What a socket's waiter awaits, formatted only when shown."""
+
+    __slots__ = ("sock", "writing")
+
+    def __init__(self, sock: socket, writing: bool) -> None:
+        self.sock = sock
+        self.writing = writing
+
+    def __str__(self) -> str:
+        return f"{self.sock!r} to be {'writable' if self.writing else 'readable'}"
 
 
 def _numeric(host: Any) -> bool:
