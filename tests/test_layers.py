@@ -21,6 +21,7 @@ LAYERS = {
     "_io": 5,
     "socket": 6,
     "_server": 7,
+    "_tls": 7,
     "_select": 6,
     "_structure": 6,
     "_stackless_channel": 7,

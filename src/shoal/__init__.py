@@ -39,6 +39,10 @@ from ._tasklet import spawn as spawn
 from ._timeouts import CancelScope as CancelScope
 from ._timeouts import move_on_after as move_on_after
 from ._timeouts import timeout as timeout
+from ._tls import install as _install_tls
+
+# ssl.SSLContext.wrap_socket on a shoal socket gives a cooperative SSLSocket.
+_install_tls()
 
 __all__ = [
     "BusyError",

@@ -1,0 +1,109 @@
+"""TLS on shoal sockets: ``ssl.SSLContext.wrap_socket`` switches, not blocks.
+
+The stdlib's ``SSLSocket`` drives OpenSSL on its own descriptor from C, and
+with a blocking descriptor OpenSSL blocks the thread. A shoal socket's
+descriptor is always non-blocking, so OpenSSL reports "want read" or "want
+write" instead; ``SSLSocket`` here catches those and waits for the socket in
+the hub, exactly as a plain shoal socket waits for ``BlockingIOError``.
+
+``SSLContext.wrap_socket`` makes ``SSLContext.sslsocket_class``, the hook the
+stdlib documents for a custom ``SSLSocket`` subclass. :func:`install` sets it
+on ``ssl.SSLContext`` to :class:`_Dispatch`, which wraps a shoal socket in
+:class:`SSLSocket` and hands every other socket to the class that was there
+before, so code that never uses shoal gets the stdlib's sockets unchanged. A
+context subclass with its own ``sslsocket_class`` keeps it (and blocks).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from . import socket as _socket
+
+__all__ = ["SSLSocket", "install"]
+
+R = TypeVar("R")
+
+
+# The stubs type accept() differently in the two bases; at runtime the MRO
+# takes ssl.SSLSocket's, which calls shoal's through super().
+class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
+    """A TLS socket over a shoal socket: the handshake, reads, writes and
+    shutdown switch instead of blocking. Made by ``SSLContext.wrap_socket``.
+
+    With a timeout of 0 (non-blocking) it raises ``ssl.SSLWantReadError`` and
+    ``ssl.SSLWantWriteError`` as the stdlib's does.
+    """
+
+    def _ssl_call(self, call: Callable[..., R], *args: Any) -> R:
+        """``call(*args)``, waiting in the hub whenever OpenSSL wants to read
+        or write the socket first. Switches."""
+        while True:
+            try:
+                return call(*args)
+            except ssl.SSLWantReadError:
+                if self._shoal_timeout == 0.0:
+                    raise
+                self._wait(False)
+            except ssl.SSLWantWriteError:
+                if self._shoal_timeout == 0.0:
+                    raise
+                self._wait(True)
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        """Read up to ``len`` decrypted bytes (into ``buffer``). Switches."""
+        return self._ssl_call(super().read, len, buffer)
+
+    def write(self, data: Any) -> int:
+        """Encrypt and send ``data``; how many bytes went. Switches."""
+        return self._ssl_call(super().write, data)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        """As :meth:`write` once TLS is on; a plain send before. Switches."""
+        return self._ssl_call(super().send, data, flags)
+
+    def do_handshake(self, block: bool = False) -> None:
+        """Perform the TLS handshake (``block``: even on a non-blocking
+        socket, as the stdlib's connect does). Switches."""
+        self._check_connected()  # type: ignore[attr-defined]
+        timeout = self._shoal_timeout
+        try:
+            if timeout == 0.0 and block:
+                self._shoal_timeout = None
+            sslobj: Any = self._sslobj
+            self._ssl_call(sslobj.do_handshake)
+        finally:
+            self._shoal_timeout = timeout
+
+    def unwrap(self) -> Any:
+        """Perform the TLS shutdown handshake; afterwards this socket is a
+        plain one again, and is returned, as in the stdlib. Switches."""
+        sslobj: Any = self._sslobj  # type: ignore[has-type]
+        if not sslobj:
+            raise ValueError(f"No SSL wrapper around {self}")
+        plain = self._ssl_call(sslobj.shutdown)
+        self._sslobj = None
+        return plain
+
+
+class _Dispatch(ssl.SSLSocket):
+    """The ``sslsocket_class`` installed on ``ssl.SSLContext``: never made
+    itself, it only chooses the class that wraps a socket."""
+
+    previous: Any = ssl.SSLSocket
+
+    @classmethod
+    def _create(cls, sock: Any, *args: Any, **kwargs: Any) -> Any:
+        target: Any = SSLSocket if isinstance(sock, _socket.socket) else cls.previous
+        return target._create(sock, *args, **kwargs)
+
+
+def install() -> None:
+    """Make ``ssl.SSLContext.wrap_socket`` cooperative for shoal sockets (and
+    only for them). Safe to call twice. Does not switch."""
+    current = ssl.SSLContext.sslsocket_class
+    if current is not _Dispatch:
+        _Dispatch.previous = current
+        ssl.SSLContext.sslsocket_class = _Dispatch

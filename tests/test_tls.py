@@ -1,0 +1,242 @@
+"""TLS on shoal sockets with ``ssl.SSLContext.wrap_socket``, on 127.0.0.1,
+with a certificate authority and certificate made by the test (trustme).
+
+Client and server run in one thread: if a handshake, read or write blocked
+the thread instead of switching, the other side could never answer, so the
+exchanges below can only complete cooperatively.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket as stdlib_socket
+import ssl
+
+import pytest
+import trustme
+
+import shoal
+import shoal.socket as socket
+
+Contexts = tuple[ssl.SSLContext, ssl.SSLContext]
+
+
+@pytest.fixture(scope="module")
+def contexts() -> Contexts:
+    """(server context, client context) for "localhost" and 127.0.0.1."""
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
+
+
+def _tls_echo(server_ctx: ssl.SSLContext) -> shoal.Server:
+    def handler(conn: socket.socket, address: object) -> None:
+        with server_ctx.wrap_socket(conn, server_side=True) as tls:
+            while data := tls.recv(65536):
+                tls.sendall(data)
+
+    return shoal.serve_tcp(handler)
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    parts, got = [], 0
+    while got < n:
+        part = sock.recv(min(n - got, 65536))
+        assert part, f"connection closed after {got} of {n} bytes"
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def test_wrap_socket_gives_a_cooperative_ssl_socket(contexts: Contexts) -> None:
+    """Handshake, a large echo both ways, and the socket is both an
+    ``ssl.SSLSocket`` and a shoal socket."""
+    server_ctx, client_ctx = contexts
+    payload = bytes(range(256)) * 16_384  # 4 MiB: many TLS records
+
+    def main() -> None:
+        with _tls_echo(server_ctx) as server:
+            raw = socket.create_connection(server.address, timeout=10)
+            with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                assert isinstance(tls, ssl.SSLSocket)
+                assert isinstance(tls, socket.socket)
+                assert tls.version() in ("TLSv1.2", "TLSv1.3")
+                assert tls.gettimeout() == 10
+                sender = shoal.spawn(tls.sendall, payload)
+                assert _recv_exactly(tls, len(payload)) == payload
+                sender.get(timeout=10)
+
+    shoal.run(main)
+
+
+def test_many_tls_clients_at_once(contexts: Contexts) -> None:
+    """20 concurrent TLS connections, each handshakes and echoes its own bytes."""
+    server_ctx, client_ctx = contexts
+
+    def client(address: tuple[str, int], i: int) -> bytes:
+        raw = socket.create_connection(address, timeout=10)
+        with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"client %d" % i)
+            return _recv_exactly(tls, len(b"client %d" % i))
+
+    def main() -> list[bytes]:
+        with _tls_echo(server_ctx) as server:
+            calls = [lambda i=i: client(server.address, i) for i in range(20)]
+            return list(shoal.allof(*calls, timeout=30))
+
+    assert shoal.run(main) == [b"client %d" % i for i in range(20)]
+
+
+def test_connect_then_handshake_and_makefile(contexts: Contexts) -> None:
+    """Wrapping an unconnected socket: connect() handshakes; makefile works."""
+    server_ctx, client_ctx = contexts
+
+    def main() -> None:
+        with _tls_echo(server_ctx) as server:
+            raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.connect(server.address)
+                with tls.makefile("rwb") as f:
+                    f.write(b"line one\nline two\n")
+                    f.flush()
+                    assert f.readline() == b"line one\n"
+                    assert f.readline() == b"line two\n"
+
+    shoal.run(main)
+
+
+def test_tls_listening_socket_accepts_tls_connections(contexts: Contexts) -> None:
+    """A wrapped listening socket's accept() returns a cooperative TLS socket."""
+    server_ctx, client_ctx = contexts
+
+    def serve(listener: ssl.SSLSocket) -> bytes:
+        conn, _ = listener.accept()
+        with conn:
+            assert isinstance(conn, socket.socket)
+            data = _recv_exactly(conn, 5)
+            conn.sendall(data.upper())
+            return data
+
+    def main() -> None:
+        plain = socket.create_server(("127.0.0.1", 0))
+        with server_ctx.wrap_socket(plain, server_side=True) as listener:
+            server = shoal.spawn(serve, listener)
+            raw = socket.create_connection(listener.getsockname(), timeout=10)
+            with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"hello")
+                assert _recv_exactly(tls, 5) == b"HELLO"
+            assert server.get(timeout=10) == b"hello"
+
+    shoal.run(main)
+
+
+def test_untrusted_certificate_fails_the_handshake_in_both_tasklets(
+    contexts: Contexts,
+) -> None:
+    """A client that does not trust the server's CA gets the stdlib's
+    verification error; the server's handshake fails too; nothing hangs."""
+    server_ctx, _ = contexts
+    stranger = ssl.create_default_context()  # trusts the system CAs only
+
+    def serve(listener: socket.socket) -> BaseException | None:
+        conn, _ = listener.accept()
+        try:
+            server_ctx.wrap_socket(conn, server_side=True).close()
+        except (ssl.SSLError, OSError) as e:
+            return e
+        return None
+
+    def main() -> None:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            server = shoal.spawn(serve, listener)
+            raw = socket.create_connection(listener.getsockname(), timeout=10)
+            with raw, pytest.raises(ssl.SSLCertVerificationError):
+                stranger.wrap_socket(raw, server_hostname="localhost")
+            assert isinstance(server.get(timeout=10), (ssl.SSLError, OSError))
+
+    shoal.run(main)
+
+
+def test_tls_timeout_and_non_blocking_mode(contexts: Contexts) -> None:
+    """settimeout applies to TLS reads (shoal.TimeoutError, also
+    socket.timeout); with timeout 0 a read raises ssl.SSLWantReadError as the
+    stdlib's SSLSocket does."""
+    server_ctx, client_ctx = contexts
+
+    def main() -> None:
+        with _tls_echo(server_ctx) as server:
+            raw = socket.create_connection(server.address, timeout=10)
+            with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.settimeout(0.05)
+                start = shoal.current_time()
+                with pytest.raises(socket.timeout) as info:
+                    tls.recv(10)
+                assert isinstance(info.value, shoal.TimeoutError)
+                assert 0.04 <= shoal.current_time() - start < 5
+                tls.setblocking(False)
+                with pytest.raises(ssl.SSLWantReadError):
+                    tls.recv(10)
+
+    shoal.run(main)
+
+
+def test_tls_reader_busy_and_woken_by_close(contexts: Contexts) -> None:
+    """Two readers of one TLS socket: BusyError in the second; closing the
+    socket wakes the first with ClosedFileError (EBADF)."""
+    server_ctx, client_ctx = contexts
+
+    def main() -> None:
+        with _tls_echo(server_ctx) as server:
+            raw = socket.create_connection(server.address, timeout=10)
+            tls = client_ctx.wrap_socket(raw, server_hostname="localhost")
+            first = shoal.spawn(tls.recv, 10)
+            shoal.sleep(0.01)
+            with pytest.raises(shoal.BusyError):
+                tls.recv(10)
+            tls.close()
+            first.join(timeout=5)
+            assert isinstance(first.exception, shoal.ClosedFileError)
+            assert first.exception.errno == errno.EBADF
+
+    shoal.run(main)
+
+
+def test_unwrap_returns_to_plain_text(contexts: Contexts) -> None:
+    """Both sides shut TLS down cooperatively, then talk in plain text."""
+    server_ctx, client_ctx = contexts
+
+    def serve(listener: socket.socket) -> bytes:
+        conn, _ = listener.accept()
+        tls = server_ctx.wrap_socket(conn, server_side=True)
+        assert _recv_exactly(tls, 4) == b"tls!"
+        plain = tls.unwrap()
+        with plain:
+            data = _recv_exactly(plain, 5)
+            plain.sendall(b"plain back")
+            return data
+
+    def main() -> None:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            server = shoal.spawn(serve, listener)
+            raw = socket.create_connection(listener.getsockname(), timeout=10)
+            tls = client_ctx.wrap_socket(raw, server_hostname="localhost")
+            tls.sendall(b"tls!")
+            plain = tls.unwrap()
+            with plain:
+                plain.sendall(b"plain")
+                assert _recv_exactly(plain, 10) == b"plain back"
+            assert server.get(timeout=10) == b"plain"
+
+    shoal.run(main)
+
+
+def test_stdlib_sockets_still_get_the_stdlib_ssl_socket(contexts: Contexts) -> None:
+    """Importing shoal changes nothing for sockets that are not shoal's."""
+    _, client_ctx = contexts
+    raw = stdlib_socket.socket()
+    with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        assert type(tls) is ssl.SSLSocket
+    assert issubclass(ssl.SSLContext.sslsocket_class, ssl.SSLSocket)
