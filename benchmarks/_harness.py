@@ -31,11 +31,12 @@ class UnavailableError(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """A goal for one row: ``value(impl) <= ratio * value(ref) + extra``."""
+    """A goal for one row: ``value(impl) <= ratio * value(ref) + extra``;
+    with no ``ref``, an absolute bound: ``value(impl) <= extra``."""
 
     label: str
     impl: str
-    ref: str
+    ref: str | None
     ratio: float = 1.0
     extra: float = 0.0
 
@@ -47,6 +48,11 @@ def within(factor: float, ref: str = "floor") -> Target:
 def faster(factor: float, ref: str) -> Target:
     label = f"shoal >= {factor:g}x faster than {ref}"
     return Target(label, "shoal", ref, ratio=1 / factor)
+
+
+def at_most(seconds: float, impl: str = "shoal") -> Target:
+    """An absolute goal: ``impl`` takes at most ``seconds`` per operation."""
+    return Target(f"{impl} <= {seconds * 1e6:g} µs", impl, None, extra=seconds)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,9 @@ class Table:
     count: int | None = None  # fixed n; None calibrates n to a sample time
     fresh: int = 0  # N > 0: at most N samples, each in its own process
     timeout: float = 120.0
+    # Prints the table instead of _report: for rows whose samples are not one
+    # float each (a dict of figures per sample, say).
+    report: Callable[[Table, dict[str, list[Any] | str]], None] | None = None
 
 
 def _calibrate(measure: Measure, min_time: float) -> int:
@@ -112,7 +121,13 @@ def _spawn(module: str, argv: list[str], timeout: float) -> dict[str, Any]:
 
 
 def _target_line(target: Target, medians: dict[str, float]) -> str:
-    v, r = medians.get(target.impl), medians.get(target.ref)
+    v = medians.get(target.impl)
+    if target.ref is None:  # an absolute bound
+        if v is None:
+            return f"target: {target.label}: n/a ({target.impl} not measured)"
+        verdict = "PASS" if v <= target.extra else "FAIL"
+        return f"target: {target.label}: {verdict} ({v * 1e6:.3f} µs)"
+    r = medians.get(target.ref)
     if v is None or r is None:
         missing = target.impl if v is None else target.ref
         return f"target: {target.label}: n/a ({missing} not measured)"
@@ -214,5 +229,6 @@ def main(
     for index, table in enumerate(tables(args)):
         repeat = min(args.repeat, table.fresh or args.repeat)
         print(f"\n== {table.title} (median of {repeat}) ==", flush=True)
-        _report(table, _collect(module, index, table, args, argv))
+        report = table.report or _report
+        report(table, _collect(module, index, table, args, argv))
     return 0
