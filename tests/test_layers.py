@@ -14,6 +14,7 @@ LAYERS = {
     "_handoff": 3,
     "_hub": 3,
     "_timeouts": 4,
+    "_introspect": 4,
     "_tasklet": 5,
     "_bridge": 5,
     "_channel": 5,

@@ -20,6 +20,9 @@ from ._errors import TaskletExit as TaskletExit
 from ._errors import TimeoutError as TimeoutError
 from ._errors import WouldBlock as WouldBlock
 from ._hub import current_time as current_time
+from ._introspect import Monitor as Monitor
+from ._introspect import dump_tasklets as dump_tasklets
+from ._introspect import monitor as monitor
 from ._hub import sleep as sleep
 from ._scheduler import schedule as schedule
 from ._select import select as select
@@ -56,6 +59,7 @@ __all__ = [
     "Error",
     "Event",
     "Lock",
+    "Monitor",
     "Queue",
     "Semaphore",
     "Server",
@@ -68,6 +72,8 @@ __all__ = [
     "await_",
     "current",
     "current_time",
+    "dump_tasklets",
+    "monitor",
     "move_on_after",
     "oneof",
     "run",

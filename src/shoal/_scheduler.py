@@ -57,6 +57,7 @@ __all__ = [
     "Scheduler",
     "Task",
     "Waiter",
+    "count_switches",
     "get_schedule_callback",
     "get_scheduler",
     "local",
@@ -70,23 +71,54 @@ POOL_SIZE = 256
 _REPORT_LINES = 1000
 
 ScheduleCallback = Callable[[Any, Any], object]
+#: Non-None while anything watches switches: the gate every switch point
+#: tests before calling ``_switched``, so that watching costs nothing when
+#: nobody does. It is the user's callback, or ``_switched`` itself when only
+#: the monitor watches.
 _schedule_callback: ScheduleCallback | None = None
+_user_callback: ScheduleCallback | None = None
+#: Schedulers counting their switches for a monitor (``shoal.monitor``).
+_counted: set[Scheduler] = set()
+
+
+def _regate() -> None:
+    global _schedule_callback
+    if _user_callback is not None:
+        _schedule_callback = _user_callback
+    elif _counted:
+        _schedule_callback = _switched
+    else:
+        _schedule_callback = None
 
 
 def set_schedule_callback(callback: ScheduleCallback | None) -> ScheduleCallback | None:
     """Call ``callback(prev, next)`` at every switch; return the old callback."""
-    global _schedule_callback
+    global _user_callback
     if callback is not None and not callable(callback):
         raise TypeError(f"schedule callback must be callable or None, got {callback!r}")
-    old, _schedule_callback = _schedule_callback, callback
+    old, _user_callback = _user_callback, callback
+    _regate()
     return old
 
 
+def count_switches(sched: Scheduler, on: bool) -> None:
+    """Start (or stop) counting ``sched.switches``, for a monitor. Counting
+    costs every switch of every thread a call while any scheduler counts.
+    Does not switch."""
+    if on:
+        _counted.add(sched)
+    else:
+        _counted.discard(sched)
+    _regate()
+
+
 def _switched(prev: Any, nxt: Any) -> None:
-    """Tell the schedule callback about a switch. Its errors are printed to
-    stderr, not raised: a switch is half done when it runs, and Stackless
-    does the same."""
-    callback = _schedule_callback
+    """Count a switch for a monitor and tell the schedule callback. The
+    callback's errors are printed to stderr, not raised: a switch is half
+    done when it runs, and Stackless does the same."""
+    if _counted:
+        nxt._sched.switches += 1
+    callback = _user_callback
     if callback is not None:
         try:
             callback(prev, nxt)
@@ -101,7 +133,7 @@ def _unraisable(exc: BaseException, callback: object) -> None:
 
 def get_schedule_callback() -> ScheduleCallback | None:
     """The current schedule callback, or None."""
-    return _schedule_callback
+    return _user_callback
 
 
 class Waiter:
@@ -135,6 +167,7 @@ class Scheduler:
         "root",
         "runq",
         "starter",
+        "switches",
         "thread_id",
         "watchdogs",
     )
@@ -155,6 +188,8 @@ class Scheduler:
         #: pushes its caller), innermost last; see :meth:`wakeup`.
         self.watchdogs: list[Task] = []
         self.thread_id = threading.get_ident()
+        #: Switches so far, counted only while a monitor watches this thread.
+        self.switches = 0
         self.rng = random.Random(0)
         self.starter: greenlet | None = None
         #: Inside shoal.run(), which must not nest.

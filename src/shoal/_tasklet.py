@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from . import _scheduler
 from ._errors import TaskletExit
 from ._hub import Hub, get_hub, new_loop
+from ._introspect import monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 from ._timeouts import with_timeout
 
@@ -267,7 +268,8 @@ def run(
 
     Each run gets a fresh hub whose event loop ``loop`` names ("uvloop" or
     "asyncio"; default: the ``SHOAL_LOOP`` environment variable, else uvloop
-    where installed), closed at the end. Tasklets still alive when ``fn``
+    where installed), closed at the end. ``SHOAL_MONITOR=<milliseconds>``
+    has :func:`shoal.monitor` watch the run. Tasklets still alive when ``fn``
     returns are killed, their ``finally`` blocks run, before ``run`` returns.
     Switches.
     """
@@ -279,6 +281,11 @@ def run(
     if s.in_run:
         raise RuntimeError("shoal.run() cannot be called while it is already running")
     hub = Hub(s, new_loop(loop))
+    try:
+        watcher = monitor_from_environment()
+    except BaseException:
+        hub.loop.close()
+        raise
     outer, s.hub = s.hub, hub
     s.in_run = True
     try:
@@ -292,3 +299,5 @@ def run(
             s.in_run = False
             s.stop_hub()
             s.hub = outer
+            if watcher is not None:
+                watcher.close()

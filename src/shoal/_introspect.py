@@ -1,0 +1,175 @@
+"""Looking inside a running program: ``dump_tasklets`` and ``monitor``.
+
+``dump_tasklets`` prints each live tasklet of the calling thread with its
+state and its stack: a suspended tasklet's stack is its greenlet's frame.
+
+``monitor`` finds a tasklet that keeps the thread without switching (a
+blocking call, a long computation). While it watches, every switch counts
+itself (``Scheduler.switches``, through the scheduler's switch hook, which
+costs nothing while nobody watches). A watcher thread samples the count and
+the current tasklet a few times per threshold: when neither changed for the
+whole threshold, it reports the tasklet with the stack it is running, read
+from ``sys._current_frames()``. The hub waiting in its loop's poll for I/O
+is idle, not a hog; a hub running one asyncio callback for that long is
+reported too.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import sys
+import threading
+import time
+import traceback
+from types import FrameType, TracebackType
+from typing import IO, Any
+
+from ._hub import Hub
+from ._scheduler import DEAD, Scheduler, Task, count_switches, get_scheduler
+
+__all__ = ["Monitor", "dump_tasklets", "monitor", "monitor_from_environment"]
+
+_PACKAGE = os.path.dirname(__file__)
+_IDLE_CODES = (Hub.run_loop.__code__,)  # uvloop polls in C under run_loop
+
+
+def _stack(frame: FrameType | None) -> list[str]:
+    """The formatted stack that ends at ``frame``, without the scheduler's
+    own frames at its base (the worker greenlet that runs every tasklet)."""
+    frames = traceback.extract_stack(frame)
+    while frames and frames[0].filename.startswith(_PACKAGE):
+        del frames[0]
+    return traceback.format_list(frames)
+
+
+def dump_tasklets(file: IO[str] | None = None) -> None:
+    """Print every live tasklet of this thread, its state (what it waits on)
+    and its stack, and the hub, to ``file`` (default ``sys.stderr``). Does
+    not switch."""
+    out = sys.stderr if file is None else file
+    s = get_scheduler()
+    tasks: list[Task] = [s.main, *(t for t in s.alive if t is not s.main)]
+    thread = threading.current_thread().name
+    print(f"== shoal: {len(tasks)} live tasklets in thread {thread!r} ==", file=out)
+    for t in tasks:
+        if t is s.current:
+            frame: FrameType | None = sys._getframe(1)
+        elif t._gr is None or t._gr is DEAD:
+            frame = None
+        else:
+            frame = t._gr.gr_frame
+        print(repr(t), file=out)
+        lines = _stack(frame) if frame is not None else []
+        print("".join(lines) or "  (no stack: not started)\n", end="", file=out)
+    if s.hub is not None:
+        print(f"hub: {s.hub!r}", file=out)
+    out.flush()
+
+
+class Monitor:
+    """Reports each tasklet that keeps one thread for ``milliseconds`` or
+    longer without switching. Made by :func:`monitor`; a context manager."""
+
+    def __init__(self, sched: Scheduler, milliseconds: float, file: Any) -> None:
+        self.sched = sched
+        self.threshold = milliseconds / 1000
+        self.file = file
+        #: Every report made so far, as printed.
+        self.reports: list[str] = []
+        self._stop = threading.Event()
+        count_switches(sched, True)
+        self._thread = threading.Thread(
+            target=self._watch, name=f"shoal monitor ({milliseconds:g} ms)", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop watching (waits for the watcher thread). Does not switch."""
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join()
+            count_switches(self.sched, False)
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _watch(self) -> None:
+        s = self.sched
+        period = max(self.threshold / 4, 0.001)
+        last: tuple[int, Task] = (s.switches, s.current)
+        since = time.monotonic()
+        reported = False
+        while not self._stop.wait(period):
+            now = time.monotonic()
+            seen = (s.switches, s.current)
+            if seen != last:
+                last, since, reported = seen, now, False
+            elif not reported and now - since >= self.threshold:
+                frame = sys._current_frames().get(s.thread_id)
+                if frame is not None and not self._idle(seen[1], frame):
+                    self._report(seen[1], frame, now - since)
+                    reported = True
+
+    def _idle(self, t: Task, frame: FrameType) -> bool:
+        """The hub waiting for I/O in its loop's poll."""
+        hub = self.sched.hub
+        if hub is None or t is not hub.task:
+            return False
+        return frame.f_code in _IDLE_CODES or frame.f_code.co_filename == (
+            selectors.__file__
+        )
+
+    def _report(self, t: Task, frame: FrameType, held: float) -> None:
+        hub = self.sched.hub
+        who = "the hub (asyncio code on its loop)" if hub and t is hub.task else repr(t)
+        thread = threading._active.get(self.sched.thread_id)  # type: ignore[attr-defined]
+        name = thread.name if thread is not None else str(self.sched.thread_id)
+        text = (
+            f"shoal monitor: {who} has kept thread {name!r} for {held * 1000:.0f} ms"
+            f" without switching (threshold {self.threshold * 1000:g} ms):\n"
+            + "".join(_stack(frame))
+        )
+        self.reports.append(text)
+        print(text, end="", file=sys.stderr if self.file is None else self.file)
+
+
+def monitor(milliseconds: float = 100, file: IO[str] | None = None) -> Monitor:
+    """Watch this thread from another one, and report (to ``file``, default
+    ``sys.stderr``) any tasklet that keeps it for ``milliseconds`` or longer
+    without switching, with the stack it is running. Returns the
+    :class:`Monitor`; ``close()`` it, or use it as a context manager.
+    ``SHOAL_MONITOR=<milliseconds>`` makes every ``shoal.run`` monitor its
+    thread. Does not switch."""
+    if isinstance(milliseconds, bool) or not isinstance(milliseconds, (int, float)):
+        raise TypeError(
+            f"monitor() needs milliseconds as a number, got {milliseconds!r}"
+        )
+    if not milliseconds > 0:
+        raise ValueError(f"monitor() needs milliseconds > 0, got {milliseconds!r}")
+    return Monitor(get_scheduler(), milliseconds, file)
+
+
+def monitor_from_environment() -> Monitor | None:
+    """A :func:`monitor` as ``SHOAL_MONITOR`` asks, or None when it is unset
+    or empty. Does not switch."""
+    value = os.environ.get("SHOAL_MONITOR", "")
+    if not value:
+        return None
+    try:
+        milliseconds = float(value)
+    except ValueError:
+        raise ValueError(
+            f"SHOAL_MONITOR={value!r}: expected a number of milliseconds"
+        ) from None
+    if not milliseconds > 0:
+        raise ValueError(f"SHOAL_MONITOR={value!r}: expected milliseconds > 0")
+    return monitor(milliseconds)

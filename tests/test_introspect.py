@@ -1,0 +1,169 @@
+"""dump_tasklets and the monitor of tasklets that keep the thread."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+
+import pytest
+
+import shoal
+
+
+def test_dump_tasklets_shows_each_tasklet_its_state_and_stack() -> None:
+    """Running, blocked on a channel, sleeping in the hub, not started."""
+
+    def waits_for_a_value(ch: shoal.Channel) -> None:
+        ch.receive()
+
+    def naps() -> None:
+        shoal.sleep(30)
+
+    def main() -> str:
+        ch = shoal.Channel()
+        blocked = shoal.spawn(waits_for_a_value, ch)
+        blocked.name = "blocked-one"
+        sleeper = shoal.spawn(naps)
+        sleeper.name = "sleepy"
+        shoal.schedule()
+        fresh = shoal.spawn(print)
+        fresh.name = "fresh"
+        out = io.StringIO()
+        shoal.dump_tasklets(out)
+        for t in (blocked, sleeper, fresh):
+            t.kill()
+        return out.getvalue()
+
+    text = shoal.run(main)
+    assert "4 live tasklets" in text
+    blocks = text.split("\n<")
+    main_block = next(b for b in blocks if "'main' running" in b)
+    assert "in main" in main_block  # the caller's own frame, this test's main()
+    assert "shoal/_introspect.py" not in main_block  # dump_tasklets is left out
+    blocked_block = next(b for b in blocks if "'blocked-one'" in b)
+    assert "Channel" in blocked_block.splitlines()[0]
+    assert "in waits_for_a_value" in blocked_block
+    assert "ch.receive()" in blocked_block
+    sleepy_block = next(b for b in blocks if "'sleepy'" in b)
+    assert "waiting for sleep" in sleepy_block.splitlines()[0]
+    assert "in naps" in sleepy_block
+    fresh_block = next(b for b in blocks if "'fresh'" in b)
+    assert "not started" in fresh_block
+    assert "hub: <Hub" in text
+
+
+def test_dump_tasklets_defaults_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    shoal.dump_tasklets()
+    assert "'main' running" in capsys.readouterr().err
+
+
+def test_monitor_reports_a_tasklet_that_blocks_the_thread() -> None:
+    """A tasklet in time.sleep (which blocks the thread) is reported once,
+    with its stack; a ticker tasklet that switches every millisecond and the
+    hub waiting for a timer are not."""
+    out = io.StringIO()
+
+    def hog() -> None:
+        time.sleep(0.6)  # a blocking call: nobody else runs meanwhile
+
+    def ticker(stop: list[bool]) -> None:
+        while not stop:
+            shoal.sleep(0.001)
+
+    def main() -> None:
+        # A threshold well above what a loaded machine may deschedule us for.
+        with shoal.monitor(150, file=out) as mon:
+            stop: list[bool] = []
+            tick = shoal.spawn(ticker, stop)
+            shoal.sleep(0.3)  # ticks and a sleeping hub: nothing to report
+            assert mon.reports == []
+            culprit = shoal.spawn(hog)
+            culprit.name = "culprit"
+            culprit.join()
+            stop.append(True)
+            tick.join()
+            shoal.sleep(0.2)  # idle in the hub afterwards: still one report
+        assert len(mon.reports) == 1, mon.reports
+
+    shoal.run(main)
+    report = out.getvalue()
+    assert "'culprit'" in report
+    assert "has kept thread 'MainThread'" in report
+    assert "in hog" in report
+    assert "time.sleep(0.6)" in report
+
+
+def test_monitor_reports_asyncio_code_that_blocks_the_hub() -> None:
+    """A coroutine on the hub's loop that blocks is reported as the hub."""
+    out = io.StringIO()
+
+    async def blocking_coroutine() -> None:
+        time.sleep(0.4)
+        await asyncio.sleep(0)
+
+    def main() -> None:
+        with shoal.monitor(100, file=out) as mon:
+            shoal.await_(blocking_coroutine())
+        assert len(mon.reports) == 1, mon.reports
+
+    shoal.run(main)
+    assert "the hub (asyncio code on its loop)" in out.getvalue()
+    assert "in blocking_coroutine" in out.getvalue()
+
+
+def test_monitor_and_a_schedule_callback_both_see_switches() -> None:
+    """Counting switches for a monitor keeps the user's callback working,
+    and closing the monitor keeps it installed."""
+    from shoal import stackless
+
+    seen: list[object] = []
+    stackless.set_schedule_callback(lambda prev, nxt: seen.append(nxt))
+    try:
+
+        def main() -> None:
+            with shoal.monitor(1000):
+                shoal.spawn(lambda: None)
+                shoal.schedule()
+                assert len(seen) >= 2
+            shoal.spawn(lambda: None)
+            before = len(seen)
+            shoal.schedule()
+            assert len(seen) > before
+
+        shoal.run(main)
+        assert stackless.get_schedule_callback() is not None
+    finally:
+        stackless.set_schedule_callback(None)
+
+
+def test_shoal_monitor_environment_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SHOAL_MONITOR=<ms> monitors every shoal.run, reporting to stderr."""
+    monkeypatch.setenv("SHOAL_MONITOR", "50")
+
+    def main() -> None:
+        time.sleep(0.3)
+
+    shoal.run(main)
+    assert "'main' running> has kept thread" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("abc", "expected a number of milliseconds"), ("0", "expected milliseconds > 0")],
+)
+def test_bad_shoal_monitor_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, value: str, error: str
+) -> None:
+    monkeypatch.setenv("SHOAL_MONITOR", value)
+    with pytest.raises(ValueError, match=error):
+        shoal.run(lambda: None)
+
+
+def test_bad_monitor_arguments() -> None:
+    with pytest.raises(TypeError, match="milliseconds as a number"):
+        shoal.monitor("100")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="milliseconds > 0"):
+        shoal.monitor(-1)
