@@ -29,6 +29,11 @@ MODULES = (
     "bench_spawn",
     "bench_select",
     "bench_memory",
+    "bench_oneof",
+    "bench_timeout",
+    "bench_sleep_io",
+    "bench_echo",
+    "bench_10k",
 )
 PACKAGES = ("shoal", "greenlet", "gevent", "uvloop", "trio")
 
