@@ -16,6 +16,7 @@ import shoal
         (shoal.ChannelClosed, (shoal.ClosedError,)),
         (shoal.ClosedFileError, (shoal.ClosedError, OSError)),
         (shoal.WouldBlock, (shoal.Error,)),
+        (shoal.BlockingInHubError, (shoal.Error, RuntimeError)),
         (shoal.DeadlockError, (shoal.Error, RuntimeError)),
     ],
 )

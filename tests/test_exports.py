@@ -10,6 +10,7 @@ import shoal
 
 PROMISED = {
     "shoal": {
+        "BlockingInHubError",
         "BusyError",
         "CancelScope",
         "Case",

@@ -333,3 +333,68 @@ def test_deadlock_after_the_last_sleeper_is_still_reported() -> None:
         assert isinstance(b.exception, shoal.DeadlockError)
 
     shoal.run(main)
+
+
+@pytest.mark.parametrize(
+    ("what", "blocks"),
+    [
+        ("sleep", lambda ch, t, ev: shoal.sleep(0.01)),
+        ("receive, nothing runnable", lambda ch, t, ev: ch.receive()),
+        (
+            "receive, a tasklet runnable",
+            lambda ch, t, ev: (shoal.spawn(print), ch.receive()),
+        ),
+        (
+            "send, a tasklet runnable",
+            lambda ch, t, ev: (shoal.spawn(print), ch.send(1)),
+        ),
+        ("join", lambda ch, t, ev: t.join()),
+        ("event", lambda ch, t, ev: ev.wait()),
+        ("select", lambda ch, t, ev: shoal.select(ch.receive_case())),
+    ],
+)
+def test_code_in_the_hub_that_would_block_gets_a_clear_error(what: str, blocks) -> None:  # type: ignore[no-untyped-def]
+    """An asyncio coroutine on the hub's loop calling a shoal operation that
+    would wait raises BlockingInHubError, and leaves nothing registered."""
+
+    async def coroutine(ch: shoal.Channel, t: shoal.Tasklet, ev: shoal.Event) -> None:
+        blocks(ch, t, ev)
+
+    def main() -> None:
+        ch = shoal.Channel()
+        ev = shoal.Event()
+        sleeper = shoal.spawn(shoal.sleep, 0.05)
+        with pytest.raises(shoal.BlockingInHubError, match="the hub must never wait"):
+            shoal.await_(coroutine(ch, sleeper, ev), timeout=5)
+        assert ch.balance == 0
+        sleeper.join()
+        assert get_hub().waiting == 0
+        # The hub works on: tasklets still sleep and hand off.
+        receiver = shoal.spawn(ch.receive)
+        shoal.sleep(0.001)
+        ch.send("after")
+        assert receiver.get() == "after"
+
+    shoal.run(main)
+    assert issubclass(shoal.BlockingInHubError, RuntimeError)
+
+
+def test_code_in_the_hub_may_complete_channel_operations_that_need_no_wait() -> None:
+    """Handing a value to a waiting receiver, or taking one from a waiting
+    sender, does not wait: from the hub both work."""
+
+    async def coroutine(inbox: shoal.Channel, outbox: shoal.Channel) -> str:
+        got = inbox.receive()  # a sender waits
+        outbox.send(got.upper())  # a receiver waits
+        return got
+
+    def main() -> None:
+        inbox, outbox = shoal.Channel(), shoal.Channel()
+        sender = shoal.spawn(inbox.send, "ping")
+        receiver = shoal.spawn(outbox.receive)
+        shoal.sleep(0.001)
+        assert shoal.await_(coroutine(inbox, outbox), timeout=5) == "ping"
+        assert receiver.get(timeout=5) == "PING"
+        sender.get(timeout=5)
+
+    shoal.run(main)

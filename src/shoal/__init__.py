@@ -10,6 +10,7 @@ from ._bridge import to_thread as to_thread
 from ._bridge import wait_future as wait_future
 from ._channel import Case as Case
 from ._channel import Channel as Channel
+from ._errors import BlockingInHubError as BlockingInHubError
 from ._errors import BusyError as BusyError
 from ._errors import ChannelClosed as ChannelClosed
 from ._errors import ClosedError as ClosedError
@@ -48,6 +49,7 @@ from ._tls import install as _install_tls
 _install_tls()
 
 __all__ = [
+    "BlockingInHubError",
     "BusyError",
     "CancelScope",
     "Case",

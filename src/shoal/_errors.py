@@ -13,6 +13,8 @@ The hierarchy::
             │                      closed the socket or file this one waited on
             ├── WouldBlock     a ``*_nowait`` operation would have to wait
             ├── BusyError      another tasklet already reads (or writes) it
+            ├── BlockingInHubError  also a ``RuntimeError``: code running in
+            │                  the hub (asyncio code on its loop) would wait
             ├── TimeoutError   also the builtin ``TimeoutError``: time ran out
             └── DeadlockError  also a ``RuntimeError``, as in Stackless: a
                                tasklet would block and nothing can ever wake it
@@ -31,6 +33,7 @@ import builtins
 from typing import Any
 
 __all__ = [
+    "BlockingInHubError",
     "BusyError",
     "ChannelClosed",
     "ClosedError",
@@ -78,6 +81,13 @@ class TimeoutError(Error, builtins.TimeoutError):
 
 class BusyError(Error):
     """Another tasklet is already waiting to read (or write) this object."""
+
+
+class BlockingInHubError(Error, RuntimeError):
+    """Code running in the hub (a callback or coroutine on its asyncio loop)
+    called a shoal operation that would have to wait. The hub must never
+    wait: the waiting belongs in a tasklet (``shoal.spawn``), or the
+    operation's ``_nowait`` form fits."""
 
 
 class DeadlockError(Error, RuntimeError):

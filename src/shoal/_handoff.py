@@ -132,6 +132,8 @@ class HandOff:
                     # Wait for a receiver: Channel._wait and Scheduler.park,
                     # inlined (a call costs ~8% of a message); keep in step.
                     cur = s.current
+                    if cur is s.hubtask:
+                        raise s.refuse_hub_wait(f"sending on {self!r}")
                     sq = self._senders
                     if sq is NOQUEUE:
                         self._senders = cur
@@ -207,6 +209,8 @@ class HandOff:
                 if runq:
                     # Wait for a sender: as in send(), inlined.
                     cur = s.current
+                    if cur is s.hubtask:
+                        raise s.refuse_hub_wait(f"receiving on {self!r}")
                     rq = self._receivers
                     if rq is NOQUEUE:
                         self._receivers = cur

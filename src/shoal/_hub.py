@@ -161,7 +161,8 @@ def get_hub(s: Scheduler | None = None) -> Hub:
         s = get_scheduler()
     hub: Hub | None = s.hub
     if hub is None:
-        hub = s.hub = Hub(s, new_loop())
+        hub = Hub(s, new_loop())
+        s.set_hub(hub)
     return hub
 
 

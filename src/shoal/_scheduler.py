@@ -48,7 +48,7 @@ from typing import Any
 
 from greenlet import getcurrent, greenlet
 
-from ._errors import DeadlockError, TaskletExit, bomb
+from ._errors import BlockingInHubError, DeadlockError, TaskletExit, bomb
 from ._task import DEAD, NOWAKE, Task
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
 ]
 
 _NOWAKE = NOWAKE
+_NO_HUB = object()
 
 POOL_SIZE = 256
 _REPORT_LINES = 1000
@@ -158,6 +159,7 @@ class Scheduler:
         "alive",
         "current",
         "hub",
+        "hubtask",
         "in_run",
         "main",
         "observed",
@@ -196,10 +198,26 @@ class Scheduler:
         self.in_run = False
         #: The thread's hub (``shoal._hub.Hub``), made at the first wait on it.
         self.hub: Any = None
+        #: The hub's stand-in task (``Hub.task``), current while the hub
+        #: greenlet runs; a placeholder that is no task when there is no hub.
+        self.hubtask: Any = _NO_HUB
         root = getcurrent()
         while root.parent is not None:
             root = root.parent
         self.root = root
+
+    def set_hub(self, hub: Any) -> None:
+        """Attach ``hub`` (or None) to this scheduler. Does not switch."""
+        self.hub = hub
+        self.hubtask = _NO_HUB if hub is None else hub.task
+
+    def refuse_hub_wait(self, doing: str) -> BlockingInHubError:
+        """The error for code in the hub that would wait, ``doing`` what."""
+        return BlockingInHubError(
+            f"code running in the hub (asyncio code on shoal's loop) would block:"
+            f" {doing}; the hub must never wait: wait in a tasklet (shoal.spawn),"
+            " or use the non-blocking (_nowait) form"
+        )
 
     # -- the switch points --------------------------------------------------
 
@@ -208,8 +226,13 @@ class Scheduler:
 
         Returns the value ``cur`` is woken with. When nothing else can run,
         see :meth:`idle`: it may raise ``DeadlockError``, and the caller then
-        unregisters ``cur``.
+        unregisters ``cur``. So may ``BlockingInHubError``, when ``cur`` is
+        the hub.
         """
+        if cur is self.hubtask:
+            on = cur._blocked_on
+            doing = "waiting" if on is None else on._describe(cur)
+            raise self.refuse_hub_wait(doing)
         runq = self.runq
         if not runq:
             return self.idle(cur)
@@ -450,9 +473,10 @@ class Scheduler:
     def stop_hub(self) -> None:
         """Stop and close the hub's loop; its greenlet ends. From a tasklet
         (the main one, at the end of ``shoal.run``); switches."""
-        hub, self.hub = self.hub, None
+        hub = self.hub
         if hub is None:
             return
+        self.set_hub(None)
         # Turns the hub still has in the run queue (queue_hub, or a throw
         # made from the hub) would resume a greenlet that is about to end.
         runq = self.runq
@@ -469,9 +493,9 @@ class Scheduler:
             gr.parent = getcurrent()
             cur = self.current
             self.current = hub.task
-            self.hub = hub  # for the last flush, if one is pending
+            self.set_hub(hub)  # for the last flush, if one is pending
             gr.switch()
-            self.hub = None
+            self.set_hub(None)
             self.current = cur
         hub.loop.close()
 

@@ -286,7 +286,8 @@ def run(
     except BaseException:
         hub.loop.close()
         raise
-    outer, s.hub = s.hub, hub
+    outer = s.hub
+    s.set_hub(hub)
     s.in_run = True
     try:
         return fn(*args, **kwargs)
@@ -298,6 +299,6 @@ def run(
         finally:
             s.in_run = False
             s.stop_hub()
-            s.hub = outer
+            s.set_hub(outer)
             if watcher is not None:
                 watcher.close()
