@@ -20,6 +20,7 @@ LAYERS = {
     "_channel": 5,
     "_sync": 5,
     "_io": 5,
+    "_pipe": 5,
     "socket": 6,
     "_server": 7,
     "_tls": 7,

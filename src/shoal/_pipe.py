@@ -1,0 +1,177 @@
+"""Cooperative pipe ends: a raw file object whose reads and writes switch.
+
+``Pipe`` wraps the parent's end of a pipe, made non-blocking; the buffered
+and text objects the stdlib puts on top (``cooperative``) then switch too.
+``wait_any`` waits for the first of several descriptors to be ready (the
+hub's readers and writers, one ``HubWait``): what ``communicate`` needs. It
+is a peer of ``_io`` (same layer), so it registers with the hub itself.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import io
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from ._errors import BusyError, ClosedFileError, bomb
+from ._hub import HubWait, get_hub, hub_wait
+from ._scheduler import Task, get_scheduler
+
+__all__ = ["CHUNK", "Pipe", "cooperative", "hand_over", "wait_any", "wait_on"]
+
+CHUNK = 65536  # a pipe's default capacity on Linux
+
+
+def wait_any(
+    reads: Iterable[int], writes: Iterable[int], timeout: float | None, what: object
+) -> int:
+    """Wait until one of ``reads`` is readable or one of ``writes`` is
+    writable; return that descriptor. ``shoal.TimeoutError`` after
+    ``timeout``. Switches."""
+    return wait_on(HubWait(get_hub(), what), reads, writes, timeout)
+
+
+def wait_on(
+    wait: HubWait, reads: Iterable[int], writes: Iterable[int], timeout: float | None
+) -> int:
+    """:func:`wait_any` on a ``HubWait`` the caller keeps (to abort it)."""
+    s = get_scheduler()
+    loop, wake = wait.hub.loop, wait.hub.wake_if
+    try:
+        for fd in reads:
+            loop.add_reader(fd, wake, s.current, wait, fd)
+            wait.cancels.append(functools.partial(loop.remove_reader, fd))
+        for fd in writes:
+            loop.add_writer(fd, wake, s.current, wait, fd)
+            wait.cancels.append(functools.partial(loop.remove_writer, fd))
+    except BaseException:
+        for cancel in wait.cancels:
+            cancel()
+        raise
+    ready: int = hub_wait(s, wait, timeout)
+    return ready
+
+
+class Pipe(io.RawIOBase):
+    """The parent's end of a pipe, non-blocking: ``readinto`` and ``write``
+    switch while they wait. Closing it wakes a tasklet waiting on it with
+    ``ClosedFileError``; a second tasklet waiting on it gets ``BusyError``."""
+
+    def __init__(self, file: io.FileIO) -> None:
+        self._file = file
+        self._waiter: tuple[Task, HubWait] | None = None
+        os.set_blocking(file.fileno(), False)
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def readable(self) -> bool:
+        return self._file.readable()
+
+    def writable(self) -> bool:
+        return self._file.writable()
+
+    @property
+    def name(self) -> Any:
+        return self._file.name
+
+    @property
+    def mode(self) -> str:
+        return self._file.mode
+
+    def readinto(self, buffer: Any) -> int:
+        """Read into ``buffer``; 0 at end of file. Switches if it waits."""
+        n: int = self._retry(self._file.readinto, buffer)
+        return n
+
+    def readall(self) -> bytes:
+        """Read to the end of file, in big steps. Switches while it waits."""
+        chunks = []
+        while chunk := self._retry(self._file.read, CHUNK):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def write(self, data: Any) -> int:
+        """Write all of ``data``, as a blocking pipe does (a text wrapper
+        on an unbuffered pipe counts on it). Switches while it waits."""
+        with memoryview(data) as view, view.cast("B") as octets:
+            sent = 0
+            while sent < len(octets):
+                sent += self._retry(self._file.write, octets[sent:])
+        return sent
+
+    def _retry(self, op: Any, arg: Any) -> Any:
+        while (done := op(arg)) is None:  # FileIO's "it would block"
+            if self._waiter is not None:
+                verb = "written" if self.writable() else "read"
+                other = self._waiter[0]
+                raise BusyError(f"{self!r} is already being {verb} by {other!r}")
+            wait = HubWait(get_hub(), self)
+            self._waiter = (get_scheduler().current, wait)
+            fds = (self.fileno(),)
+            reads, writes = ((), fds) if self.writable() else (fds, ())
+            try:
+                wait_on(wait, reads, writes, None)
+            finally:
+                self._waiter = None
+        return done
+
+    def close(self) -> None:
+        """Close the pipe, waking a tasklet waiting on it. Does not switch."""
+        if self._waiter is not None:
+            # Off the hub before the descriptor goes, and the waiter told.
+            task, wait = self._waiter
+            self._waiter = None
+            err = ClosedFileError(
+                errno.EBADF, f"{self!r} was closed by another tasklet"
+            )
+            wait.hub.wake_if(task, wait, bomb(ClosedFileError, err))
+        try:
+            super().close()
+        finally:
+            self._file.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"fd {self.fileno()}"
+        return f"<pipe {state} {'to write' if self.writable() else 'to read'}>"
+
+
+def hand_over(f: Any) -> None:
+    """If ``f`` is (a file object over) a ``Pipe``, make its descriptor
+    blocking: a child gets it as its stdin, stdout or stderr, and shares
+    its open file. The parent should close it then. Does not switch."""
+    raw = getattr(f, "buffer", f)
+    raw = getattr(raw, "raw", raw)
+    if isinstance(raw, Pipe) and not raw.closed:
+        os.set_blocking(raw.fileno(), True)
+
+
+def cooperative(f: Any, bufsize: Any) -> Any:
+    """The file object ``f`` that ``subprocess.Popen`` built for a pipe,
+    built again the same way over a ``Pipe``. Does not switch."""
+    if f is None:
+        return None
+    text = f if isinstance(f, io.TextIOWrapper) else None
+    binary = f.detach() if text is not None else f
+    if isinstance(binary, io.FileIO):  # bufsize=0: the raw object itself
+        binary = Pipe(binary)
+    else:
+        raw = Pipe(binary.detach())
+        size = bufsize if isinstance(bufsize, int) and bufsize > 1 else -1
+        if size < 0:  # the default, as io.open chooses it
+            blksize = os.fstat(raw.fileno()).st_blksize
+            size = blksize if blksize > 1 else io.DEFAULT_BUFFER_SIZE
+        kind = io.BufferedWriter if raw.writable() else io.BufferedReader
+        binary = kind(raw, size)
+    if text is None:
+        return binary
+    return io.TextIOWrapper(
+        binary,
+        encoding=text.encoding,
+        errors=text.errors,
+        line_buffering=text.line_buffering,
+        write_through=text.write_through,
+    )
