@@ -22,6 +22,7 @@ LAYERS = {
     "_io": 5,
     "_pipe": 5,
     "socket": 6,
+    "subprocess": 6,
     "_server": 7,
     "_tls": 7,
     "_select": 6,

@@ -1,0 +1,316 @@
+"""A cooperative drop-in for the standard ``subprocess`` module.
+
+Every name of the stdlib module is here. ``Popen``, ``run``, ``call``,
+``check_call``, ``check_output``, ``getoutput`` and ``getstatusoutput`` are
+cooperative: ``wait``, ``communicate`` and reads and writes on the pipes
+park only the calling tasklet. A ``timeout`` that runs out raises
+``TimeoutExpired``, which is both ``subprocess.TimeoutExpired`` and
+``shoal.TimeoutError``. The parent's pipe descriptors are non-blocking: an
+``os.read`` on ``p.stdout.fileno()`` with nothing to read raises
+``BlockingIOError`` where the stdlib's would block.
+
+Design
+------
+``Popen`` is the stdlib's, with its two waiting hooks replaced: ``_wait``
+(under ``wait``) and ``_communicate`` (under ``communicate``). The stdlib
+keeps its argument checks, return codes, ``__exit__`` and the rest.
+
+- ``_wait`` waits for a pidfd (Linux 5.3+) to be readable, then reaps with
+  the stdlib's ``poll``; elsewhere it polls with a growing ``shoal.sleep``.
+- The parent's pipe ends are non-blocking, under a raw ``_pipe.Pipe``
+  whose ``readinto``/``write`` wait in the hub; the buffered and text
+  objects on top are built again as the stdlib builds them.
+- ``_communicate`` is the stdlib's POSIX loop (the same ``os.read`` and
+  ``os.write`` on the descriptors, the same output kept for a retry after a
+  timeout), with one wait in the hub for whichever pipe is ready first.
+- A pipe handed to another child (``stdin=p1.stdout``) is made blocking
+  again: the child shares its open file, and expects a blocking one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import subprocess as _stdlib
+import time
+from subprocess import DEVNULL as DEVNULL
+from subprocess import PIPE as PIPE
+from subprocess import STDOUT as STDOUT
+from subprocess import CalledProcessError as CalledProcessError
+from subprocess import CompletedProcess as CompletedProcess
+from subprocess import SubprocessError as SubprocessError
+from typing import Any
+
+from ._errors import TimeoutError as _TimeoutError
+from ._hub import sleep
+from ._pipe import CHUNK, cooperative, hand_over, wait_any
+
+_OURS = {
+    "Popen",
+    "TimeoutExpired",
+    "call",
+    "check_call",
+    "check_output",
+    "getoutput",
+    "getstatusoutput",
+    "run",
+}
+# A drop-in: every other name of the stdlib module, as it is there.
+globals().update({n: getattr(_stdlib, n) for n in _stdlib.__all__ if n not in _OURS})
+__all__ = list(_stdlib.__all__)
+
+
+class TimeoutExpired(_stdlib.TimeoutExpired, _TimeoutError):  # noqa: N818 - stdlib name
+    """A timeout of this module ran out: ``subprocess.TimeoutExpired`` with
+    ``cmd``, ``timeout``, ``stdout`` and ``stderr``, and ``shoal.TimeoutError``."""
+
+    def __init__(
+        self, cmd: Any, timeout: float, output: Any = None, stderr: Any = None
+    ) -> None:
+        super().__init__(cmd, timeout, output, stderr)
+        self.args = (cmd, timeout)  # OSError's __new__ left them out
+
+
+def _text(data: bytes | None, f: Any) -> str | None:
+    """``data`` decoded as text mode does: universal newlines."""
+    if data is None:
+        return None
+    return data.decode(f.encoding, f.errors).replace("\r\n", "\n").replace("\r", "\n")
+
+
+class Popen(_stdlib.Popen[Any]):
+    """As ``subprocess.Popen``; ``wait``, ``communicate`` and the pipe
+    objects (``stdin``, ``stdout``, ``stderr``) switch instead of blocking.
+    Creating one does not switch: the thread waits only while the child
+    starts (fork and exec), as with the stdlib."""
+
+    __signature__ = inspect.signature(_stdlib.Popen)
+    # The stdlib's private state that the hooks below share with it.
+    _communication_started: bool
+    _fileobj2output: dict[Any, list[bytes]]
+    _input: Any
+    _input_offset: int
+    text_mode: bool
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        names = ("stdin", "stdout", "stderr")
+        for f in (*args[3:6], *(kwargs.get(name) for name in names)):
+            hand_over(f)
+        super().__init__(*args, **kwargs)
+        bufsize = kwargs.get("bufsize", args[1] if len(args) > 1 else -1)
+        self.stdin = cooperative(self.stdin, bufsize)
+        self.stdout = cooperative(self.stdout, bufsize)
+        self.stderr = cooperative(self.stderr, bufsize)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the child to end; its return code. When ``timeout``
+        runs out first, raise ``TimeoutExpired`` (also ``shoal.TimeoutError``)
+        and leave the child running. Switches unless it has been reaped."""
+        return super().wait(timeout)
+
+    def communicate(self, input: Any = None, timeout: float | None = None) -> Any:
+        """Send ``input`` to stdin and close it, read stdout and stderr to
+        their end, all at once, and wait for the child; ``(stdout, stderr)``.
+        ``TimeoutExpired`` carries the output so far, and a retry goes on.
+        Switches."""
+        return super().communicate(input, timeout)
+
+    def _wait(self, timeout: float | None) -> int | None:
+        if self.poll() is not None:
+            return self.returncode
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pidfd = _pidfd(self.pid)
+        delay = 0.001
+        try:
+            while self.poll() is None:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutExpired(self.args, timeout)  # type: ignore[arg-type]
+                if pidfd is None:
+                    sleep(delay if left is None else min(delay, left))
+                    delay = min(delay * 2, 0.05)
+                    continue
+                try:
+                    wait_any((pidfd,), (), left, self)
+                except _TimeoutError:
+                    raise TimeoutExpired(self.args, timeout) from None  # type: ignore[arg-type]
+                # It has exited; should poll() still not reap it (another
+                # thread holds the stdlib's lock), poll with sleeps instead.
+                os.close(pidfd)
+                pidfd = None
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+        return self.returncode
+
+    def _communicate(self, input: Any, endtime: Any, orig_timeout: Any) -> Any:
+        stdin: Any = self.stdin
+        if stdin and not self._communication_started:
+            with contextlib.suppress(BrokenPipeError):
+                stdin.flush()
+                if not input:
+                    stdin.close()
+        if not self._communication_started:
+            self._fileobj2output = {f: [] for f in (self.stdout, self.stderr) if f}
+        output = self._fileobj2output
+        if stdin and self._input is None:
+            self._input_offset = 0
+            self._input = input
+            if input is not None and self.text_mode:
+                self._input = input.encode(stdin.encoding, stdin.errors)
+        sending = stdin is not None and not stdin.closed
+        todo = memoryview((self._input or b"") if sending else b"")
+        reading = {f.fileno(): f for f in output if not f.closed}
+
+        def expired() -> TimeoutExpired:
+            seqs = [output.get(f) for f in (self.stdout, self.stderr)]
+            out, err = (b"".join(seq) if seq else None for seq in seqs)
+            return TimeoutExpired(self.args, orig_timeout, out, err)
+
+        while reading or sending:
+            if sending and self._input_offset >= len(todo):
+                sending = False
+                with contextlib.suppress(BrokenPipeError):
+                    stdin.close()
+                continue
+            left = None if endtime is None else endtime - time.monotonic()
+            if left is not None and left <= 0:
+                raise expired()
+            writes = [stdin.fileno()] if sending else []
+            try:
+                fd = wait_any(reading, writes, left, self)
+            except _TimeoutError:
+                raise expired() from None
+            if fd in writes:
+                try:
+                    self._input_offset += os.write(fd, todo[self._input_offset :])
+                except BlockingIOError:
+                    pass
+                except BrokenPipeError:  # it exited, or closed its stdin
+                    self._input_offset = len(todo)
+                continue
+            try:
+                data = os.read(fd, CHUNK)
+            except BlockingIOError:
+                continue
+            output[reading[fd]].append(data)
+            if not data:
+                reading.pop(fd).close()
+
+        self.wait(timeout=None if endtime is None else endtime - time.monotonic())
+        out, err = (
+            None if f is None else b"".join(output[f])
+            for f in (self.stdout, self.stderr)
+        )
+        if self.text_mode:
+            return _text(out, self.stdout), _text(err, self.stderr)
+        return out, err
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when the child ``pid`` exits;
+    None where there is none (not Linux, a kernel before 5.3)."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return None
+    try:
+        fd: int = pidfd_open(pid)
+    except OSError:  # ENOSYS: an old kernel; ESRCH: reaped by someone else
+        return None
+    return fd
+
+
+def call(*popenargs: Any, timeout: float | None = None, **kwargs: Any) -> int:
+    """As ``subprocess.call``: run the command, wait for it, return its
+    return code; on any exception (a timeout, a kill) kill it. Switches."""
+    with Popen(*popenargs, **kwargs) as p:
+        try:
+            return p.wait(timeout=timeout)
+        except BaseException:
+            p.kill()
+            raise  # p.__exit__ reaps it
+
+
+def check_call(*popenargs: Any, **kwargs: Any) -> int:
+    """As ``subprocess.check_call``: :func:`call`, raising
+    ``CalledProcessError`` for a non-zero return code. Switches."""
+    retcode = call(*popenargs, **kwargs)
+    if retcode:
+        cmd = kwargs.get("args")
+        raise CalledProcessError(retcode, popenargs[0] if cmd is None else cmd)
+    return 0
+
+
+def check_output(*popenargs: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+    """As ``subprocess.check_output``: the command's stdout, or
+    ``CalledProcessError`` for a non-zero return code. Switches."""
+    for kw in ("stdout", "check"):
+        if kw in kwargs:
+            raise ValueError(f"{kw} argument not allowed, it will be overridden.")
+    if "input" in kwargs and kwargs["input"] is None:
+        # As the stdlib: an explicit input=None is an empty input.
+        text = ("universal_newlines", "text", "encoding", "errors")
+        kwargs["input"] = "" if any(kwargs.get(k) for k in text) else b""
+    done = run(*popenargs, stdout=PIPE, timeout=timeout, check=True, **kwargs)
+    return done.stdout
+
+
+def run(
+    *popenargs: Any,
+    input: Any = None,
+    capture_output: bool = False,
+    timeout: float | None = None,
+    check: bool = False,
+    **kwargs: Any,
+) -> CompletedProcess[Any]:
+    """As ``subprocess.run``: run the command, communicate with it and wait
+    for it; a ``CompletedProcess``. On any exception (a timeout, a kill) the
+    child is killed and reaped. Switches."""
+    if input is not None:
+        if kwargs.get("stdin") is not None:
+            raise ValueError("stdin and input arguments may not both be used.")
+        kwargs["stdin"] = PIPE
+    if capture_output:
+        if kwargs.get("stdout") is not None or kwargs.get("stderr") is not None:
+            raise ValueError(
+                "stdout and stderr arguments may not be used with capture_output."
+            )
+        kwargs["stdout"] = kwargs["stderr"] = PIPE
+    with Popen(*popenargs, **kwargs) as process:
+        try:
+            stdout, stderr = process.communicate(input, timeout=timeout)
+        except BaseException:
+            # The output so far is in a TimeoutExpired already; __exit__
+            # reaps the child.
+            process.kill()
+            raise
+        retcode = process.poll()
+        if check and retcode:
+            raise CalledProcessError(retcode, process.args, stdout, stderr)
+    return CompletedProcess(process.args, retcode, stdout, stderr)  # type: ignore[arg-type]
+
+
+def getstatusoutput(
+    cmd: Any, *, encoding: str | None = None, errors: str | None = None
+) -> tuple[int, str]:
+    """As ``subprocess.getstatusoutput``: ``(exitcode, output)`` of ``cmd``
+    run in a shell, stderr included, a trailing newline stripped. Switches."""
+    try:
+        data = check_output(
+            cmd, shell=True, text=True, stderr=STDOUT, encoding=encoding, errors=errors
+        )
+        exitcode = 0
+    except CalledProcessError as ex:
+        data, exitcode = ex.output, ex.returncode
+    if data[-1:] == "\n":
+        data = data[:-1]
+    return exitcode, data
+
+
+def getoutput(
+    cmd: Any, *, encoding: str | None = None, errors: str | None = None
+) -> str:
+    """As ``subprocess.getoutput``: the output of ``cmd`` run in a shell.
+    Switches."""
+    return getstatusoutput(cmd, encoding=encoding, errors=errors)[1]
