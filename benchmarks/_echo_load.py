@@ -37,6 +37,7 @@ import resource
 import signal
 import socket
 import sys
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from time import perf_counter
@@ -94,6 +95,7 @@ class Stats:
         self.stopping = False  # lock-step: send no more
         self.closing = False
         self.latencies: list[float] = []
+        self.late = 0  # replies still out when the next message went
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -134,12 +136,14 @@ class LockStep(asyncio.Protocol):
 
 
 class Pinger(asyncio.Protocol):
-    """One message at a time, sent on demand; checks and times each reply."""
+    """A message sent on demand; checks and times each reply. A message sent
+    while the previous reply is still out counts as late (that reply took
+    over one period), and both stay in flight."""
 
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
         self.got = b""
-        self.sent_at: float | None = None
+        self.sent: deque[float] = deque()  # send times of replies still out
         self.transport: Any = None
         self.replied: asyncio.Future[None] | None = None
 
@@ -147,26 +151,27 @@ class Pinger(asyncio.Protocol):
         self.transport = transport
 
     def ping(self, record: bool = True) -> None:
-        if self.sent_at is not None:
-            self.stats.error("reply late (over one period)")
-        self.got = b""
-        self.sent_at = perf_counter() if record else -1.0
+        if self.sent:
+            self.stats.late += 1
+        self.sent.append(perf_counter() if record else -1.0)
         self.transport.write(MESSAGE)
 
     def data_received(self, data: bytes) -> None:
-        if self.sent_at is None:
-            self.stats.error("unexpected bytes")
-            return
-        self.got += data
-        if len(self.got) < SIZE:
-            return
-        if self.got != MESSAGE:
-            self.stats.error("wrong reply")
-        if self.sent_at >= 0:
-            self.stats.latencies.append(perf_counter() - self.sent_at)
-        self.sent_at = None
-        self.stats.count += 1
-        if self.replied is not None and not self.replied.done():
+        got = self.got + data
+        while len(got) >= SIZE:
+            if not self.sent:
+                self.stats.error("unexpected bytes")
+                got = b""
+                break
+            if got[:SIZE] != MESSAGE:
+                self.stats.error("wrong reply")
+            got = got[SIZE:]
+            sent = self.sent.popleft()
+            if sent >= 0:
+                self.stats.latencies.append(perf_counter() - sent)
+            self.stats.count += 1
+        self.got = got
+        if not self.sent and self.replied is not None and not self.replied.done():
             self.replied.set_result(None)
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -270,10 +275,10 @@ async def rounds(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.sleep(max(0.0, base + args.rounds * args.period - loop.time()))
     # The last replies: at most one more period.
     deadline = loop.time() + args.period
-    while any(p.sent_at is not None for p in protos) and loop.time() < deadline:
+    while any(p.sent for p in protos) and loop.time() < deadline:
         await asyncio.sleep(0.01)
     cpu1, t1 = process_cpu(pid), perf_counter()
-    missing = sum(1 for p in protos if p.sent_at is not None)
+    missing = sum(len(p.sent) for p in protos)
     if missing:
         stats.errors["no reply"] = missing
     rss2 = process_rss(pid)
@@ -295,6 +300,7 @@ async def rounds(args: argparse.Namespace) -> dict[str, Any]:
         "p99": percentile(lat, 99),
         "max": lat[-1] if lat else float("nan"),
         "errors": stats.errors,
+        "late": stats.late,
     }
 
 

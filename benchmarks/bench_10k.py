@@ -9,9 +9,11 @@ server accepted and served them all). Then, for ``--rounds`` rounds of one
 second, every connection sends 64 bytes at its own offset inside the second
 and checks the reply. Each row shows:
 
-- errors: failed connects, lost connections, wrong, missing or late replies
-  (a reply is late when it has not come back a second after its message);
-  the target is none at all;
+- errors: failed connects, lost connections, wrong or missing replies (a
+  reply still out a second after the last round is missing); the target is
+  none at all, and every echo back;
+- late: replies still out when the connection's next message went (over a
+  second: the server fell behind), shown apart from the errors;
 - connect s: the connect phase, all connections open and served once;
 - p50/p99/max: each round trip's latency over all rounds, in ms;
 - KB/conn: the server's RSS growth from idle to the end, per connection;
@@ -52,7 +54,7 @@ def _ms(value: float) -> str:
 
 def report(table: _harness.Table, rows: dict[str, list[Any] | str]) -> None:
     print(
-        f"{'impl':<10}{'errors':>7}{'connect s':>10}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'impl':<10}{'errors':>7}{'late':>6}{'connect s':>10}{'p50 ms':>8}{'p99 ms':>8}"
         f"{'max ms':>8}{'KB/conn':>9}{'CPU µs/echo':>13}"
     )
     shoal: dict[str, Any] | None = None
@@ -73,7 +75,8 @@ def report(table: _harness.Table, rows: dict[str, list[Any] | str]) -> None:
         if got["server_cpu"] is not None and got["messages"]:
             cpu = f"{got['server_cpu'] / got['messages'] * 1e6:.1f}"
         print(
-            f"{name:<10}{errors:>7}{got['connect']:>10.2f}{_ms(got['p50']):>8}"
+            f"{name:<10}{errors:>7}{got['late']:>6}{got['connect']:>10.2f}"
+            f"{_ms(got['p50']):>8}"
             f"{_ms(got['p99']):>8}{_ms(got['max']):>8}{rss:>9}{cpu:>13}"
         )
         if errors:
@@ -86,7 +89,7 @@ def report(table: _harness.Table, rows: dict[str, list[Any] | str]) -> None:
     print(
         f"target: shoal serves {shoal['connections']:,} connections without "
         f"errors: {verdict} ({shoal['messages']:,} of {shoal['expected']:,} "
-        f"echoes, {sum(shoal['errors'].values())} errors)"
+        f"echoes, {sum(shoal['errors'].values())} errors, {shoal['late']} late)"
     )
 
 
