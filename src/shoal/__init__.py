@@ -21,10 +21,10 @@ from ._errors import TaskletExit as TaskletExit
 from ._errors import TimeoutError as TimeoutError
 from ._errors import WouldBlock as WouldBlock
 from ._hub import current_time as current_time
+from ._hub import sleep as sleep
 from ._introspect import Monitor as Monitor
 from ._introspect import dump_tasklets as dump_tasklets
 from ._introspect import monitor as monitor
-from ._hub import sleep as sleep
 from ._scheduler import schedule as schedule
 from ._select import select as select
 from ._server import Server as Server
