@@ -49,10 +49,19 @@ PROMISED = {
         "to_thread",
         "wait_future",
     },
+    "shoal.proxy": {
+        "ProxyOperation",
+        "get_controller",
+        "get_tproxy_controller",
+        "make_proxy",
+        "tproxy",
+    },
 }
 
 
-@pytest.mark.parametrize("module", ["shoal", "shoal.stackless", "shoal.testing"])
+@pytest.mark.parametrize(
+    "module", ["shoal", "shoal.stackless", "shoal.testing", "shoal.proxy"]
+)
 def test_all_is_sorted_and_importable(module: str) -> None:
     """__all__ is sorted and every name in it exists."""
     mod = importlib.import_module(module)
@@ -61,9 +70,10 @@ def test_all_is_sorted_and_importable(module: str) -> None:
         assert hasattr(mod, name), name
 
 
-def test_shoal_exports_what_the_api_promises() -> None:
-    """``import shoal`` gives exactly the names of issues #2 and #3 (so far)."""
-    assert set(shoal.__all__) == PROMISED["shoal"]
+@pytest.mark.parametrize("module", list(PROMISED))
+def test_modules_export_what_the_api_promises(module: str) -> None:
+    """Each public module gives exactly the names its issue promises."""
+    assert set(importlib.import_module(module).__all__) == PROMISED[module]
 
 
 def test_public_objects_live_in_private_modules() -> None:

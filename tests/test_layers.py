@@ -9,6 +9,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "shoal"
 
 LAYERS = {
     "_errors": 0,
+    "_tproxy": 0,
+    "proxy": 1,
     "_task": 1,
     "_scheduler": 2,
     "_handoff": 3,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = [ROOT / "README.md", ROOT / "docs" / "design.md"]
+DOCS = [ROOT / "README.md", ROOT / "docs" / "design.md", ROOT / "docs" / "proxy.md"]
 
 
 def _examples() -> list[tuple[str, str]]:

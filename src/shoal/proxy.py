@@ -1,0 +1,243 @@
+"""Transparent proxies: objects whose every operation goes to a controller.
+
+As in PyPy: ``tproxy(type, controller)`` makes an object that claims to be
+an instance of ``type`` and calls ``controller(opname, *args, **kwargs)``
+for every operation on it (``__getattribute__``, ``__len__``, ``__add__``,
+``__radd__``, ``__iadd__``, ``__call__``, ...), returning what the
+controller returns. ``make_proxy(controller, type=None, obj=None)`` is the
+friendlier form of PyPy's ``tputil``: the controller receives one
+:class:`ProxyOperation`, whose ``delegate()`` performs the operation on
+``obj``.
+
+``isinstance(p, T)`` is true and ``p.__class__ is T``; only ``type(p)``
+tells a proxy from a real instance (CPython cannot hide it), so code that
+must tell them apart uses :func:`get_controller`, and code that must accept
+proxies uses ``isinstance`` or ``p.__class__``, never ``type(p) is T``. C
+code that insists on a real list, dict or str (``json``'s C encoder, say)
+refuses a proxy as a foreign object; code that goes through the protocols
+(iteration, operators, ``len``) works. See docs/proxy.md for examples.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import types
+from collections.abc import Callable
+from typing import Any
+
+from ._tproxy import get_controller, new_proxy, proxy_class, tproxy
+
+__all__ = [
+    "ProxyOperation",
+    "get_controller",
+    "get_tproxy_controller",
+    "make_proxy",
+    "tproxy",
+]
+
+#: PyPy's name for :func:`get_controller`.
+get_tproxy_controller = get_controller
+
+
+def _special(name: str) -> Callable[..., Any]:
+    """``obj.<name>(*args)`` looked up on the type, as Python does."""
+
+    def call(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(type(obj), name)(obj, *args, **kwargs)
+
+    return call
+
+
+def _reflected(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    return lambda obj, other: op(other, obj)
+
+
+def _pow(obj: Any, other: Any, mod: Any = None) -> Any:
+    return pow(obj, other) if mod is None else pow(obj, other, mod)
+
+
+def _rpow(obj: Any, other: Any, mod: Any = None) -> Any:
+    return pow(other, obj) if mod is None else pow(other, obj, mod)
+
+
+# How delegate() performs each operation: as Python would on the object,
+# operators with their reflected fallback (operator.add, not obj.__add__).
+_DELEGATE: dict[str, Callable[..., Any]] = {
+    "__getattribute__": getattr,
+    "__setattr__": setattr,
+    "__delattr__": delattr,
+    "__dir__": _special("__dir__"),
+    "__call__": lambda obj, *args, **kwargs: obj(*args, **kwargs),
+    "__repr__": repr,
+    "__str__": str,
+    "__format__": format,
+    "__bytes__": bytes,
+    "__hash__": hash,
+    "__bool__": bool,
+    "__len__": len,
+    "__length_hint__": _special("__length_hint__"),
+    "__iter__": iter,
+    "__next__": next,
+    "__reversed__": reversed,
+    "__contains__": lambda obj, item: item in obj,
+    "__getitem__": operator.getitem,
+    "__setitem__": operator.setitem,
+    "__delitem__": operator.delitem,
+    "__lt__": operator.lt,
+    "__le__": operator.le,
+    "__eq__": operator.eq,
+    "__ne__": operator.ne,
+    "__gt__": operator.gt,
+    "__ge__": operator.ge,
+    "__divmod__": divmod,
+    "__rdivmod__": _reflected(divmod),
+    "__pow__": _pow,
+    "__rpow__": _rpow,
+    "__ipow__": operator.ipow,
+    "__neg__": operator.neg,
+    "__pos__": operator.pos,
+    "__abs__": abs,
+    "__invert__": operator.invert,
+    "__index__": operator.index,
+    "__int__": int,
+    "__float__": float,
+    "__complex__": complex,
+    "__round__": round,
+    "__trunc__": math.trunc,
+    "__floor__": math.floor,
+    "__ceil__": math.ceil,
+    "__fspath__": os.fspath,
+}
+for _op in [
+    "add",
+    "sub",
+    "mul",
+    "matmul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "lshift",
+    "rshift",
+    "and",
+    "xor",
+    "or",
+]:
+    _plain = getattr(operator, f"{_op}_" if _op in ("and", "or") else _op)
+    _DELEGATE[f"__{_op}__"] = _plain
+    _DELEGATE[f"__r{_op}__"] = _reflected(_plain)
+    _DELEGATE[f"__i{_op}__"] = getattr(operator, f"i{_op}")
+
+# Python insists on the exact type these return: never swap in the proxy.
+_CONVERSIONS = frozenset(
+    [
+        "__repr__",
+        "__str__",
+        "__format__",
+        "__bytes__",
+        "__hash__",
+        "__bool__",
+        "__len__",
+        "__length_hint__",
+        "__index__",
+        "__int__",
+        "__float__",
+        "__complex__",
+        "__round__",
+        "__trunc__",
+        "__floor__",
+        "__ceil__",
+        "__fspath__",
+        "__dir__",
+    ]
+)
+
+
+class ProxyOperation:
+    """One operation on a proxy made by :func:`make_proxy`: ``opname`` (the
+    special method's name) with ``args`` and ``kwargs``, on ``proxyobj``,
+    whose underlying object is ``obj``."""
+
+    __slots__ = ("args", "kwargs", "obj", "opname", "proxyobj")
+
+    def __init__(
+        self,
+        proxyobj: Any,
+        opname: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        obj: Any,
+    ) -> None:
+        self.proxyobj = proxyobj
+        self.opname = opname
+        self.args = args
+        self.kwargs = kwargs
+        self.obj = obj
+
+    def delegate(self) -> Any:
+        """Perform the operation on ``obj`` exactly as Python would on the
+        real object, and return the result, with ``obj`` itself replaced by
+        the proxy (so ``p += [1]`` and methods returning ``self`` keep the
+        proxy), except for conversions, which return the real value. A
+        method of ``obj`` comes back bound to the proxy. Does not switch
+        (the operation may)."""
+        obj = self.obj
+        opname = self.opname
+        perform = _DELEGATE.get(opname)
+        if perform is None or obj is None:
+            perform = self._uncommon()
+        kwargs = self.kwargs
+        result = (
+            perform(obj, *self.args, **kwargs) if kwargs else perform(obj, *self.args)
+        )
+        if result is obj:
+            return result if opname in _CONVERSIONS else self.proxyobj
+        if (
+            opname == "__getattribute__"
+            and type(result) is types.MethodType
+            and result.__self__ is obj
+        ):
+            return types.MethodType(result.__func__, self.proxyobj)
+        return result
+
+    def _uncommon(self) -> Callable[..., Any]:
+        """How to perform an operation missing from the table, or on None."""
+        if self.obj is None and self.proxyobj.__class__ is not type(None):
+            raise TypeError(
+                f"{self!r}: this proxy has no underlying object to delegate to"
+                " (make_proxy was given a type and no obj)"
+            )
+        return _DELEGATE.get(self.opname) or _special(self.opname)
+
+    def __repr__(self) -> str:
+        shown = [
+            *map(_show, self.args),
+            *(f"{k}={_show(v)}" for k, v in self.kwargs.items()),
+        ]
+        cls = self.proxyobj.__class__
+        return f"<ProxyOperation {cls.__qualname__}.{self.opname}({', '.join(['<proxy>', *shown])})>"
+
+
+def _show(value: Any) -> str:
+    """repr of an argument, without asking a proxy's controller."""
+    return "<proxy>" if get_controller(value) is not None else repr(value)
+
+
+def make_proxy(
+    controller: Callable[[ProxyOperation], Any], type: Any = None, obj: Any = None
+) -> Any:
+    """A proxy of ``obj`` (or of an instance of ``type``) whose every
+    operation calls ``controller(operation)`` with a :class:`ProxyOperation`
+    and returns its result; ``operation.delegate()`` performs it on ``obj``.
+    ``type`` defaults to ``obj``'s (for a proxy, its ``__class__``). Does
+    not switch (the controller may)."""
+    if not callable(controller):
+        raise TypeError(f"make_proxy() needs a callable controller, got {controller!r}")
+    if type is None:
+        if obj is None:
+            raise TypeError(
+                "make_proxy() needs a type or an obj (or both), got neither"
+            )
+        type = obj.__class__
+    return new_proxy(proxy_class(type, ProxyOperation), controller, obj)

@@ -1,0 +1,755 @@
+"""shoal.proxy: every operation on a proxy reaches its controller, and a
+delegating proxy behaves as the real object does, failures included."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import collections
+import contextlib
+import copy
+import math
+import operator
+import os
+import pathlib
+import types
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shoal.proxy import (
+    ProxyOperation,
+    get_controller,
+    get_tproxy_controller,
+    make_proxy,
+    tproxy,
+)
+
+# -- the objects ----------------------------------------------------------------
+
+
+class Plain:
+    """A user class with a bit of everything."""
+
+    kind = "plain"
+
+    def __init__(self, n: int = 3) -> None:
+        self.n = n
+
+    def grow(self) -> Plain:
+        self.n += 1
+        return self
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __add__(self, other: int) -> int:
+        return self.n + other
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Plain) and other.n == self.n
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Plain({self.n})"
+
+
+class Slotted:
+    __slots__ = ("a", "b")
+
+    def __init__(self) -> None:
+        self.a = 1
+        self.b = 2
+
+    def total(self) -> int:
+        return self.a + self.b
+
+
+class Meta(type):
+    def __instancecheck__(cls, instance: object) -> bool:
+        return type.__instancecheck__(cls, instance)
+
+
+class WithMeta(metaclass=Meta):
+    def hello(self) -> str:
+        return "hello"
+
+
+class Shape(abc.ABC):
+    @abc.abstractmethod
+    def area(self) -> float: ...
+
+
+class Square(Shape):
+    def area(self) -> float:
+        return 4.0
+
+
+def sample_function(a: int, b: int = 2) -> int:
+    """A function to proxy."""
+    return a * b
+
+
+OBJECTS: dict[str, Callable[[], Any]] = {
+    "list": lambda: [3, 1, 2],
+    "dict": lambda: {"a": 1, "b": 2},
+    "int": lambda: 7,
+    "float": lambda: 2.5,
+    "str": lambda: "abc",
+    "bytes": lambda: b"xyz",
+    "set": lambda: {1, 2},
+    "function": lambda: types.FunctionType(sample_function.__code__, globals()),
+    "exception": lambda: ValueError("bad value", 3),
+    "user class": Plain,
+    "slots class": Slotted,
+    "metaclass": WithMeta,
+    "abstract base": Square,
+}
+
+# Each operation as a function of the object; those that mutate return
+# nothing and are checked through the object's state afterwards.
+OPERATIONS: dict[str, Callable[[Any], Any]] = {
+    "getattr": lambda x: x.real if hasattr(x, "real") else getattr(x, "__doc__", None),
+    "getattr missing": lambda x: x.no_such_attribute,
+    "setattr": lambda x: setattr(x, "extra", 5),
+    "delattr": lambda x: delattr(x, "n"),
+    "dir": lambda x: dir(x),
+    "call": lambda x: x(3),
+    "call kwargs": lambda x: x(a=2, b=5),
+    "repr": repr,
+    "str": str,
+    "format": lambda x: format(x, ""),
+    "format spec": lambda x: format(x, ">12"),
+    "bytes": bytes,
+    "hash": hash,
+    "bool": bool,
+    "len": len,
+    "iter": lambda x: list(iter(x)),
+    "next": next,
+    "reversed": lambda x: list(reversed(x)),
+    "contains": lambda x: 1 in x,
+    "getitem": lambda x: x[0],
+    "getitem key": lambda x: x["a"],
+    "setitem": lambda x: operator.setitem(x, 0, 9),
+    "delitem": lambda x: operator.delitem(x, 0),
+    "lt": lambda x: x < 5,
+    "le": lambda x: x <= 5,
+    "eq": lambda x: x == 7,
+    "ne": lambda x: x != 7,
+    "gt": lambda x: x > 5,
+    "ge": lambda x: x >= 5,
+    "reflected lt": lambda x: 5 < x,  # noqa: SIM300 - the operand order is the test
+    "neg": operator.neg,
+    "pos": operator.pos,
+    "abs": abs,
+    "invert": operator.invert,
+    "index": operator.index,
+    "int": int,
+    "float": float,
+    "complex": complex,
+    "round": round,
+    "round digits": lambda x: round(x, 1),
+    "trunc": math.trunc,
+    "floor": math.floor,
+    "ceil": math.ceil,
+    "fspath": os.fspath,
+    "divmod": lambda x: divmod(x, 2),
+    "rdivmod": lambda x: divmod(20, x),
+    "pow mod": lambda x: pow(x, 2, 5),
+}
+for _sym, _fn in [
+    ("+", operator.add),
+    ("-", operator.sub),
+    ("*", operator.mul),
+    ("@", operator.matmul),
+    ("/", operator.truediv),
+    ("//", operator.floordiv),
+    ("%", operator.mod),
+    ("**", operator.pow),
+    ("<<", operator.lshift),
+    (">>", operator.rshift),
+    ("&", operator.and_),
+    ("^", operator.xor),
+    ("|", operator.or_),
+]:
+    for _operand in (2, [5], {3}):
+        OPERATIONS[f"x {_sym} {_operand!r}"] = lambda x, f=_fn, o=_operand: f(
+            x, copy.copy(o)
+        )
+        OPERATIONS[f"{_operand!r} {_sym} x"] = lambda x, f=_fn, o=_operand: f(
+            copy.copy(o), x
+        )
+
+
+def _outcome(op: Callable[[Any], Any], x: Any, real: Any) -> tuple[Any, ...]:
+    """What ``op(x)`` did: its result (the real object standing for a
+    proxy), or its exception's type and message; and the state of ``real``."""
+    try:
+        result = op(x)
+    except Exception as e:  # the failure is part of the behaviour compared
+        got: tuple[Any, ...] = ("raised", type(e), str(e))
+    else:
+        if result is x and x is not real:
+            result = real  # the proxy stands for its object
+        got = ("returned", result)
+    return (*got, _state(real))
+
+
+def _state(x: Any) -> Any:
+    if isinstance(x, (list, dict, set)):
+        return copy.copy(x)
+    if hasattr(x, "__dict__"):
+        return dict(vars(x))
+    if hasattr(x, "__slots__"):
+        return {s: getattr(x, s, None) for s in x.__slots__}
+    return None
+
+
+def _delegate(op: ProxyOperation) -> Any:
+    return op.delegate()
+
+
+@pytest.mark.parametrize("kind", list(OBJECTS))
+@pytest.mark.parametrize("operation", list(OPERATIONS))
+def test_a_delegating_proxy_does_what_the_real_object_does(
+    kind: str, operation: str
+) -> None:
+    """The same operation on a real object and on a delegating proxy of an
+    equal one: the same result, or the same exception with the same message,
+    and the same state afterwards."""
+    op = OPERATIONS[operation]
+    real, underlying = OBJECTS[kind](), OBJECTS[kind]()
+    proxy = make_proxy(_delegate, obj=underlying)
+    expected = _outcome(op, real, real)
+    got = _outcome(op, proxy, underlying)
+    if operation in ("repr", "str", "dir", "format", "format spec") and kind in (
+        "function",
+        "user class",
+        "slots class",
+        "metaclass",
+        "abstract base",
+    ):
+        # Their default repr shows the address: compare without it.
+        expected, got = _no_addresses(expected, real), _no_addresses(got, underlying)
+    if operation == "hash" and kind in IDENTITY_HASHED:
+        # Identity hashes: the proxy's is its object's.
+        assert got == ("returned", hash(underlying), _state(underlying))
+        return
+    if operation == "reflected lt" and expected[0] == "raised":
+        # Python asks the proxy for ``p > 5``: its object refuses that, not
+        # ``5 < p`` (the message names the operands the other way round).
+        assert got[1] is expected[1]
+        return
+    assert got == expected
+
+
+IDENTITY_HASHED = ("slots class", "metaclass", "abstract base", "function", "exception")
+
+
+def _no_addresses(outcome: tuple[Any, ...], obj: Any) -> tuple[Any, ...]:
+    return tuple(
+        v.replace(hex(id(obj)), "0x...") if isinstance(v, str) else v for v in outcome
+    )
+
+
+# -- tproxy: the controller sees each operation -------------------------------
+
+
+class Recorder:
+    """A tproxy controller that records (opname, args, kwargs) and answers."""
+
+    def __init__(self, answer: Any = None) -> None:
+        self.ops: list[tuple[Any, ...]] = []
+        self.answer = answer
+
+    def __call__(self, opname: str, *args: Any, **kwargs: Any) -> Any:
+        self.ops.append((opname, args, kwargs))
+        return self.answer
+
+
+def test_tproxy_claims_the_type_and_only_type_tells() -> None:
+    for t in (list, dict, int, str, ValueError, Plain, Slotted, WithMeta, Shape):
+        p = tproxy(t, Recorder())
+        assert isinstance(p, t)
+        assert p.__class__ is t
+        assert type(p) is not t
+        assert type(p).__name__ == t.__name__  # Python's messages name it
+        assert "tproxy" in repr(type(p))
+
+
+@pytest.mark.parametrize(
+    ("expression", "opname", "args", "kwargs"),
+    [
+        (lambda p: p.attr, "__getattribute__", ("attr",), {}),
+        (lambda p: setattr(p, "a", 1), "__setattr__", ("a", 1), {}),
+        (lambda p: delattr(p, "a"), "__delattr__", ("a",), {}),
+        (lambda p: p[1:2], "__getitem__", (slice(1, 2),), {}),
+        (lambda p: operator.setitem(p, 0, "v"), "__setitem__", (0, "v"), {}),
+        (lambda p: operator.delitem(p, 0), "__delitem__", (0,), {}),
+        (lambda p: 3 in p, "__contains__", (3,), {}),
+        (lambda p: p + [1], "__add__", ([1],), {}),  # noqa: RUF005 - the operand order is the test
+        (lambda p: [1] + p, "__radd__", ([1],), {}),  # noqa: RUF005 - the operand order is the test
+        (lambda p: p * 2, "__mul__", (2,), {}),
+        (lambda p: 2 * p, "__rmul__", (2,), {}),
+        (lambda p: p == 1, "__eq__", (1,), {}),
+        (lambda p: p != 1, "__ne__", (1,), {}),
+        (lambda p: p < [0], "__lt__", ([0],), {}),
+        (lambda p: [0] < p, "__gt__", ([0],), {}),  # noqa: SIM300 - the operand order is the test
+        (lambda p: format(p, "x"), "__format__", ("x",), {}),
+    ],
+)
+def test_tproxy_hands_each_operation_to_the_controller(
+    expression: Callable[[Any], Any],
+    opname: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
+    rec = Recorder(answer="answer")
+    p = tproxy(list, rec)
+    with contextlib.suppress(TypeError):  # __format__ must return a str: it does
+        expression(p)
+    assert rec.ops == [(opname, args, kwargs)]
+
+
+def test_in_place_operators_reach_the_controller() -> None:
+    rec = Recorder(answer="new value")
+    p = tproxy(list, rec)
+    q = p
+    q += [1]
+    assert rec.ops == [("__iadd__", ([1],), {})]
+    assert q == "new value"  # the controller's result is what p becomes
+    n = tproxy(int, Recorder(answer=0))
+    n **= 2
+    assert n == 0
+
+
+def test_every_special_method_of_the_list_reaches_the_controller() -> None:
+    """One of each, by the name the issue lists."""
+    rec = Recorder()
+    p = tproxy(list, rec)
+    rec.answer = 2
+    assert len(p) == 2
+    rec.answer = it = iter([])
+    assert iter(p) is it
+    assert reversed(p) is it
+    rec.answer = "text"
+    assert repr(p) == "text"
+    assert str(p) == "text"
+    rec.answer = ["d"]
+    assert dir(p) == ["d"]
+    names = [name for name, _, _ in rec.ops]
+    assert names == [
+        "__len__",
+        "__iter__",
+        "__reversed__",
+        "__repr__",
+        "__str__",
+        "__dir__",
+    ]
+
+
+def test_numbers_conversions_and_unary_operators() -> None:
+    rec = Recorder()
+    p = tproxy(float, rec)
+    for expression, opname, answer in [
+        (int, "__int__", 3),
+        (float, "__float__", 3.5),
+        (round, "__round__", 4),
+        (math.trunc, "__trunc__", 3),
+        (math.floor, "__floor__", 3),
+        (math.ceil, "__ceil__", 4),
+        (operator.neg, "__neg__", -3.5),
+        (operator.pos, "__pos__", 3.5),
+        (abs, "__abs__", 3.5),
+        (bool, "__bool__", True),
+        (hash, "__hash__", 12),
+    ]:
+        rec.answer = answer
+        assert expression(p) == answer
+        assert rec.ops[-1][0] == opname
+    i = tproxy(int, Recorder(answer=1))
+    assert [10, 20, 30][i] == 20  # __index__
+    assert ~i == 1
+    b = tproxy(bytes, Recorder(answer=b"raw"))
+    assert bytes(b) == b"raw"
+    c = tproxy(complex, Recorder(answer=1j))
+    assert complex(c) == 1j
+
+
+def test_call_context_manager_descriptor_and_fspath() -> None:
+    rec = Recorder(answer="called")
+    f = tproxy(type(sample_function), rec)
+    assert f(1, b=2) == "called"
+    assert rec.ops[-1] == ("__call__", (1,), {"b": 2})
+
+    class Owner:
+        attribute = f
+
+    rec.answer = "bound"
+    assert Owner.attribute == "bound"
+    assert rec.ops[-1] == ("__get__", (None, Owner), {})
+    instance = Owner()
+    assert instance.attribute == "bound"
+    assert rec.ops[-1] == ("__get__", (instance, Owner), {})
+
+    cm_rec = Recorder(answer="entered")
+    cm = tproxy(type(contextlib.nullcontext()), cm_rec)
+    with cm as value:
+        assert value == "entered"
+    assert [name for name, _, _ in cm_rec.ops] == ["__enter__", "__exit__"]
+    assert cm_rec.ops[-1][1] == (None, None, None)
+
+    path = tproxy(pathlib.PurePosixPath, Recorder(answer="/tmp/x"))
+    assert os.fspath(path) == "/tmp/x"
+
+
+def test_data_descriptor_set_and_delete() -> None:
+    rec = Recorder()
+    prop = tproxy(property, rec)
+
+    class Owner:
+        attribute = prop
+
+    o = Owner()
+    o.attribute = 5
+    del o.attribute
+    assert [(n, a) for n, a, _ in rec.ops] == [
+        ("__set__", (o, 5)),
+        ("__delete__", (o,)),
+    ]
+
+
+def test_missing_and_length_hint() -> None:
+    rec = Recorder(answer="default")
+    d = tproxy(collections.defaultdict, rec)
+    assert type(d).__missing__(d, "k") == "default"
+    rec.answer = 4
+    it = tproxy(type(iter([])), rec)
+    assert operator.length_hint(it) == 4
+    rec.answer = "item"
+    assert next(it) == "item"
+    assert [n for n, _, _ in rec.ops] == ["__missing__", "__length_hint__", "__next__"]
+
+
+def test_async_protocol() -> None:
+    rec = Recorder()
+
+    async def coroutine() -> str:
+        return "awaited"
+
+    async def agen() -> Any:
+        yield 1
+
+    async def main() -> list[str]:
+        seen = []
+        rec.answer = coroutine().__await__()
+        aw = tproxy(types.CoroutineType, rec)
+        seen.append(await aw)
+        gen = agen()
+        rec.answer = gen
+        ai = tproxy(types.AsyncGeneratorType, rec)
+        assert aiter(ai) is gen
+        rec.answer = anext(gen)
+        seen.append(str(await anext(ai)))
+        rec.answer = asyncio.sleep(0, "entered")
+        acm = tproxy(type(contextlib.AsyncExitStack()), rec)
+        async with acm as value:
+            seen.append(value)
+            rec.answer = asyncio.sleep(0, None)
+        return seen
+
+    with contextlib.closing(asyncio.new_event_loop()) as loop:
+        seen = loop.run_until_complete(main())
+    assert seen == ["awaited", "1", "entered"]
+    names = [n for n, _, _ in rec.ops]
+    assert names == ["__await__", "__aiter__", "__anext__", "__aenter__", "__aexit__"]
+
+
+def test_unsupported_operations_raise_what_python_raises() -> None:
+    """An operation the type lacks fails as on a real instance, with the
+    same message; the controller is not asked."""
+    cases = [
+        (int, 5, len),
+        (int, 5, lambda x: x[0]),
+        (int, 5, lambda x: x(1)),
+        (int, 5, lambda x: x @ 2),
+        (int, 5, iter),
+        (list, [1], lambda x: x - [1]),
+        (list, [1], hash),
+        (list, [1], lambda x: -x),
+        (dict, {}, lambda x: x + {}),
+        (str, "s", lambda x: x / 2),
+        (Plain, Plain(), lambda x: x * 2),
+        (type(sample_function), sample_function, len),
+    ]
+    for t, real, expression in cases:
+        rec = Recorder()
+        with pytest.raises(TypeError) as real_error:
+            expression(real)
+        with pytest.raises(TypeError) as proxy_error:
+            expression(tproxy(t, rec))
+        assert str(proxy_error.value) == str(real_error.value)
+        assert rec.ops == []
+
+
+def test_truth_follows_the_type() -> None:
+    """bool() asks __bool__, else __len__, else is true, as for the type."""
+    rec = Recorder(answer=0)
+    assert not tproxy(list, rec)  # list: __len__
+    assert rec.ops[-1][0] == "__len__"
+    rec.answer = False
+    assert not tproxy(int, rec)  # int: __bool__
+    assert rec.ops[-1][0] == "__bool__"
+    plain = tproxy(Slotted, rec)
+    before = len(rec.ops)
+    assert plain
+    assert len(rec.ops) == before
+
+
+# -- exceptions -------------------------------------------------------------------
+
+
+def test_raising_a_proxied_exception_and_catching_it_as_its_type() -> None:
+    rec = Recorder()
+
+    def controller(opname: str, *args: Any, **kwargs: Any) -> Any:
+        rec(opname, *args, **kwargs)
+        if opname == "__str__":
+            return "proxied failure"
+        if opname == "__getattribute__" and args == ("args",):
+            return ("proxied failure",)
+        raise AssertionError(f"unexpected {opname}")
+
+    p = tproxy(KeyError, controller)
+    with pytest.raises(KeyError) as info:
+        raise p
+    assert info.value is p
+    assert info.value.__traceback__ is not None  # the proxy's own
+    assert str(info.value) == "proxied failure"
+    assert info.value.args == ("proxied failure",)
+    with pytest.raises(LookupError) as base:  # a base class catches it too
+        raise p
+    assert base.value is p
+
+
+def test_a_delegating_exception_proxy_chains_like_an_exception() -> None:
+    real = OSError(2, "no such file")
+    p = make_proxy(_delegate, obj=real)
+
+    def fail() -> None:
+        try:
+            raise ValueError("first")
+        except ValueError:
+            raise p from None
+
+    with pytest.raises(OSError, match="no such file") as info:
+        fail()
+    assert info.value is p
+    assert info.value.errno == 2
+    assert info.value.__suppress_context__
+    assert isinstance(info.value.__context__, ValueError)
+
+
+# -- make_proxy ------------------------------------------------------------------
+
+
+def test_make_proxy_operations_and_their_repr() -> None:
+    seen: list[ProxyOperation] = []
+
+    def recorder(op: ProxyOperation) -> Any:
+        seen.append(op)
+        return op.delegate()
+
+    p = make_proxy(recorder, obj=[1])
+    assert p + [3] == [1, 3]  # noqa: RUF005 - the operand order is the test
+    op = seen[-1]
+    assert (op.proxyobj, op.opname, op.args, op.kwargs, op.obj) == (
+        p,
+        "__add__",
+        ([3],),
+        {},
+        [1],
+    )
+    assert repr(op) == "<ProxyOperation list.__add__(<proxy>, [3])>"
+    p.append(2)
+    assert repr(seen[-1]) == "<ProxyOperation list.__getattribute__(<proxy>, 'append')>"
+    assert seen[-1].obj == [1, 2]
+    f = make_proxy(recorder, obj=sample_function)
+    assert f(2, b=3) == 6
+    assert repr(seen[-1]) == "<ProxyOperation function.__call__(<proxy>, 2, b=3)>"
+    assert p == p
+    # list.__eq__ refuses the proxy, so Python also asks the reflection.
+    assert repr(seen[-2]) == "<ProxyOperation list.__eq__(<proxy>, <proxy>)>"
+    assert repr(seen[-1]) == "<ProxyOperation list.__eq__(<proxy>, [1, 2])>"
+
+
+def test_make_proxy_keeps_the_proxy_through_in_place_and_fluent_calls() -> None:
+    p = make_proxy(_delegate, obj=[1])
+    q = p
+    q += [2]
+    assert q is p
+    assert p == [1, 2]
+    plain = make_proxy(_delegate, obj=Plain())
+    assert plain.grow().grow() is plain
+    assert plain.n == 5
+
+
+def test_make_proxy_conversions_return_real_values() -> None:
+    s = make_proxy(_delegate, obj="text")
+    assert type(str(s)) is str
+    n = make_proxy(_delegate, obj=5)
+    assert type(int(n)) is int
+    assert type(operator.index(n)) is int
+    assert type(+n) is not int  # +5 is 5 itself: the proxy, like p += ...
+
+
+def test_make_proxy_reflected_operators_fall_back_as_python_does() -> None:
+    p = make_proxy(_delegate, obj=[1])
+    assert [0] + p == [0, 1]  # noqa: RUF005 - the operand order is the test
+    n = make_proxy(_delegate, obj=7)
+    assert n + 0.5 == 7.5
+    assert 0.5 + n == 7.5
+    assert n == 7.0
+    assert 3 < n  # noqa: SIM300 - the operand order is the test
+
+
+def test_a_method_runs_with_the_proxy_as_self() -> None:
+    """A method of the object comes back bound to the proxy: what it does
+    to self goes through the controller too."""
+    seen: list[str] = []
+
+    def controller(op: ProxyOperation) -> Any:
+        seen.append(op.opname + (f" {op.args[0]}" if op.args else ""))
+        return op.delegate()
+
+    s = make_proxy(controller, obj=Slotted())
+    assert s.total() == 3
+    assert seen == [
+        "__getattribute__ total",
+        "__getattribute__ a",
+        "__getattribute__ b",
+    ]
+
+
+def test_proxies_of_proxies() -> None:
+    """The outer controller sees one operation; the inner sees the delegated one."""
+    inner_ops: list[str] = []
+    outer_ops: list[str] = []
+
+    def inner(op: ProxyOperation) -> Any:
+        inner_ops.append(op.opname)
+        return op.delegate()
+
+    def outer(op: ProxyOperation) -> Any:
+        outer_ops.append(op.opname)
+        return op.delegate()
+
+    base = make_proxy(inner, obj=[1, 2])
+    top = make_proxy(outer, obj=base)
+    assert top.__class__ is list
+    assert len(top) == 2
+    assert top[1] == 2
+    assert outer_ops == ["__len__", "__getitem__"]
+    assert inner_ops == ["__len__", "__getitem__"]
+    assert get_controller(top) is outer
+    assert get_controller(base) is inner
+
+
+def test_make_proxy_with_a_type_and_no_object() -> None:
+    p = make_proxy(lambda op: 42, type=dict)
+    assert isinstance(p, dict)
+    assert p["anything"] == 42
+    q = make_proxy(lambda op: op.delegate(), type=dict)
+    with pytest.raises(TypeError, match="no underlying object"):
+        len(q)
+
+
+def test_controllers_and_their_errors() -> None:
+    ctl = Recorder()
+    p = tproxy(list, ctl)
+    assert get_controller(p) is ctl
+    assert get_tproxy_controller(p) is ctl
+    assert get_controller([]) is None
+    assert get_controller(None) is None
+    with pytest.raises(TypeError, match="callable controller"):
+        tproxy(list, "not callable")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="callable controller"):
+        make_proxy(42, obj=[])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a type or an obj"):
+        make_proxy(_delegate)
+    with pytest.raises(TypeError, match="needs a type"):
+        tproxy(3, ctl)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not instantiated directly"):
+        type(p)()
+
+    failure = LookupError("from the controller")
+
+    def failing(*args: Any) -> Any:
+        raise failure
+
+    with pytest.raises(LookupError) as info:
+        len(tproxy(list, failing))
+    assert info.value is failure
+
+
+def test_slots_metaclass_and_abstract_classes() -> None:
+    s = make_proxy(_delegate, obj=Slotted())
+    s.a = 10
+    assert s.total() == 12
+    with pytest.raises(AttributeError):
+        s.c = 1
+    m = make_proxy(_delegate, obj=WithMeta())
+    assert isinstance(m, WithMeta)
+    assert m.hello() == "hello"
+    sq = make_proxy(_delegate, obj=Square())
+    assert isinstance(sq, Shape)
+    assert sq.area() == 4.0
+
+
+@given(st.lists(st.integers()), st.lists(st.integers()), st.integers(-3, 3))
+def test_list_operations_match_hypothesis(a: list[int], b: list[int], k: int) -> None:
+    p = make_proxy(_delegate, obj=list(a))
+    assert p + b == a + b
+    assert b + p == b + a
+    assert p * k == a * k
+    assert (p < b) == (a < b)
+    assert (p == b) == (a == b)
+    assert sorted(p) == sorted(a)
+    assert (k in p) == (k in a)
+    p += b
+    assert p == a + b
+
+
+@given(st.integers(), st.integers().filter(bool), st.floats(allow_nan=False))
+def test_int_operations_match_hypothesis(a: int, b: int, f: float) -> None:
+    p = make_proxy(_delegate, obj=a)
+    for op in (
+        operator.add,
+        operator.sub,
+        operator.mul,
+        operator.floordiv,
+        operator.mod,
+    ):
+        assert op(p, b) == op(a, b)
+        assert op(b, p) == op(b, a) if a else True
+    assert p + f == a + f
+    assert (p < f) == (a < f)
+    assert hash(p) == hash(a)
+    assert int(p) == a
+    assert divmod(p, b) == divmod(a, b)
+
+
+@given(st.dictionaries(st.text(max_size=3), st.integers()), st.text(max_size=3))
+def test_dict_operations_match_hypothesis(d: dict[str, int], key: str) -> None:
+    p = make_proxy(_delegate, obj=dict(d))
+    assert (key in p) == (key in d)
+    assert p.get(key) == d.get(key)
+    assert dict(p) == d
+    assert sorted(p.items()) == sorted(d.items())
+    p[key] = 1
+    assert p[key] == 1
+    assert (p | {"z": 0}) == (dict(d, **{key: 1}) | {"z": 0})
