@@ -242,3 +242,29 @@ def test_closing_a_socket_with_a_file_still_open_keeps_its_reader() -> None:
         b.close()
 
     shoal.run(main)
+
+
+def test_reading_again_and_again_and_data_arriving_while_nobody_waits() -> None:
+    """A reader's registration outlives each read: data that arrives while
+    nobody reads is found by the next read; a detached descriptor goes on
+    working in the socket that adopts it."""
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with b:
+            for i in range(50):
+                reader = shoal.spawn(a.recv, 10)
+                shoal.sleep(0)  # the reader waits
+                b.sendall(b"%d" % i)
+                assert reader.get(timeout=5) == b"%d" % i
+            b.sendall(b"early")
+            shoal.sleep(0.01)  # readable, and nobody waiting: nothing breaks
+            assert a.recv(10) == b"early"
+            c = socket.socket(fileno=a.detach())
+            with c:
+                reader = shoal.spawn(c.recv, 10)
+                shoal.sleep(0)
+                b.sendall(b"adopted")
+                assert reader.get(timeout=5) == b"adopted"
+
+    shoal.run(main)

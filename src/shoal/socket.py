@@ -18,7 +18,7 @@ from typing import Any
 
 from ._bridge import to_thread
 from ._errors import BusyError, ClosedFileError
-from ._hub import HubWait
+from ._hub import HubWait, hub_wait
 from ._io import abort_wait, new_wait, wait_fd
 from ._scheduler import Task, get_scheduler
 
@@ -46,7 +46,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     takes; 0: never wait, raise ``BlockingIOError`` as the stdlib does).
     """
 
-    __slots__ = ("_reader", "_shoal_timeout", "_writer")
+    __slots__ = ("_polled", "_reader", "_shoal_timeout", "_writer")
 
     def __init__(
         self,
@@ -60,6 +60,8 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         # (tasklet, HubWait) of whoever waits to read, or to write.
         self._reader: tuple[Task, HubWait] | None = None
         self._writer: tuple[Task, HubWait] | None = None
+        #: The loop the reader is registered on, kept between reads.
+        self._polled: Any = None
         super().settimeout(0.0)
 
     # -- timeouts -----------------------------------------------------------------
@@ -87,7 +89,8 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     # -- waiting --------------------------------------------------------------------
 
     def _wait(self, writing: bool) -> None:
-        cur = get_scheduler().current
+        s = get_scheduler()
+        cur = s.current
         slot = "_writer" if writing else "_reader"
         other = getattr(self, slot)
         if other is not None and other[0] is not cur:
@@ -96,9 +99,41 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         wait = new_wait(_Readiness(self, writing))
         setattr(self, slot, (cur, wait))
         try:
-            wait_fd(wait, self.fileno(), self._shoal_timeout, writing=writing)
+            if writing:
+                wait_fd(wait, self.fileno(), self._shoal_timeout, writing=True)
+            else:
+                # The reader stays registered after a wake (see _readable):
+                # a connection waits to read again and again, and each
+                # registration is a few system calls.
+                loop = wait.hub.loop
+                if self._polled is not loop:
+                    loop.add_reader(self.fileno(), self._readable)
+                    self._polled = loop
+                hub_wait(s, wait, self._shoal_timeout)
         finally:
             setattr(self, slot, None)
+
+    def _readable(self) -> None:
+        """A loop callback: the descriptor is readable. Wakes the reader, or,
+        when nobody waits, stops watching until somebody does."""
+        waiter = self._reader
+        if waiter is None:
+            self._unpoll()
+        else:
+            task, wait = waiter
+            wait.hub.wake_if(task, wait, None)
+
+    def _unpoll(self) -> None:
+        """Take the reader's registration off the loop (before the descriptor
+        is closed or handed on, its number free for reuse). Does not switch."""
+        loop, self._polled = self._polled, None
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self.fileno())
+
+    def detach(self) -> int:
+        """As the stdlib's: the descriptor, no longer this socket's."""
+        self._unpoll()
+        return super().detach()
 
     def _real_close(self, *args: Any) -> None:
         # Before the descriptor goes: take it off the hub, and wake whoever
@@ -112,6 +147,8 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
                     _errno.EBADF, f"{self!r} was closed by another tasklet"
                 )
                 abort_wait(task, wait, err)
+        if getattr(self, "_polled", None) is not None:
+            self._unpoll()
         super()._real_close(*args)  # type: ignore[misc]
 
     def _retry(self, writing: bool, op: Any, *args: Any) -> Any:
