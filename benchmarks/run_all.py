@@ -34,6 +34,7 @@ MODULES = (
     "bench_sleep_io",
     "bench_echo",
     "bench_10k",
+    "bench_proxy",
 )
 PACKAGES = ("shoal", "greenlet", "gevent", "uvloop", "trio")
 
