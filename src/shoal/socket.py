@@ -46,7 +46,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     takes; 0: never wait, raise ``BlockingIOError`` as the stdlib does).
     """
 
-    __slots__ = ("_polled", "_reader", "_shoal_timeout", "_writer")
+    __slots__ = ("_drained", "_polled", "_reader", "_shoal_timeout", "_writer")
 
     def __init__(
         self,
@@ -62,6 +62,10 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         self._writer: tuple[Task, HubWait] | None = None
         #: The loop the reader is registered on, kept between reads.
         self._polled: Any = None
+        #: The last read was short: what had arrived is taken, so the next
+        #: read waits for the loop to see more rather than try and fail
+        #: (a system call and an exception) first.
+        self._drained = False
         super().settimeout(0.0)
 
     # -- timeouts -----------------------------------------------------------------
@@ -118,6 +122,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         when nobody waits, stops watching until somebody does."""
         waiter = self._reader
         if waiter is None:
+            self._drained = False  # the next read finds it at once
             self._unpoll()
         else:
             task, wait = waiter
@@ -194,12 +199,18 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Receive up to ``bufsize`` bytes. Switches if it waits."""
+        if self._drained and not flags and self._shoal_timeout != 0.0:
+            self._wait(False)
         data: bytes = self._retry(False, super().recv, bufsize, flags)
+        self._drained = len(data) < bufsize
         return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receive into ``buffer``. Switches if it waits."""
+        if self._drained and not flags and self._shoal_timeout != 0.0:
+            self._wait(False)
         n: int = self._retry(False, super().recv_into, buffer, nbytes, flags)
+        self._drained = n < (nbytes or memoryview(buffer).nbytes)
         return n
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
