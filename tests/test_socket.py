@@ -268,3 +268,22 @@ def test_reading_again_and_again_and_data_arriving_while_nobody_waits() -> None:
                 assert reader.get(timeout=5) == b"adopted"
 
     shoal.run(main)
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_sendall_of_more_than_the_buffer_arrives_whole_and_in_order(kind: type) -> None:
+    """sendall of megabytes (many partial sends, waits between them) delivers
+    every byte once, in order, whatever the buffer type."""
+    payload = bytes(range(251)) * 40_000  # 10 MB, not a multiple of 256
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with a, b:
+            sender = shoal.spawn(a.sendall, kind(payload))
+            got = bytearray()
+            while len(got) < len(payload):
+                got += b.recv(1 << 16)
+            sender.get(timeout=10)
+            assert got == payload
+
+    shoal.run(main)

@@ -35,6 +35,10 @@ _OURS = {
 globals().update({n: getattr(_stdlib, n) for n in _stdlib.__all__ if n not in _OURS})
 __all__ = list(_stdlib.__all__)
 
+_recv = _stdlib.socket.recv
+_recv_into = _stdlib.socket.recv_into
+_send = _stdlib.socket.send
+
 _WAITING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EALREADY)
 
 
@@ -93,29 +97,40 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     # -- waiting --------------------------------------------------------------------
 
     def _wait(self, writing: bool) -> None:
+        """Wait until the socket is writable, or readable. Switches."""
+        if not writing:
+            self._wait_readable()
+            return
+        cur = get_scheduler().current
+        other = self._writer
+        if other is not None and other[0] is not cur:
+            raise BusyError(f"{self!r} is already being written by {other[0]!r}")
+        wait = new_wait(_Readiness(self, True))
+        self._writer = (cur, wait)
+        try:
+            wait_fd(wait, self.fileno(), self._shoal_timeout, writing=True)
+        finally:
+            self._writer = None
+
+    def _wait_readable(self) -> None:
+        """Wait until the socket is readable. The reader stays registered
+        after a wake (see :meth:`_readable`): a connection waits to read
+        again and again, and each registration costs system calls. Switches."""
         s = get_scheduler()
         cur = s.current
-        slot = "_writer" if writing else "_reader"
-        other = getattr(self, slot)
+        other = self._reader
         if other is not None and other[0] is not cur:
-            verb = "written" if writing else "read"
-            raise BusyError(f"{self!r} is already being {verb} by {other[0]!r}")
-        wait = new_wait(_Readiness(self, writing))
-        setattr(self, slot, (cur, wait))
+            raise BusyError(f"{self!r} is already being read by {other[0]!r}")
+        wait = new_wait(_Readiness(self, False))
+        self._reader = (cur, wait)
         try:
-            if writing:
-                wait_fd(wait, self.fileno(), self._shoal_timeout, writing=True)
-            else:
-                # The reader stays registered after a wake (see _readable):
-                # a connection waits to read again and again, and each
-                # registration is a few system calls.
-                loop = wait.hub.loop
-                if self._polled is not loop:
-                    loop.add_reader(self.fileno(), self._readable)
-                    self._polled = loop
-                hub_wait(s, wait, self._shoal_timeout)
+            loop = wait.hub.loop
+            if self._polled is not loop:
+                loop.add_reader(self.fileno(), self._readable)
+                self._polled = loop
+            hub_wait(s, wait, self._shoal_timeout)
         finally:
-            setattr(self, slot, None)
+            self._reader = None
 
     def _readable(self) -> None:
         """A loop callback: the descriptor is readable. Wakes the reader, or,
@@ -157,6 +172,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         super()._real_close(*args)  # type: ignore[misc]
 
     def _retry(self, writing: bool, op: Any, *args: Any) -> Any:
+        """``op(*args)``, waiting for the socket whenever it would block."""
         while True:
             try:
                 return op(*args)
@@ -164,6 +180,13 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
                 if self._shoal_timeout == 0.0:
                     raise
             self._wait(writing)
+
+    def _after_wait(self, writing: bool, op: Any, *args: Any) -> Any:
+        """Wait for the socket, then :meth:`_retry`: ``op`` just failed."""
+        if self._shoal_timeout == 0.0:
+            raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable")
+        self._wait(writing)
+        return self._retry(writing, op, *args)
 
     # -- the blocking calls, cooperative ---------------------------------------------
 
@@ -197,19 +220,28 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             return e.errno or _errno.EIO
         return 0
 
+    # recv, recv_into, send and sendall are the hot paths: the C method
+    # first, the waiting only when it would block.
+
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Receive up to ``bufsize`` bytes. Switches if it waits."""
         if self._drained and not flags and self._shoal_timeout != 0.0:
-            self._wait(False)
-        data: bytes = self._retry(False, super().recv, bufsize, flags)
+            self._wait_readable()
+        try:
+            data: bytes = _recv(self, bufsize, flags)
+        except BlockingIOError:
+            data = self._after_wait(False, _recv, self, bufsize, flags)
         self._drained = len(data) < bufsize
         return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receive into ``buffer``. Switches if it waits."""
         if self._drained and not flags and self._shoal_timeout != 0.0:
-            self._wait(False)
-        n: int = self._retry(False, super().recv_into, buffer, nbytes, flags)
+            self._wait_readable()
+        try:
+            n: int = _recv_into(self, buffer, nbytes, flags)
+        except BlockingIOError:
+            n = self._after_wait(False, _recv_into, self, buffer, nbytes, flags)
         self._drained = n < (nbytes or memoryview(buffer).nbytes)
         return n
 
@@ -224,13 +256,21 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Send some of ``data``; how many bytes went. Switches if it waits."""
-        n: int = self._retry(True, super().send, data, flags)
+        try:
+            n: int = _send(self, data, flags)
+        except BlockingIOError:
+            n = self._after_wait(True, _send, self, data, flags)
         return n
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Send all of ``data``. Switches while it waits."""
+        sent = 0
+        if type(data) is bytes:
+            sent = self.send(data, flags)
+            if sent == len(data):
+                return  # the usual case: it all went at once
         with memoryview(data) as view, view.cast("B") as octets:
-            sent, total = 0, len(octets)
+            total = len(octets)
             while sent < total:
                 sent += self.send(octets[sent:], flags)
 
