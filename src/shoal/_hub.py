@@ -181,8 +181,11 @@ class HubWait:
         self.cancels: list[Callable[[], object]] = []
 
     def _unpark(self, t: Task) -> None:
-        for cancel in self.cancels:
-            cancel()
+        cancels = self.cancels
+        if cancels:
+            for cancel in cancels:
+                cancel()
+            cancels.clear()  # a socket's reader waits on it again
         self.hub.drop_waiter()
 
     def _describe(self, t: Task) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ._bridge import to_thread
 from ._errors import BusyError, ClosedFileError
-from ._hub import HubWait, hub_wait
+from ._hub import HubWait, get_hub, hub_wait
 from ._io import abort_wait, new_wait, wait_fd
 from ._scheduler import Task, get_scheduler
 
@@ -50,7 +50,14 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     takes; 0: never wait, raise ``BlockingIOError`` as the stdlib does).
     """
 
-    __slots__ = ("_drained", "_polled", "_reader", "_shoal_timeout", "_writer")
+    __slots__ = (
+        "_drained",
+        "_polled",
+        "_reader",
+        "_rwait",
+        "_shoal_timeout",
+        "_writer",
+    )
 
     def __init__(
         self,
@@ -61,8 +68,10 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     ) -> None:
         super().__init__(family, type, proto, fileno)
         self._shoal_timeout: float | None = _stdlib.getdefaulttimeout()
-        # (tasklet, HubWait) of whoever waits to read, or to write.
-        self._reader: tuple[Task, HubWait] | None = None
+        # Who waits to read, and the HubWait it waits on (kept for the next
+        # read); (tasklet, HubWait) of who waits to write.
+        self._reader: Task | None = None
+        self._rwait: HubWait | None = None
         self._writer: tuple[Task, HubWait] | None = None
         #: The loop the reader is registered on, kept between reads.
         self._polled: Any = None
@@ -115,16 +124,20 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     def _wait_readable(self) -> None:
         """Wait until the socket is readable. The reader stays registered
         after a wake (see :meth:`_readable`): a connection waits to read
-        again and again, and each registration costs system calls. Switches."""
+        again and again, and each registration costs system calls; so does
+        its ``HubWait``, which is reused. Switches."""
         s = get_scheduler()
         cur = s.current
         other = self._reader
-        if other is not None and other[0] is not cur:
-            raise BusyError(f"{self!r} is already being read by {other[0]!r}")
-        wait = new_wait(_Readiness(self, False))
-        self._reader = (cur, wait)
+        if other is not None and other is not cur:
+            raise BusyError(f"{self!r} is already being read by {other!r}")
+        hub = s.hub or get_hub(s)
+        wait = self._rwait
+        if wait is None or wait.hub is not hub:
+            wait = self._rwait = HubWait(hub, _Readiness(self, False))
+        self._reader = cur
         try:
-            loop = wait.hub.loop
+            loop = hub.loop
             if self._polled is not loop:
                 loop.add_reader(self.fileno(), self._readable)
                 self._polled = loop
@@ -135,13 +148,13 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     def _readable(self) -> None:
         """A loop callback: the descriptor is readable. Wakes the reader, or,
         when nobody waits, stops watching until somebody does."""
-        waiter = self._reader
-        if waiter is None:
+        reader = self._reader
+        if reader is None:
             self._drained = False  # the next read finds it at once
             self._unpoll()
         else:
-            task, wait = waiter
-            wait.hub.wake_if(task, wait, None)
+            wait: Any = self._rwait  # set whenever _reader is
+            wait.hub.wake_if(reader, wait, None)
 
     def _unpoll(self) -> None:
         """Take the reader's registration off the loop (before the descriptor
@@ -158,15 +171,18 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     def _real_close(self, *args: Any) -> None:
         # Before the descriptor goes: take it off the hub, and wake whoever
         # waits on it, as the stdlib's close cannot.
-        for slot in ("_reader", "_writer"):
-            waiter = getattr(self, slot, None)
-            if waiter is not None:
-                setattr(self, slot, None)
-                task, wait = waiter
-                err = ClosedFileError(
-                    _errno.EBADF, f"{self!r} was closed by another tasklet"
-                )
-                abort_wait(task, wait, err)
+        reader, writer = getattr(self, "_reader", None), getattr(self, "_writer", None)
+        self._reader = self._writer = None
+        waiters: list[tuple[Task, Any]] = []
+        if reader is not None:
+            waiters.append((reader, self._rwait))
+        if writer is not None:
+            waiters.append(writer)
+        for task, wait in waiters:
+            err = ClosedFileError(
+                _errno.EBADF, f"{self!r} was closed by another tasklet"
+            )
+            abort_wait(task, wait, err)
         if getattr(self, "_polled", None) is not None:
             self._unpoll()
         super()._real_close(*args)  # type: ignore[misc]
