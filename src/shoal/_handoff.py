@@ -64,6 +64,9 @@ class HandOff:
     """
 
     __slots__ = ("__weakref__", "_fast", "_receivers", "_senders")
+    #: Every wait on a channel raises a bomb it is woken with (see
+    #: Tasklet.throw).
+    _raises_bombs = True
 
     _fast: bool
     #: NOQUEUE, a single waiter, or a deque of them (see shoal._channel).

@@ -171,6 +171,8 @@ class HubWait:
     take back each registration that could wake it (timer, future callback)."""
 
     __slots__ = ("cancels", "deadline", "hub", "what")
+    #: hub_wait raises a bomb it is woken with (see Tasklet.throw).
+    _raises_bombs = True
 
     def __init__(self, hub: Hub, what: object, deadline: float | None = None) -> None:
         # ``what`` is anything whose str() says what is awaited; it is only

@@ -32,6 +32,7 @@ class _Select:
     """One blocked call of :func:`select`."""
 
     __slots__ = ("tasklet", "waiters")
+    _raises_bombs = True  # see Tasklet.throw
 
     def __init__(self, tasklet: Task) -> None:
         self.tasklet: Task | None = tasklet

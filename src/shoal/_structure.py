@@ -18,12 +18,14 @@ one message from several channels, use ``select``.
 from __future__ import annotations
 
 import sys
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from ._errors import TaskletExit
-from ._sync import Queue
+from ._errors import TaskletExit, bomb
+from ._hub import ready
+from ._scheduler import Task, get_scheduler
 from ._tasklet import Tasklet, spawn
 from ._timeouts import with_timeout
 
@@ -33,30 +35,73 @@ if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
 __all__ = ["TaskGroup", "allof", "oneof"]
 
 
-def _branch(fn: Callable[..., Any], args: tuple[Any, ...], done: Queue, i: int) -> Any:
+class _Ends:
+    """Where branches report their end (their index), and their owner waits
+    for the next report: a single-waiter queue, lighter than ``Queue``."""
+
+    __slots__ = ("ended", "waiter")
+    _raises_bombs = True  # see Tasklet.throw
+
+    def __init__(self) -> None:
+        self.ended: deque[int] = deque()
+        self.waiter: Task | None = None
+
+    def put(self, i: int) -> None:
+        """Branch ``i`` has ended. Does not switch."""
+        self.ended.append(i)
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            ready(waiter, None)
+
+    def get(self) -> int:
+        """The index of the next branch to end, waiting for it. Switches."""
+        if not self.ended:
+            s = get_scheduler()
+            cur = s.current
+            self.waiter = cur
+            cur._blocked_on = self
+            try:
+                value = s.park(cur)
+            except BaseException:
+                if cur._blocked_on is self:
+                    self.waiter = cur._blocked_on = None
+                raise
+            if type(value) is bomb:
+                value.raise_()
+        return self.ended.popleft()
+
+    def _unpark(self, t: Task) -> None:
+        self.waiter = None
+
+    def _describe(self, t: Task) -> str:
+        return "waiting for a branch to end"
+
+
+def _branch(fn: Callable[..., Any], args: tuple[Any, ...], ends: _Ends, i: int) -> Any:
     try:
         return fn(*args)
     finally:
-        done.put_nowait(i)
+        ends.put(i)
 
 
 def _start(
     fns: tuple[Callable[[], Any], ...], what: str
-) -> tuple[list[Tasklet], Queue]:
+) -> tuple[list[Tasklet], _Ends]:
     for fn in fns:
         if not callable(fn):
             raise TypeError(f"{what}() takes callables, got {fn!r}")
-    done = Queue()
-    branches = [spawn(_branch, fn, (), done, i) for i, fn in enumerate(fns)]
-    for t in branches:
-        t._sched.observed.add(t)
-    return branches, done
+    ends = _Ends()
+    branches = [spawn(_branch, fn, (), ends, i) for i, fn in enumerate(fns)]
+    observed = get_scheduler().observed
+    observed.update(branches)
+    return branches, ends
 
 
 def _end(branches: list[Tasklet]) -> None:
     for t in branches:
         t.kill()  # waits until it has finished
-        t._sched.observed.discard(t)
+    get_scheduler().observed.difference_update(branches)
 
 
 def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
@@ -66,9 +111,9 @@ def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
     if none finishes in ``timeout``. Switches."""
     if not fns:
         raise ValueError("oneof() needs at least one callable")
-    branches, done = _start(fns, "oneof")
+    branches, ends = _start(fns, "oneof")
     try:
-        first = with_timeout(timeout, done.get)
+        first = ends.get() if timeout is None else with_timeout(timeout, ends.get)
     finally:
         _end(branches)
     return branches[first].get()
@@ -79,17 +124,17 @@ def allof(*fns: Callable[[], Any], timeout: float | None = None) -> tuple[Any, .
     order. If one raises, the others are killed and that exception
     propagates; ``shoal.TimeoutError`` if they do not all finish in
     ``timeout``. Switches."""
-    branches, done = _start(fns, "allof")
+    branches, ends = _start(fns, "allof")
     try:
-        with_timeout(timeout, _wait_all, branches, done)
+        with_timeout(timeout, _wait_all, branches, ends)
     finally:
         _end(branches)
     return tuple(t.get() for t in branches)
 
 
-def _wait_all(branches: list[Tasklet], done: Queue) -> None:
+def _wait_all(branches: list[Tasklet], ends: _Ends) -> None:
     for _ in branches:
-        exc = branches[done.get()].exception
+        exc = branches[ends.get()].exception
         if exc is not None:
             raise exc
 
@@ -105,7 +150,7 @@ class TaskGroup:
 
     def __init__(self) -> None:
         self._children: list[Tasklet] = []
-        self._done = Queue()
+        self._done = _Ends()
         self._closed = False
 
     def spawn(self, fn: Callable[..., Any], /, *args: Any) -> Tasklet:

@@ -45,6 +45,7 @@ class _Waiters:
     """Tasklets waiting on one primitive, first come first served."""
 
     __slots__ = ("owner", "q", "verb")
+    _raises_bombs = True  # see Tasklet.throw
 
     def __init__(self, owner: object, verb: str) -> None:
         self.owner = owner
