@@ -216,3 +216,34 @@ def test_a_scope_cannot_be_entered_twice() -> None:
             pass  # pragma: no cover
 
     _run(main)
+
+
+def test_many_scopes_come_and_go_and_the_live_ones_still_fire() -> None:
+    """Thousands of scopes that end early leave nothing behind, and the
+    deadlines of the scopes still open fire in order: a later, shorter
+    scope first."""
+    from shoal._hub import get_hub
+
+    fired: list[str] = []
+
+    def sleeper(name: str, limit: float) -> None:
+        with shoal.move_on_after(limit) as scope:
+            shoal.sleep(10)
+        assert scope.cancelled_caught
+        fired.append(name)
+
+    def main() -> None:
+        for _ in range(5000):
+            with shoal.timeout(60):
+                pass
+        timers = get_hub().timers
+        assert len(timers.heap) < 200  # compacted as scopes ended
+        slow = shoal.spawn(sleeper, "slow", 0.2)
+        shoal.sleep(0)
+        fast = shoal.spawn(sleeper, "fast", 0.05)  # later, but due sooner
+        slow.join(timeout=5)
+        fast.join(timeout=5)
+        assert len(timers.heap) < 200
+
+    shoal.run(main)
+    assert fired == ["fast", "slow"]

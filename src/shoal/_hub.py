@@ -80,6 +80,7 @@ class Hub:
         "queued",
         "sched",
         "task",
+        "timers",
         "waiting",
     )
 
@@ -98,6 +99,8 @@ class Hub:
         self.queued = False
         #: Being stopped by Scheduler.stop_hub: no deadlock reports.
         self.closing = False
+        #: The timeout scopes' deadlines (``shoal._timeouts._Deadlines``).
+        self.timers: Any = None
 
     def add_waiter(self) -> None:
         """Somebody waits on the hub (a timer, a future, a deadline)."""
