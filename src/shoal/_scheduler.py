@@ -41,6 +41,7 @@ from __future__ import annotations
 import random
 import sys
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -69,6 +70,10 @@ _NOWAKE = NOWAKE
 _NO_HUB = object()
 
 POOL_SIZE = 256
+#: While tasklets keep running, the hub polls for I/O at least this often
+#: (seconds), not at every round of the run queue.
+POLL_EVERY = 50e-6
+_clock = time.perf_counter
 _REPORT_LINES = 1000
 
 ScheduleCallback = Callable[[Any, Any], object]
@@ -428,8 +433,8 @@ class Scheduler:
 
         Returns to the loop when the hub's turn comes again: either nothing
         is runnable and a tasklet parked into the hub, or a tasklet reached
-        the hub's place in the run queue (then the loop polls once and runs
-        the rest). With nothing runnable and nobody waiting in the hub,
+        the hub's place in the run queue and ``POLL_EVERY`` has passed since
+        the loop last polled (then the loop polls once and runs the rest). With nothing runnable and nobody waiting in the hub,
         nothing can ever wake anyone: the deadlock goes to the wake-up
         tasklet.
         """
@@ -437,12 +442,21 @@ class Scheduler:
         runq = self.runq
         task = hub.task
         if runq:
-            if hub.waiting:
-                self.queue_hub()
-            nxt = runq.popleft()
-            if nxt is not task:
+            start = _clock()
+            while True:
+                if hub.waiting:
+                    self.queue_hub()
+                nxt = runq.popleft()
+                if nxt is task:
+                    break
                 task._gr = getcurrent()
                 self.resume(task, nxt)
+                # The hub's turn came round. Polling costs more than a
+                # round of a few yielding tasklets: poll only every
+                # POLL_EVERY seconds while tasklets keep running.
+                hub.queued = False
+                if not runq or _clock() - start >= POLL_EVERY:
+                    break
         # The hub's turn: its place in the run queue is gone, if it had one.
         hub.queued = False
         self.current = task
