@@ -40,7 +40,14 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["get_controller", "new_proxy", "proxied_type", "proxy_class", "tproxy"]
+__all__ = [
+    "NO_KWARGS",
+    "get_controller",
+    "new_proxy",
+    "proxied_type",
+    "proxy_class",
+    "tproxy",
+]
 
 # Binary operators: the plain, reflected and (but divmod) in-place forms.
 _BINARY = [
@@ -129,6 +136,9 @@ def _refuse(message: str) -> Callable[..., Any]:
     return refuse
 
 
+#: The ``kwargs`` of every operation called without keyword arguments.
+NO_KWARGS: Any = types.MappingProxyType({})
+
 _classes: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
 _op_classes: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
 _proxied: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
@@ -144,12 +154,12 @@ class _Proxy:
 def _forwarders(op: Any) -> tuple[Any, ...]:
     """Factories of the methods that forward an operation, by arity: with
     ``op`` None they call ``ctl(self)(name, *args)`` (tproxy); else they call
-    ``ctl(self)(op(self, name, args, kwargs, obj(self)))`` (make_proxy's
-    ``ProxyOperation``). Also returns ``bind(ctl, obj)``, to call once the
+    ``ctl(self)`` with an instance of ``op(name)``, the operation's
+    ``ProxyOperation`` class (make_proxy). Also returns ``bind(ctl, obj)``, to call once the
     class exists with its slots' getters."""
     ctl: Any = None
     obj: Any = None
-    nokw: dict[str, Any] = types.MappingProxyType({})  # type: ignore[assignment]
+    nokw = NO_KWARGS
 
     def bind(ctl_getter: Any, obj_getter: Any) -> None:
         nonlocal ctl, obj
@@ -170,22 +180,61 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
             return lambda self, *args, **kwargs: ctl(self)(name, *args, **kwargs)
 
     else:
+        # op(name) is that operation's ProxyOperation class: the forwarder
+        # fills a bare instance's slots, cheaper than calling __init__.
+        new = object.__new__
 
         def unary(name: str) -> Any:
-            return lambda self: ctl(self)(op(self, name, (), nokw, obj(self)))
+            cls = op(name)
+
+            def forward(self: Any) -> Any:
+                o = new(cls)
+                o.proxyobj = self
+                o.args = ()
+                o.kwargs = nokw
+                o.obj = obj(self)
+                return ctl(self)(o)
+
+            return forward
 
         def binary(name: str) -> Any:
-            return lambda self, other: ctl(self)(
-                op(self, name, (other,), nokw, obj(self))
-            )
+            cls = op(name)
+
+            def forward(self: Any, other: Any) -> Any:
+                o = new(cls)
+                o.proxyobj = self
+                o.args = (other,)
+                o.kwargs = nokw
+                o.obj = obj(self)
+                return ctl(self)(o)
+
+            return forward
 
         def ternary(name: str) -> Any:
-            return lambda self, a, b: ctl(self)(op(self, name, (a, b), nokw, obj(self)))
+            cls = op(name)
+
+            def forward(self: Any, a: Any, b: Any) -> Any:
+                o = new(cls)
+                o.proxyobj = self
+                o.args = (a, b)
+                o.kwargs = nokw
+                o.obj = obj(self)
+                return ctl(self)(o)
+
+            return forward
 
         def varargs(name: str) -> Any:
-            return lambda self, *args, **kwargs: ctl(self)(
-                op(self, name, args, kwargs, obj(self))
-            )
+            cls = op(name)
+
+            def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+                o = new(cls)
+                o.proxyobj = self
+                o.args = args
+                o.kwargs = kwargs
+                o.obj = obj(self)
+                return ctl(self)(o)
+
+            return forward
 
     return unary, binary, ternary, varargs, bind
 
@@ -257,14 +306,19 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
                 return ctl_of(self)("__getattribute__", name)
 
         else:
-            nokw: Any = types.MappingProxyType({})
+            nokw = NO_KWARGS
+            new = object.__new__
+            cls = op("__getattribute__")
 
             def getattribute(self: Any, name: str) -> Any:
                 if name == "__class__":
                     return t
-                return ctl_of(self)(
-                    op(self, "__getattribute__", (name,), nokw, obj_of(self))
-                )
+                o = new(cls)
+                o.proxyobj = self
+                o.args = (name,)
+                o.kwargs = nokw
+                o.obj = obj_of(self)
+                return ctl_of(self)(o)
 
         setattr_ = set_
 
@@ -294,8 +348,8 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
 
 def proxy_class(t: type, op: Any = None) -> type:
     """The proxy class for type ``t``, made at the first call: for
-    ``tproxy``, or with ``op`` (``ProxyOperation``) for ``make_proxy``. Does
-    not switch."""
+    ``tproxy``, or for ``make_proxy`` with ``op(name)`` giving each
+    operation's ``ProxyOperation`` class. Does not switch."""
     if not isinstance(t, type):
         raise TypeError(f"tproxy() needs a type to proxy, got {t!r}")
     cache = _classes if op is None else _op_classes

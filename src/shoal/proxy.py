@@ -27,7 +27,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from ._tproxy import get_controller, new_proxy, proxy_class, tproxy
+from ._tproxy import NO_KWARGS, get_controller, new_proxy, proxy_class, tproxy
 
 __all__ = [
     "ProxyOperation",
@@ -219,6 +219,69 @@ class ProxyOperation:
         return f"<ProxyOperation {cls.__qualname__}.{self.opname}({', '.join(['<proxy>', *shown])})>"
 
 
+def _operation_class(name: str) -> type[ProxyOperation]:
+    """The ``ProxyOperation`` subclass for operation ``name``: its ``opname``
+    is a class attribute and its ``delegate`` is specialised (no table
+    lookup, no tests for other operations). Made at the first use."""
+    cls = _OPERATION_CLASSES.get(name)
+    if cls is None:
+        ns = {
+            "__slots__": (),
+            "__module__": __name__,
+            "__qualname__": "ProxyOperation",
+            "opname": name,
+            "delegate": _specialised_delegate(name),
+        }
+        cls = _OPERATION_CLASSES[name] = type("ProxyOperation", (ProxyOperation,), ns)
+    return cls
+
+
+_OPERATION_CLASSES: dict[str, type[ProxyOperation]] = {}
+
+
+def _specialised_delegate(name: str) -> Callable[[ProxyOperation], Any]:
+    """``ProxyOperation.delegate`` for one operation; anything unusual (no
+    object, keyword arguments) takes the general path."""
+    general = ProxyOperation.delegate
+    perform = _DELEGATE.get(name)
+    if perform is None:
+        return general
+    if name == "__getattribute__":
+
+        def delegate(self: ProxyOperation) -> Any:
+            obj = self.obj
+            if obj is None:
+                return general(self)
+            result = getattr(obj, *self.args)
+            if result is obj:
+                return self.proxyobj
+            if type(result) is types.MethodType and result.__self__ is obj:
+                return types.MethodType(result.__func__, self.proxyobj)
+            return result
+
+    elif name in _CONVERSIONS:
+
+        def delegate(self: ProxyOperation) -> Any:
+            obj = self.obj
+            if obj is None or self.kwargs is not NO_KWARGS:
+                return general(self)
+            args = self.args
+            return perform(obj, *args) if args else perform(obj)
+
+    else:
+
+        def delegate(self: ProxyOperation) -> Any:
+            obj = self.obj
+            if obj is None or self.kwargs is not NO_KWARGS:
+                return general(self)
+            args = self.args
+            result = perform(obj, args[0]) if len(args) == 1 else perform(obj, *args)
+            return self.proxyobj if result is obj else result
+
+    delegate.__doc__ = general.__doc__
+    return delegate
+
+
 def _show(value: Any) -> str:
     """repr of an argument, without asking a proxy's controller."""
     return "<proxy>" if get_controller(value) is not None else repr(value)
@@ -240,4 +303,4 @@ def make_proxy(
                 "make_proxy() needs a type or an obj (or both), got neither"
             )
         type = obj.__class__
-    return new_proxy(proxy_class(type, ProxyOperation), controller, obj)
+    return new_proxy(proxy_class(type, _operation_class), controller, obj)
