@@ -180,8 +180,9 @@ class ProxyOperation:
         real object, and return the result, with ``obj`` itself replaced by
         the proxy (so ``p += [1]`` and methods returning ``self`` keep the
         proxy), except for conversions, which return the real value. A
-        method of ``obj`` comes back bound to the proxy. Does not switch
-        (the operation may)."""
+        method of ``obj`` written in Python comes back bound to the proxy; a
+        builtin one (``list.append``) cannot be, and stays bound to ``obj``.
+        Does not switch (the operation may)."""
         obj = self.obj
         opname = self.opname
         perform = _DELEGATE.get(opname)
