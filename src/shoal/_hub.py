@@ -77,6 +77,7 @@ class Hub:
         "flushing",
         "gr",
         "loop",
+        "polled",
         "queued",
         "sched",
         "task",
@@ -99,6 +100,8 @@ class Hub:
         self.queued = False
         #: Being stopped by Scheduler.stop_hub: no deadlock reports.
         self.closing = False
+        #: When the loop last polled and ran the tasklets (``run_ready``).
+        self.polled = 0.0
         #: The timeout scopes' deadlines (``shoal._timeouts._Deadlines``).
         self.timers: Any = None
 

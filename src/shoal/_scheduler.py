@@ -442,7 +442,7 @@ class Scheduler:
         runq = self.runq
         task = hub.task
         if runq:
-            start = _clock()
+            start = hub.polled = _clock()
             while True:
                 if hub.waiting:
                     self.queue_hub()
@@ -575,6 +575,11 @@ def schedule() -> None:
         runq.append(cur)
         cur._gr = getcurrent()
         nxt = runq.popleft()
+        if nxt is s.hubtask and _clock() - s.hub.polled < POLL_EVERY:
+            # The hub's turn, but it polled moments ago: a poll costs more
+            # than a round of a few yielding tasklets. It keeps its place.
+            runq.append(nxt)
+            nxt = runq.popleft()
         s.current = nxt
         if _schedule_callback is not None:
             _switched(cur, nxt)
