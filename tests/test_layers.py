@@ -13,6 +13,7 @@ LAYERS = {
     "proxy": 1,
     "_task": 1,
     "_scheduler": 2,
+    "_deadlines": 2,
     "_handoff": 3,
     "_hub": 3,
     "_timeouts": 4,

@@ -31,11 +31,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ._deadlines import Deadlines
 from ._errors import TimeoutError, bomb
 from ._scheduler import Scheduler, Task, get_scheduler, schedule
 
 __all__ = [
     "Hub",
+    "HubTimer",
     "HubWait",
     "current_time",
     "get_hub",
@@ -102,8 +104,15 @@ class Hub:
         self.closing = False
         #: When the loop last polled and ran the tasklets (``run_ready``).
         self.polled = 0.0
-        #: The timeout scopes' deadlines (``shoal._timeouts._Deadlines``).
-        self.timers: Any = None
+        #: Every sleep's, timeout's and scope's deadline (``deadlines()``).
+        self.timers: Deadlines | None = None
+
+    def deadlines(self) -> Deadlines:
+        """This hub's deadlines, made at the first use. Does not switch."""
+        timers = self.timers
+        if timers is None:
+            timers = self.timers = Deadlines(self.loop)
+        return timers
 
     def add_waiter(self) -> None:
         """Somebody waits on the hub (a timer, a future, a deadline)."""
@@ -203,6 +212,34 @@ class HubWait:
         return f"waiting for {self.what} ({left:.3f} s left)"
 
 
+class HubTimer:
+    """A deadline that wakes a tasklet waiting in the hub (``Deadline``):
+    ``sleep``'s end, or a wait's ``timeout`` (woken with a bomb)."""
+
+    __slots__ = ("_active", "deadline", "hub", "task", "value", "wait")
+
+    def __init__(
+        self, hub: Hub, task: Task, wait: HubWait, value: Any, deadline: float
+    ) -> None:
+        self.hub = hub
+        self.task = task
+        self.wait = wait
+        self.value = value
+        self.deadline = deadline
+        self._active = True
+        hub.deadlines().add(self)
+
+    def _expire(self) -> None:
+        self._active = False
+        self.hub.wake_if(self.task, self.wait, self.value)
+
+    def cancel(self) -> None:
+        """The wait ended otherwise. Does not switch."""
+        if self._active:
+            self._active = False
+            self.hub.deadlines().discard()
+
+
 def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:
     """Park the current tasklet in the hub until a callback registered on
     ``wait`` wakes it (``hub.wake_if``); return the wake value, raising a
@@ -214,8 +251,8 @@ def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:
         expired = bomb(
             TimeoutError, TimeoutError(f"{wait.what}: timed out after {timeout} s")
         )
-        handle = hub.loop.call_later(timeout, hub.wake_if, cur, wait, expired)
-        wait.cancels.append(handle.cancel)
+        timer = HubTimer(hub, cur, wait, expired, time.monotonic() + timeout)
+        wait.cancels.append(timer.cancel)
     hub.add_waiter()
     cur._blocked_on = wait
     if s.runq:
@@ -243,10 +280,10 @@ def sleep(seconds: float) -> None:
         schedule()
         return
     s = get_scheduler()
-    hub = get_hub(s)
-    wait = HubWait(hub, "sleep", time.monotonic() + seconds)
-    handle = hub.loop.call_later(seconds, hub.wake_if, s.current, wait, None)
-    wait.cancels.append(handle.cancel)
+    hub = s.hub or get_hub(s)
+    deadline = time.monotonic() + seconds
+    wait = HubWait(hub, "sleep", deadline)
+    wait.cancels.append(HubTimer(hub, s.current, wait, None, deadline).cancel)
     hub_wait(s, wait)
 
 

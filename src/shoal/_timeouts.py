@@ -2,8 +2,9 @@
 
 Design
 ------
-A scope's deadline goes into its hub's ``_Deadlines``, whose one loop timer
-fires at the earliest deadline (see there). When it fires, the tasklet is
+A scope's deadline (on ``time.monotonic``) goes into its hub's
+``Deadlines``, whose one loop timer fires at the earliest deadline (see
+``shoal._deadlines``). When it fires, the tasklet is
 suspended at a switch point (the hub runs only then): the timer throws a
 private ``_Expired`` into it there, exactly as ``Tasklet.throw`` does (a
 blocked tasklet leaves the channel it waits on, so the operation has not
@@ -17,8 +18,7 @@ has exited is marked done, so it never fires later.
 
 from __future__ import annotations
 
-import heapq
-import math
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -38,71 +38,6 @@ class _Expired(BaseException):
     def __init__(self, scope: CancelScope) -> None:
         super().__init__(scope)
         self.scope = scope
-
-
-class _Deadlines:
-    """One hub's scope deadlines: a heap, and one loop timer for the earliest.
-
-    Arming and cancelling a loop timer costs more than the rest of a scope,
-    and most scopes end long before their deadline. So a scope only pushes
-    its deadline here, and leaving it marks it done; the single timer fires
-    at the earliest deadline, expires the scopes still active, drops the
-    done ones and re-arms for the next. Done entries are dropped in bulk
-    once they are most of the heap, so it stays proportional to the live
-    scopes.
-    """
-
-    __slots__ = ("at", "done", "handle", "heap", "hub", "seq")
-
-    def __init__(self, hub: Any) -> None:
-        self.hub = hub
-        self.heap: list[tuple[float, int, CancelScope]] = []
-        self.seq = 0
-        self.done = 0
-        self.handle: Any = None
-        self.at = math.inf  # when the timer fires, if armed
-
-    def add(self, scope: CancelScope) -> None:
-        """Watch ``scope``'s deadline. Does not switch."""
-        self.seq += 1
-        heapq.heappush(self.heap, (scope.deadline, self.seq, scope))
-        if scope.deadline < self.at:
-            self._arm(scope.deadline)
-
-    def discard(self) -> None:
-        """A scope left before its deadline. Does not switch."""
-        self.done += 1
-        if self.done > 64 and self.done * 2 > len(self.heap):
-            self.heap = [e for e in self.heap if e[2]._active]
-            heapq.heapify(self.heap)
-            self.done = 0
-
-    def _arm(self, at: float) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-        self.at = at
-        self.handle = self.hub.loop.call_at(at, self._fire)
-
-    def _fire(self) -> None:
-        """A loop callback, in the hub: expire the scopes whose time is up,
-        then re-arm for the next deadline. Switches (into expired tasklets)."""
-        self.handle = None
-        self.at = math.inf
-        heap = self.heap
-        # uvloop's clock and timers have a 1 ms grain: a timer may fire a
-        # little before its deadline reads as passed.
-        now = self.hub.loop.time() + 0.001
-        due: list[CancelScope] = []
-        while heap and (heap[0][0] <= now or not heap[0][2]._active):
-            scope = heapq.heappop(heap)[2]
-            if scope._active:
-                due.append(scope)
-            else:
-                self.done = max(self.done - 1, 0)
-        if heap:
-            self._arm(heap[0][0])
-        for scope in due:
-            scope._expire()
 
 
 class CancelScope:
@@ -140,11 +75,8 @@ class CancelScope:
         hub = self._hub = s.hub or get_hub(s)
         self._tasklet = s.current
         self._active = True
-        self.deadline = hub.loop.time() + self.seconds
-        deadlines = hub.timers
-        if deadlines is None:
-            deadlines = hub.timers = _Deadlines(hub)
-        deadlines.add(self)
+        self.deadline = time.monotonic() + self.seconds
+        hub.deadlines().add(self)
         # The deadline will wake the tasklet: blocking now is no deadlock,
         # and the hub gets its turns even while tasklets only yield.
         hub.add_waiter()
@@ -172,7 +104,7 @@ class CancelScope:
         if self._active:
             self._active = False
             hub = self._hub
-            hub.timers.discard()
+            hub.deadlines().discard()
             hub.drop_waiter()
         if isinstance(exc, _Expired) and exc.scope is self:
             self.cancelled_caught = True
