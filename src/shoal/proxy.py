@@ -62,6 +62,8 @@ def _rpow(obj: Any, other: Any, mod: Any = None) -> Any:
     return pow(other, obj) if mod is None else pow(other, obj, mod)
 
 
+_MethodType = types.MethodType
+
 # How delegate() performs each operation: as Python would on the object,
 # operators with their reflected fallback (operator.add, not obj.__add__).
 _DELEGATE: dict[str, Callable[..., Any]] = {
@@ -251,13 +253,14 @@ def _specialised_delegate(name: str) -> Callable[[ProxyOperation], Any]:
 
         def delegate(self: ProxyOperation) -> Any:
             obj = self.obj
-            if obj is None:
+            args = self.args
+            if obj is None or len(args) != 1:
                 return general(self)
-            result = getattr(obj, *self.args)
+            result = getattr(obj, args[0])
             if result is obj:
                 return self.proxyobj
-            if type(result) is types.MethodType and result.__self__ is obj:
-                return types.MethodType(result.__func__, self.proxyobj)
+            if type(result) is _MethodType and result.__self__ is obj:
+                return _MethodType(result.__func__, self.proxyobj)
             return result
 
     elif name in _CONVERSIONS:
