@@ -457,3 +457,30 @@ def test_tasklets_of_another_thread_are_refused() -> None:
     assert all("from another thread" in str(e) for e in errors)
     ch.send("done")
     assert t.get() == "done"
+
+
+def test_killing_tasklets_leaves_no_cyclic_garbage() -> None:
+    """A killed tasklet's TaskletExit keeps no traceback, whose frames would
+    hold the tasklet in a reference cycle: kills create no work for the
+    cycle collector (timeouts and oneof kill all the time)."""
+    import gc
+
+    def main() -> None:
+        ch = shoal.Channel()
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(200):
+                t = shoal.spawn(ch.receive)
+                shoal.schedule()
+                t.kill()
+                assert isinstance(t.exception, shoal.TaskletExit)
+                s = shoal.spawn(shoal.sleep, 3600)
+                shoal.schedule()
+                s.kill()
+                shoal.oneof(lambda: 1, ch.receive)
+            assert gc.collect() == 0
+        finally:
+            gc.enable()
+
+    shoal.run(main)

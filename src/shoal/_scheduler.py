@@ -636,6 +636,11 @@ def _worker(t: Task) -> None:
             else:
                 t._value = fn(*args)
         except BaseException as exc:
+            if type(exc) is TaskletExit:
+                # A kill needs no traceback, and its frames (whose locals
+                # hold the tasklet) would make a cycle with the tasklet:
+                # cyclic garbage at every kill, for the collector.
+                exc.__traceback__ = None
             t._exception = exc
             s.failed(t, exc)
         fn = args = kwargs = None  # no references kept while parked
