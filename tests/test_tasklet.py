@@ -461,8 +461,9 @@ def test_tasklets_of_another_thread_are_refused() -> None:
 
 def test_killing_tasklets_leaves_no_cyclic_garbage() -> None:
     """A killed tasklet's TaskletExit keeps no traceback, whose frames would
-    hold the tasklet in a reference cycle: kills create no work for the
-    cycle collector (timeouts and oneof kill all the time)."""
+    hold the tasklet in a reference cycle, and bombs, timeouts and selects
+    leave no cycles either: none of them creates work for the cycle
+    collector (timeouts and oneof kill all the time)."""
     import gc
 
     def main() -> None:
@@ -479,6 +480,12 @@ def test_killing_tasklets_leaves_no_cyclic_garbage() -> None:
                 shoal.schedule()
                 s.kill()
                 shoal.oneof(lambda: 1, ch.receive)
+                with shoal.move_on_after(0.0001):
+                    ch.receive()
+                with pytest.raises(shoal.TimeoutError):
+                    ch.receive(timeout=0.0001)
+                shoal.spawn(ch.send, 1)
+                shoal.select(ch.receive_case())
             assert gc.collect() == 0
         finally:
             gc.enable()

@@ -110,8 +110,12 @@ class bomb:  # noqa: N801 - the Stackless name
         self.traceback = exp_traceback
 
     def raise_(self) -> Any:
-        """Raise the exception this bomb carries."""
+        """Raise the exception this bomb carries. The bomb lets go of it: the
+        frame that holds the bomb is in the exception's traceback, and the
+        two would otherwise keep each other alive (cyclic garbage at every
+        kill or timeout). A bomb raised again raises a new ``type()``."""
         exc = self.value
+        self.value = None
         if exc is None:
             assert self.type is not None
             exc = self.type()
@@ -120,7 +124,10 @@ class bomb:  # noqa: N801 - the Stackless name
             exc = self.type(exc)
         if self.traceback is not None:
             exc = exc.with_traceback(self.traceback)
-        raise exc
+        try:
+            raise exc
+        finally:
+            exc = None  # this frame is in its traceback: no cycle
 
     def __repr__(self) -> str:
         return f"<bomb {self.value!r}>"

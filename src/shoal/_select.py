@@ -44,6 +44,7 @@ class _Select:
         assert t is not None
         self.tasklet = None
         others = [o for o in self.waiters if o is not w]
+        self.waiters = []  # they point here: no cycle once it is done
         # Count every stale waiter before compacting any channel: a select
         # may have several waiters on one channel.
         for other in others:

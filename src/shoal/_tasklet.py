@@ -110,7 +110,10 @@ class Tasklet(Task):
         self.join(timeout)
         exc = self.exception
         if exc is not None:
-            raise exc
+            try:
+                raise exc
+            finally:
+                exc = None  # this frame is in its traceback: no cycle
         return self.value
 
     def throw(self, exc: BaseException | type[BaseException]) -> None:
