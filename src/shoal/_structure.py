@@ -25,7 +25,7 @@ from typing import Any
 
 from ._errors import TaskletExit, bomb
 from ._hub import ready
-from ._scheduler import Task, get_scheduler
+from ._scheduler import DEAD, Task, get_scheduler
 from ._tasklet import Tasklet, spawn
 from ._timeouts import with_timeout
 
@@ -100,7 +100,8 @@ def _start(
 
 def _end(branches: list[Tasklet]) -> None:
     for t in branches:
-        t.kill()  # waits until it has finished
+        if t._gr is not DEAD:
+            t.kill()  # waits until it has finished
     get_scheduler().observed.difference_update(branches)
 
 
