@@ -641,8 +641,13 @@ def _worker(t: Task) -> None:
                 # hold the tasklet) would make a cycle with the tasklet:
                 # cyclic garbage at every kill, for the collector.
                 exc.__traceback__ = None
+            t._value = None
             t._exception = exc
             s.failed(t, exc)
+        else:
+            # Both slots set once it has ended: reading an unset slot raises
+            # (and formats) an AttributeError, ~30x the cost of this store.
+            t._exception = None
         fn = args = kwargs = None  # no references kept while parked
         t._gr = DEAD
         del alive[t]

@@ -140,6 +140,7 @@ class Tasklet(Task):
             if self in runq:
                 runq.remove(self)
             self._args = self._kwargs = None
+            self._value = None
             self._exception = exc
             s.failed(self, exc)
             self._finish()
