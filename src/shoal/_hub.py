@@ -281,10 +281,31 @@ def sleep(seconds: float) -> None:
         return
     s = get_scheduler()
     hub = s.hub or get_hub(s)
-    deadline = time.monotonic() + seconds
-    wait = HubWait(hub, "sleep", deadline)
-    wait.cancels.append(HubTimer(hub, s.current, wait, None, deadline).cancel)
+    wait = _Sleep(hub, s.current, time.monotonic() + seconds)
+    hub.deadlines().add(wait)  # type: ignore[arg-type]  # its deadline is set
     hub_wait(s, wait)
+
+
+class _Sleep(HubWait):
+    """A sleeping tasklet: its wait is its own deadline entry (no separate
+    timer object), cancelled when the wait ends otherwise (a kill)."""
+
+    __slots__ = ("_active", "task")
+
+    def __init__(self, hub: Hub, task: Task, deadline: float) -> None:
+        super().__init__(hub, "sleep", deadline)
+        self.task = task
+        self._active = True
+
+    def _expire(self) -> None:
+        self._active = False
+        self.hub.wake_if(self.task, self, None)
+
+    def _unpark(self, t: Task) -> None:
+        if self._active:
+            self._active = False
+            self.hub.deadlines().discard()
+        self.hub.drop_waiter()
 
 
 def current_time() -> float:

@@ -67,7 +67,7 @@ class Task:
     )
 
     _value: Any
-    _exception: BaseException
+    _exception: BaseException | None
     _name: str
 
     #: Stackless tasklets hand an escaping exception to the main tasklet.
