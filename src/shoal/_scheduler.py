@@ -636,14 +636,16 @@ def _worker(t: Task) -> None:
             else:
                 t._value = fn(*args)
         except BaseException as exc:
+            t._value = None
+            t._exception = exc
             if type(exc) is TaskletExit:
                 # A kill needs no traceback, and its frames (whose locals
                 # hold the tasklet) would make a cycle with the tasklet:
-                # cyclic garbage at every kill, for the collector.
+                # cyclic garbage at every kill, for the collector. And
+                # failed() has nothing to do for a plain TaskletExit.
                 exc.__traceback__ = None
-            t._value = None
-            t._exception = exc
-            s.failed(t, exc)
+            else:
+                s.failed(t, exc)
         else:
             # Both slots set once it has ended: reading an unset slot raises
             # (and formats) an AttributeError, ~30x the cost of this store.

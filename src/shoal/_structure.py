@@ -92,9 +92,15 @@ def _start(
         if not callable(fn):
             raise TypeError(f"{what}() takes callables, got {fn!r}")
     ends = _Ends()
-    branches = [spawn(_branch, fn, (), ends, i) for i, fn in enumerate(fns)]
-    observed = get_scheduler().observed
-    observed.update(branches)
+    s = get_scheduler()
+    alive, runq = s.alive, s.runq
+    branches = []
+    for i, fn in enumerate(fns):  # spawn(), inlined
+        t = Tasklet(s, _branch, (fn, (), ends, i), None)
+        alive[t] = None
+        runq.append(t)
+        branches.append(t)
+    s.observed.update(branches)
     return branches, ends
 
 
