@@ -253,9 +253,9 @@ def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:
         )
         timer = HubTimer(hub, cur, wait, expired, time.monotonic() + timeout)
         wait.cancels.append(timer.cancel)
-    hub.add_waiter()
+    hub.waiting += 1  # add_waiter(), inlined
     cur._blocked_on = wait
-    if s.runq:
+    if s.runq and not hub.queued:
         s.queue_hub()  # others run first, but then the hub gets its turn
     try:
         value = s.park(cur)
@@ -293,7 +293,11 @@ class _Sleep(HubWait):
     __slots__ = ("_active", "task")
 
     def __init__(self, hub: Hub, task: Task, deadline: float) -> None:
-        super().__init__(hub, "sleep", deadline)
+        # HubWait.__init__, inlined: sleep is a hot path.
+        self.hub = hub
+        self.what = "sleep"
+        self.deadline = deadline
+        self.cancels = []
         self.task = task
         self._active = True
 
@@ -302,10 +306,11 @@ class _Sleep(HubWait):
         self.hub.wake_if(self.task, self, None)
 
     def _unpark(self, t: Task) -> None:
+        hub = self.hub
         if self._active:
             self._active = False
-            self.hub.deadlines().discard()
-        self.hub.drop_waiter()
+            hub.timers.discard()  # type: ignore[union-attr]  # it was added
+        hub.drop_waiter()
 
 
 def current_time() -> float:

@@ -424,7 +424,8 @@ class Scheduler:
         if not hub.queued:
             hub.queued = True
             task = hub.task
-            self._hub_greenlet()
+            if hub.gr is None:
+                self._hub_greenlet()
             task._temp = _NOWAKE
             self.runq.append(task)
 
