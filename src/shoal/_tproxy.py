@@ -41,6 +41,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "BINARY_OPERATORS",
     "NO_KWARGS",
     "get_controller",
     "new_proxy",
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 # Binary operators: the plain, reflected and (but divmod) in-place forms.
-_BINARY = [
+BINARY_OPERATORS = [
     "add",
     "sub",
     "mul",
@@ -255,7 +256,7 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
     for name in _IF_ANY:
         if _has(t, name):
             ns[name] = varargs(name)
-    for opname in _BINARY:
+    for opname in BINARY_OPERATORS:
         if _has(t, f"__{opname}__") or _has(t, f"__r{opname}__"):
             forms = (f"__{opname}__", f"__r{opname}__", f"__i{opname}__")
             for name in forms[:2] if opname == "divmod" else forms:

@@ -27,7 +27,14 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from ._tproxy import NO_KWARGS, get_controller, new_proxy, proxy_class, tproxy
+from ._tproxy import (
+    BINARY_OPERATORS,
+    NO_KWARGS,
+    get_controller,
+    new_proxy,
+    proxy_class,
+    tproxy,
+)
 
 __all__ = [
     "ProxyOperation",
@@ -112,20 +119,7 @@ _DELEGATE: dict[str, Callable[..., Any]] = {
     "__ceil__": math.ceil,
     "__fspath__": os.fspath,
 }
-for _op in [
-    "add",
-    "sub",
-    "mul",
-    "matmul",
-    "truediv",
-    "floordiv",
-    "mod",
-    "lshift",
-    "rshift",
-    "and",
-    "xor",
-    "or",
-]:
+for _op in (op for op in BINARY_OPERATORS if op not in ("divmod", "pow")):
     _plain = getattr(operator, f"{_op}_" if _op in ("and", "or") else _op)
     _DELEGATE[f"__{_op}__"] = _plain
     _DELEGATE[f"__r{_op}__"] = _reflected(_plain)
