@@ -435,9 +435,9 @@ class Scheduler:
         Returns to the loop when the hub's turn comes again: either nothing
         is runnable and a tasklet parked into the hub, or a tasklet reached
         the hub's place in the run queue and ``POLL_EVERY`` has passed since
-        the loop last polled (then the loop polls once and runs the rest). With nothing runnable and nobody waiting in the hub,
-        nothing can ever wake anyone: the deadlock goes to the wake-up
-        tasklet.
+        the loop last polled (then the loop polls once and runs the rest).
+        With nothing runnable and nobody waiting in the hub, nothing can ever
+        wake anyone: the deadlock goes to the wake-up tasklet.
         """
         hub = self.hub
         runq = self.runq
