@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno as _errno
 import os as _os
 import socket as _stdlib
+import weakref
 from typing import Any
 
 from ._bridge import to_thread
@@ -303,16 +304,19 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
 
 
 class _Readiness:
-    """What a socket's waiter awaits, formatted only when shown."""
+    """What a socket's waiter awaits, formatted only when shown. It refers
+    to the socket weakly: the socket keeps its reader's ``HubWait``, and a
+    cycle would leave an unclosed socket to the cycle collector."""
 
     __slots__ = ("sock", "writing")
 
     def __init__(self, sock: socket, writing: bool) -> None:
-        self.sock = sock
+        self.sock = weakref.ref(sock)
         self.writing = writing
 
     def __str__(self) -> str:
-        return f"{self.sock!r} to be {'writable' if self.writing else 'readable'}"
+        what = "writable" if self.writing else "readable"
+        return f"{self.sock()!r} to be {what}"
 
 
 def _numeric(host: Any) -> bool:
