@@ -287,3 +287,27 @@ def test_sendall_of_more_than_the_buffer_arrives_whole_and_in_order(kind: type) 
             assert got == payload
 
     shoal.run(main)
+
+
+def test_sockets_that_waited_leave_no_cyclic_garbage() -> None:
+    """A socket keeps its reader's wait between reads; that must not make a
+    reference cycle (an unclosed socket would then wait for the collector)."""
+    import gc
+
+    def main() -> None:
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(20):
+                a, b = socket.socketpair()
+                reader = shoal.spawn(a.recv, 10)
+                shoal.sleep(0)
+                b.sendall(b"x")
+                assert reader.get(timeout=5) == b"x"
+                a.close()
+                b.close()
+            assert gc.collect() == 0
+        finally:
+            gc.enable()
+
+    shoal.run(main)
