@@ -6,7 +6,11 @@ Every name of the stdlib module is here; ``socket``, ``create_connection``,
 calling tasklet (the hub waits for the descriptor), and name lookups run in a
 thread. Timeouts (``settimeout``) raise ``shoal.TimeoutError``, which is also
 ``socket.timeout``. Two tasklets reading (or writing) one socket at once:
-the second gets ``shoal.BusyError``.
+the second gets ``shoal.BusyError``; closing a socket that a tasklet waits
+on wakes it with ``shoal.ClosedFileError``. ``ssl.SSLContext.wrap_socket``
+on one of these sockets gives a cooperative ``SSLSocket`` (``import shoal``
+installs that through the stdlib's ``SSLContext.sslsocket_class`` hook,
+for shoal sockets only; see ``shoal._tls``).
 """
 
 from __future__ import annotations
