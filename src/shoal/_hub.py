@@ -282,7 +282,7 @@ def sleep(seconds: float) -> None:
     s = get_scheduler()
     hub = s.hub or get_hub(s)
     wait = _Sleep(hub, s.current, time.monotonic() + seconds)
-    hub.deadlines().add(wait)  # type: ignore[arg-type]  # its deadline is set
+    (hub.timers or hub.deadlines()).add(wait)  # type: ignore[arg-type]
     hub_wait(s, wait)
 
 
