@@ -65,7 +65,7 @@ def test_monitor_reports_a_tasklet_that_blocks_the_thread() -> None:
     out = io.StringIO()
 
     def hog() -> None:
-        time.sleep(0.6)  # a blocking call: nobody else runs meanwhile
+        time.sleep(0.8)  # a blocking call: nobody else runs meanwhile
 
     def ticker(stop: list[bool]) -> None:
         while not stop:
@@ -73,7 +73,7 @@ def test_monitor_reports_a_tasklet_that_blocks_the_thread() -> None:
 
     def main() -> None:
         # A threshold well above what a loaded machine may deschedule us for.
-        with shoal.monitor(150, file=out) as mon:
+        with shoal.monitor(250, file=out) as mon:
             stop: list[bool] = []
             tick = shoal.spawn(ticker, stop)
             shoal.sleep(0.3)  # ticks and a sleeping hub: nothing to report
@@ -91,7 +91,7 @@ def test_monitor_reports_a_tasklet_that_blocks_the_thread() -> None:
     assert "'culprit'" in report
     assert "has kept thread 'MainThread'" in report
     assert "in hog" in report
-    assert "time.sleep(0.6)" in report
+    assert "time.sleep(0.8)" in report
 
 
 def test_monitor_reports_asyncio_code_that_blocks_the_hub() -> None:
@@ -99,11 +99,11 @@ def test_monitor_reports_asyncio_code_that_blocks_the_hub() -> None:
     out = io.StringIO()
 
     async def blocking_coroutine() -> None:
-        time.sleep(0.4)
+        time.sleep(0.6)
         await asyncio.sleep(0)
 
     def main() -> None:
-        with shoal.monitor(100, file=out) as mon:
+        with shoal.monitor(200, file=out) as mon:
             shoal.await_(blocking_coroutine())
         assert len(mon.reports) == 1, mon.reports
 
