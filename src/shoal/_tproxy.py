@@ -155,8 +155,9 @@ class _Proxy:
 def _forwarders(op: Any) -> tuple[Any, ...]:
     """Factories of the methods that forward an operation, by arity: with
     ``op`` None they call ``ctl(self)(name, *args)`` (tproxy); else they call
-    ``ctl(self)`` with an instance of ``op(name)``, the operation's
-    ``ProxyOperation`` class (make_proxy). Also returns ``bind(ctl, obj)``, to call once the
+    the controller with an instance of ``op(name)``, the operation's
+    ``ProxyOperation`` class (make_proxy), and ``obj(self)`` is the pair
+    (controller, object): one slot read instead of two. Also returns ``bind(ctl, obj)``, to call once the
     class exists with its slots' getters."""
     ctl: Any = None
     obj: Any = None
@@ -189,12 +190,13 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
             cls = op(name)
 
             def forward(self: Any) -> Any:
+                controller, target = obj(self)
                 o = new(cls)
                 o.proxyobj = self
                 o.args = ()
                 o.kwargs = nokw
-                o.obj = obj(self)
-                return ctl(self)(o)
+                o.obj = target
+                return controller(o)
 
             return forward
 
@@ -202,12 +204,13 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
             cls = op(name)
 
             def forward(self: Any, other: Any) -> Any:
+                controller, target = obj(self)
                 o = new(cls)
                 o.proxyobj = self
                 o.args = (other,)
                 o.kwargs = nokw
-                o.obj = obj(self)
-                return ctl(self)(o)
+                o.obj = target
+                return controller(o)
 
             return forward
 
@@ -215,12 +218,13 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
             cls = op(name)
 
             def forward(self: Any, a: Any, b: Any) -> Any:
+                controller, target = obj(self)
                 o = new(cls)
                 o.proxyobj = self
                 o.args = (a, b)
                 o.kwargs = nokw
-                o.obj = obj(self)
-                return ctl(self)(o)
+                o.obj = target
+                return controller(o)
 
             return forward
 
@@ -228,12 +232,13 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
             cls = op(name)
 
             def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+                controller, target = obj(self)
                 o = new(cls)
                 o.proxyobj = self
                 o.args = args
                 o.kwargs = kwargs
-                o.obj = obj(self)
-                return ctl(self)(o)
+                o.obj = target
+                return controller(o)
 
             return forward
 
@@ -314,12 +319,13 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
             def getattribute(self: Any, name: str) -> Any:
                 if name == "__class__":
                     return t
+                controller, target = obj_of(self)
                 o = new(cls)
                 o.proxyobj = self
                 o.args = (name,)
                 o.kwargs = nokw
-                o.obj = obj_of(self)
-                return ctl_of(self)(o)
+                o.obj = target
+                return controller(o)
 
         setattr_ = set_
 
@@ -394,7 +400,7 @@ def tproxy(t: type, controller: Callable[..., Any]) -> Any:
 
 def new_proxy(cls: type, controller: Callable[..., Any], obj: Any = None) -> Any:
     """An instance of proxy class ``cls`` with ``controller`` (and, for
-    make_proxy, ``obj``). Does not switch."""
+    make_proxy, ``obj``: the pair (controller, object)). Does not switch."""
     p = _allocate(cls)
     _slot(cls, "_shoal_ctl").__set__(p, controller)
     _slot(cls, "_shoal_obj").__set__(p, obj)

@@ -301,4 +301,5 @@ def make_proxy(
                 "make_proxy() needs a type or an obj (or both), got neither"
             )
         type = obj.__class__
-    return new_proxy(proxy_class(type, _operation_class), controller, obj)
+    cls = proxy_class(type, _operation_class)
+    return new_proxy(cls, controller, (controller, obj))
