@@ -145,7 +145,11 @@ class Tasklet(Task):
             s.failed(self, exc)
             self._finish()
             return
-        while self._blocked_on is None and self._temp is not NOWAKE and self.alive:
+        while (
+            self._blocked_on is None
+            and self._temp is not NOWAKE
+            and self._gr is not DEAD
+        ):
             # Its last operation completed: let it see the result and run to
             # its next switch point first, so nothing is delivered and then
             # reported as failed.
@@ -153,7 +157,7 @@ class Tasklet(Task):
                 runq.remove(self)
             runq.appendleft(cur)
             s.switch_to(cur, self, self._take_temp())
-        if not self.alive:
+        if self._gr is DEAD:
             return
         blocked_on = self._blocked_on
         if blocked_on is not None:
