@@ -286,6 +286,9 @@ def sleep(seconds: float) -> None:
     hub_wait(s, wait)
 
 
+_NO_CANCELS: Any = ()
+
+
 class _Sleep(HubWait):
     """A sleeping tasklet: its wait is its own deadline entry (no separate
     timer object), cancelled when the wait ends otherwise (a kill)."""
@@ -297,7 +300,7 @@ class _Sleep(HubWait):
         self.hub = hub
         self.what = "sleep"
         self.deadline = deadline
-        self.cancels = []
+        self.cancels = _NO_CANCELS  # its own _unpark needs none
         self.task = task
         self._active = True
 
