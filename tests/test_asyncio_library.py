@@ -15,10 +15,13 @@ import shoal
 import shoal.socket as socket
 
 IN_FLIGHT = [0, 0]  # requests being answered now, the most at once
+REQUESTS = 20
+ALL_ARRIVED: list[shoal.Event] = []  # set when REQUESTS are in flight at once
 
 
 def _http_handler(conn: socket.socket, address: object) -> None:
-    """A minimal HTTP/1.1 server: answers each request with its path."""
+    """A minimal HTTP/1.1 server: answers each request with its path, once
+    all of them are being answered at the same time."""
     with conn:
         buffered = b""
         while True:
@@ -31,7 +34,10 @@ def _http_handler(conn: socket.socket, address: object) -> None:
             path = head.split(b" ")[1]
             IN_FLIGHT[0] += 1
             IN_FLIGHT[1] = max(IN_FLIGHT)
-            shoal.sleep(0.02)  # a slow page: concurrent requests overlap here
+            if IN_FLIGHT[0] == REQUESTS:
+                ALL_ARRIVED[0].set()
+            # A barrier: only concurrent requests get past it in time.
+            ALL_ARRIVED[0].wait(timeout=10)
             IN_FLIGHT[0] -= 1
             body = b"you asked for " + path
             conn.sendall(
@@ -65,14 +71,15 @@ def test_httpx_async_client_from_tasklets() -> None:
                     return response.text
 
                 IN_FLIGHT[:] = [0, 0]
-                pages = shoal.allof(*[lambda i=i: fetch(i) for i in range(20)])
+                ALL_ARRIVED[:] = [shoal.Event()]
+                pages = shoal.allof(*[lambda i=i: fetch(i) for i in range(REQUESTS)])
             finally:
                 shoal.await_(client.aclose(), timeout=10)
                 tick.kill()
             return list(pages)
 
-    assert shoal.run(main) == [f"you asked for /page/{i}" for i in range(20)]
-    assert IN_FLIGHT[1] == 20, f"at most {IN_FLIGHT[1]} requests were served at once"
+    assert shoal.run(main) == [f"you asked for /page/{i}" for i in range(REQUESTS)]
+    assert IN_FLIGHT[1] == REQUESTS, f"at most {IN_FLIGHT[1]} were served at once"
     assert len(ticks) > 5
 
 
