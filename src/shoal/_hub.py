@@ -205,6 +205,12 @@ class HubWait:
             cancels.clear()  # a socket's reader waits on it again
         self.hub.drop_waiter()
 
+    def abort(self, t: Task, exc: BaseException) -> None:
+        """If ``t`` still waits here, take its registrations off the loop now
+        (before a descriptor it waits on is closed) and make it raise
+        ``exc``. Does not switch."""
+        self.hub.wake_if(t, self, bomb(type(exc), exc))
+
     def _describe(self, t: Task) -> str:
         if self.deadline is None:
             return f"waiting for {self.what}"

@@ -8,19 +8,18 @@ so callers that may share one (sockets) refuse a second waiter with
 
 Closing a descriptor that a tasklet waits on must first take it out of the
 loop, and the waiter must hear of it: ``wait_fd`` takes a ``HubWait`` made
-by the caller, which keeps it, and ``abort_wait`` ends such a wait with an
-exception.
+by the caller, which keeps it, and ``HubWait.abort`` ends such a wait with
+an exception.
 """
 
 from __future__ import annotations
 
 import functools
 
-from ._errors import bomb
 from ._hub import HubWait, get_hub, hub_wait
-from ._scheduler import Task, get_scheduler
+from ._scheduler import get_scheduler
 
-__all__ = ["abort_wait", "new_wait", "wait_fd", "wait_readable", "wait_writable"]
+__all__ = ["new_wait", "wait_fd", "wait_readable", "wait_writable"]
 
 
 def wait_readable(fd: int, timeout: float | None = None, what: str = "") -> None:
@@ -53,9 +52,3 @@ def wait_fd(wait: HubWait, fd: int, timeout: float | None, *, writing: bool) -> 
         loop.add_reader(fd, wait.hub.wake_if, s.current, wait, None)
         wait.cancels.append(functools.partial(loop.remove_reader, fd))
     hub_wait(s, wait, timeout)
-
-
-def abort_wait(t: Task, wait: HubWait, exc: BaseException) -> None:
-    """If ``t`` still waits on ``wait``, take its registrations off the loop
-    now and make it raise ``exc``. Does not switch."""
-    wait.hub.wake_if(t, wait, bomb(type(exc), exc))

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from ._errors import BusyError, ClosedFileError, bomb
+from ._errors import BusyError, ClosedFileError
 from ._hub import HubWait, get_hub, hub_wait
 from ._scheduler import Task, get_scheduler
 
@@ -128,7 +128,7 @@ class Pipe(io.RawIOBase):
             err = ClosedFileError(
                 errno.EBADF, f"{self!r} was closed by another tasklet"
             )
-            wait.hub.wake_if(task, wait, bomb(ClosedFileError, err))
+            wait.abort(task, err)
         try:
             super().close()
         finally:

@@ -24,7 +24,7 @@ from typing import Any
 from ._bridge import to_thread
 from ._errors import BusyError, ClosedFileError
 from ._hub import HubWait, get_hub, hub_wait
-from ._io import abort_wait, new_wait, wait_fd
+from ._io import new_wait, wait_fd
 from ._scheduler import Task, get_scheduler
 
 _OURS = {
@@ -187,7 +187,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             err = ClosedFileError(
                 _errno.EBADF, f"{self!r} was closed by another tasklet"
             )
-            abort_wait(task, wait, err)
+            wait.abort(task, err)
         if getattr(self, "_polled", None) is not None:
             self._unpoll()
         super()._real_close(*args)  # type: ignore[misc]
