@@ -15,11 +15,19 @@ an exception.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from ._hub import HubWait, get_hub, hub_wait
 from ._scheduler import get_scheduler
 
-__all__ = ["new_wait", "wait_fd", "wait_readable", "wait_writable"]
+__all__ = [
+    "new_wait",
+    "wait_any",
+    "wait_fd",
+    "wait_on",
+    "wait_readable",
+    "wait_writable",
+]
 
 
 def wait_readable(fd: int, timeout: float | None = None, what: str = "") -> None:
@@ -43,12 +51,36 @@ def new_wait(what: object) -> HubWait:
 def wait_fd(wait: HubWait, fd: int, timeout: float | None, *, writing: bool) -> None:
     """Wait on ``wait`` (from :func:`new_wait`) until ``fd`` is readable, or
     writable; ``shoal.TimeoutError`` after ``timeout``. Switches."""
+    fds = (fd,)
+    wait_on(wait, () if writing else fds, fds if writing else (), timeout)
+
+
+def wait_any(
+    reads: Iterable[int], writes: Iterable[int], timeout: float | None, what: object
+) -> int:
+    """Wait until one of ``reads`` is readable or one of ``writes`` is
+    writable; return that descriptor. ``shoal.TimeoutError`` after
+    ``timeout``. Switches."""
+    return wait_on(new_wait(what), reads, writes, timeout)
+
+
+def wait_on(
+    wait: HubWait, reads: Iterable[int], writes: Iterable[int], timeout: float | None
+) -> int:
+    """:func:`wait_any` on a ``HubWait`` the caller keeps (to abort it, see
+    ``HubWait.abort``). Switches."""
     s = get_scheduler()
-    loop = wait.hub.loop
-    if writing:
-        loop.add_writer(fd, wait.hub.wake_if, s.current, wait, None)
-        wait.cancels.append(functools.partial(loop.remove_writer, fd))
-    else:
-        loop.add_reader(fd, wait.hub.wake_if, s.current, wait, None)
-        wait.cancels.append(functools.partial(loop.remove_reader, fd))
-    hub_wait(s, wait, timeout)
+    loop, wake = wait.hub.loop, wait.hub.wake_if
+    try:
+        for fd in reads:
+            loop.add_reader(fd, wake, s.current, wait, fd)
+            wait.cancels.append(functools.partial(loop.remove_reader, fd))
+        for fd in writes:
+            loop.add_writer(fd, wake, s.current, wait, fd)
+            wait.cancels.append(functools.partial(loop.remove_writer, fd))
+    except BaseException:
+        for cancel in wait.cancels:
+            cancel()
+        raise
+    ready: int = hub_wait(s, wait, timeout)
+    return ready

@@ -2,57 +2,24 @@
 
 ``Pipe`` wraps the parent's end of a pipe, made non-blocking; the buffered
 and text objects the stdlib puts on top (``cooperative``) then switch too.
-``wait_any`` waits for the first of several descriptors to be ready (the
-hub's readers and writers, one ``HubWait``): what ``communicate`` needs. It
-is a peer of ``_io`` (same layer), so it registers with the hub itself.
+Its waits go through ``_io.wait_on``.
 """
 
 from __future__ import annotations
 
 import errno
-import functools
 import io
 import os
-from collections.abc import Iterable
 from typing import Any
 
 from ._errors import BusyError, ClosedFileError
-from ._hub import HubWait, get_hub, hub_wait
+from ._hub import HubWait
+from ._io import new_wait, wait_on
 from ._scheduler import Task, get_scheduler
 
-__all__ = ["CHUNK", "Pipe", "cooperative", "hand_over", "wait_any", "wait_on"]
+__all__ = ["CHUNK", "Pipe", "cooperative", "hand_over"]
 
 CHUNK = 65536  # a pipe's default capacity on Linux
-
-
-def wait_any(
-    reads: Iterable[int], writes: Iterable[int], timeout: float | None, what: object
-) -> int:
-    """Wait until one of ``reads`` is readable or one of ``writes`` is
-    writable; return that descriptor. ``shoal.TimeoutError`` after
-    ``timeout``. Switches."""
-    return wait_on(HubWait(get_hub(), what), reads, writes, timeout)
-
-
-def wait_on(
-    wait: HubWait, reads: Iterable[int], writes: Iterable[int], timeout: float | None
-) -> int:
-    """:func:`wait_any` on a ``HubWait`` the caller keeps (to abort it)."""
-    s = get_scheduler()
-    loop, wake = wait.hub.loop, wait.hub.wake_if
-    try:
-        for fd in reads:
-            loop.add_reader(fd, wake, s.current, wait, fd)
-            wait.cancels.append(functools.partial(loop.remove_reader, fd))
-        for fd in writes:
-            loop.add_writer(fd, wake, s.current, wait, fd)
-            wait.cancels.append(functools.partial(loop.remove_writer, fd))
-    except BaseException:
-        for cancel in wait.cancels:
-            cancel()
-        raise
-    ready: int = hub_wait(s, wait, timeout)
-    return ready
 
 
 class Pipe(io.RawIOBase):
@@ -109,7 +76,7 @@ class Pipe(io.RawIOBase):
                 verb = "written" if self.writable() else "read"
                 other = self._waiter[0]
                 raise BusyError(f"{self!r} is already being {verb} by {other!r}")
-            wait = HubWait(get_hub(), self)
+            wait = new_wait(self)
             self._waiter = (get_scheduler().current, wait)
             fds = (self.fileno(),)
             reads, writes = ((), fds) if self.writable() else (fds, ())

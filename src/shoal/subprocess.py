@@ -44,7 +44,8 @@ from typing import Any
 
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import sleep
-from ._pipe import CHUNK, cooperative, hand_over, wait_any
+from ._io import wait_any
+from ._pipe import CHUNK, cooperative, hand_over
 
 _OURS = {
     "Popen",
