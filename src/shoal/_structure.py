@@ -123,18 +123,7 @@ def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
         first = ends.get() if timeout is None else with_timeout(timeout, ends.get)
     finally:
         _end(branches)
-    return _outcome(branches[first])
-
-
-def _outcome(t: Tasklet) -> Any:
-    """``t.get()`` for a tasklet known to have ended (both slots are set)."""
-    exc = t._exception
-    if exc is not None:
-        try:
-            raise exc
-        finally:
-            exc = None  # this frame is in its traceback: no cycle
-    return t._value
+    return branches[first]._outcome()
 
 
 def allof(*fns: Callable[[], Any], timeout: float | None = None) -> tuple[Any, ...]:
@@ -147,7 +136,7 @@ def allof(*fns: Callable[[], Any], timeout: float | None = None) -> tuple[Any, .
         with_timeout(timeout, _wait_all, branches, ends)
     finally:
         _end(branches)
-    return tuple(_outcome(t) for t in branches)
+    return tuple(t._outcome() for t in branches)
 
 
 def _wait_all(branches: list[Tasklet], ends: _Ends) -> None:

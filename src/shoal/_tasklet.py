@@ -108,13 +108,18 @@ class Tasklet(Task):
         Switches unless the tasklet is already dead.
         """
         self.join(timeout)
-        exc = self.exception
+        return self._outcome()
+
+    def _outcome(self) -> Any:
+        """:meth:`get` for a tasklet that has ended (then both ``_value`` and
+        ``_exception`` are set). Does not switch."""
+        exc = self._exception
         if exc is not None:
             try:
                 raise exc
             finally:
                 exc = None  # this frame is in its traceback: no cycle
-        return self.value
+        return self._value
 
     def throw(self, exc: BaseException | type[BaseException]) -> None:
         """Raise ``exc`` inside the tasklet at its current switch point.
