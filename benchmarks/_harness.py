@@ -61,9 +61,11 @@ class Table:
 
     title: str
     impls: dict[str, Measure]
-    floor: str | None = "floor"
+    floor: str | None = "floor"  # the row of the first ratio column
     targets: Sequence[Target] = ()
-    unit: str = "us"  # "us": seconds shown as µs; "KB": bytes shown as KB
+    # "us"/"ns": seconds shown as µs/ns; "KB": bytes shown as KB
+    unit: str = "us"
+    compare: str = "shoal"  # the row of the second ratio column
     count: int | None = None  # fixed n; None calibrates n to a sample time
     fresh: int = 0  # N > 0: at most N samples, each in its own process
     timeout: float = 120.0
@@ -171,9 +173,19 @@ def _collect(
     return rows
 
 
+_UNITS = {
+    "us": ("µs/op", 1e6, 3),
+    "ns": ("ns/op", 1e9, 1),
+    "KB": ("KB/task", 1 / 1024, 3),
+}
+
+
 def _report(table: Table, rows: dict[str, list[float] | str]) -> None:
-    unit, scale = ("µs/op", 1e6) if table.unit == "us" else ("KB/task", 1 / 1024)
-    print(f"{'impl':<14}{unit:>10}{'vs floor':>10}{'vs shoal':>10}{'spread':>8}")
+    unit, scale, digits = _UNITS[table.unit]
+    refs = (table.floor, table.compare)
+    first_label = f"vs {refs[0] or 'floor'}"
+    second_label = f"vs {refs[1]}"
+    print(f"{'impl':<14}{unit:>10}{first_label:>12}{second_label:>12}{'spread':>8}")
     medians = {
         name: statistics.median(samples)
         for name, samples in rows.items()
@@ -184,12 +196,13 @@ def _report(table: Table, rows: dict[str, list[float] | str]) -> None:
             print(f"{name:<14}{'-':>10}  {samples}")
             continue
         med = medians[name]
-        floor, shoal = (
-            f"{med / medians[ref]:.2f}x" if ref in medians else "-"
-            for ref in (table.floor, "shoal")
+        first, second = (
+            f"{med / medians[ref]:.2f}x" if ref in medians else "-" for ref in refs
         )
         spread = f"{(max(samples) - min(samples)) / med:.0%}" if med else "-"
-        print(f"{name:<14}{med * scale:>10.3f}{floor:>10}{shoal:>10}{spread:>8}")
+        print(
+            f"{name:<14}{med * scale:>10.{digits}f}{first:>12}{second:>12}{spread:>8}"
+        )
     for target in table.targets:
         print(_target_line(target, medians))
 

@@ -30,7 +30,6 @@ most 1.5x minimal, make_proxy at most 3x minimal.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import timeit
 from collections.abc import Callable
@@ -164,28 +163,6 @@ def row(operation: str, make: Callable[[Any, Any], Any]) -> _harness.Measure:
     return measure
 
 
-def report(table: _harness.Table, rows: dict[str, list[Any] | str]) -> None:
-    print(f"{'impl':<12}{'ns/op':>9}{'vs plain':>10}{'vs minimal':>12}{'spread':>8}")
-    medians = {
-        name: statistics.median(samples)
-        for name, samples in rows.items()
-        if not isinstance(samples, str)
-    }
-    for name, samples in rows.items():
-        if isinstance(samples, str):
-            print(f"{name:<12}{'-':>9}  {samples}")
-            continue
-        med = medians[name]
-        plain, minimal = (
-            f"{med / medians[ref]:.2f}x" if ref in medians else "-"
-            for ref in ("plain", "minimal")
-        )
-        spread = f"{(max(samples) - min(samples)) / med:.0%}" if med else "-"
-        print(f"{name:<12}{med * 1e9:>9.1f}{plain:>10}{minimal:>12}{spread:>8}")
-    for target in table.targets:
-        print(_harness._target_line(target, medians))
-
-
 def tables(args: argparse.Namespace) -> list[_harness.Table]:
     targets = [
         _harness.Target("tproxy <= 1.5x minimal", "tproxy", "minimal", ratio=1.5),
@@ -196,11 +173,12 @@ def tables(args: argparse.Namespace) -> list[_harness.Table]:
         _harness.Table(
             f"{title}, per operation",
             {name: row(operation, make) for name, make in ROWS.items()},
-            floor="minimal",
+            floor="plain",
+            compare="minimal",
+            unit="ns",
             targets=targets,
             count=count,
             fresh=7,
-            report=report,
         )
         for operation, (title, *_) in OPERATIONS.items()
     ]
