@@ -254,6 +254,23 @@ class Scheduler:
         nxt._temp = _NOWAKE
         return gr.switch(value)
 
+    def block(self, cur: Task, waitable: Any) -> Any:
+        """Park ``cur`` on ``waitable``, where the caller registered it: return
+        the value it is woken with, raising a bomb. If parking fails or ``cur``
+        is killed while it waits, ``waitable._unpark`` takes it back out
+        first. Switches."""
+        cur._blocked_on = waitable
+        try:
+            value = self.park(cur)
+        except BaseException:
+            if cur._blocked_on is waitable:
+                waitable._unpark(cur)
+                cur._blocked_on = None
+            raise
+        if type(value) is bomb:
+            value.raise_()
+        return value
+
     def requeue(self, cur: Task) -> Any:
         """Put ``cur`` at the end of the run queue and run the next tasklet."""
         runq = self.runq

@@ -130,17 +130,7 @@ def _wait(cur: Task, cases: tuple[Case, ...]) -> tuple[Case, Any]:
         w = Waiter(sel, c, ch, c.is_send, c.value)
         ch._queue(c.is_send).append(w)
         sel.waiters.append(w)
-    cur._blocked_on = sel
-    try:
-        result = get_scheduler().park(cur)
-    except BaseException:
-        if cur._blocked_on is sel:
-            sel._unpark(cur)
-            cur._blocked_on = None
-        raise
-    if type(result) is bomb:
-        result.raise_()
-    case, value = result
+    case, value = get_scheduler().block(cur, sel)
     if type(value) is bomb:
         value.raise_()
     return case, value

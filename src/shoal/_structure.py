@@ -23,7 +23,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from ._errors import TaskletExit, bomb
+from ._errors import TaskletExit
 from ._hub import ready
 from ._scheduler import DEAD, Task, get_scheduler
 from ._tasklet import Tasklet, spawn
@@ -58,17 +58,8 @@ class _Ends:
         """The index of the next branch to end, waiting for it. Switches."""
         if not self.ended:
             s = get_scheduler()
-            cur = s.current
-            self.waiter = cur
-            cur._blocked_on = self
-            try:
-                value = s.park(cur)
-            except BaseException:
-                if cur._blocked_on is self:
-                    self.waiter = cur._blocked_on = None
-                raise
-            if type(value) is bomb:
-                value.raise_()
+            self.waiter = s.current
+            s.block(s.current, self)
         return self.ended.popleft()
 
     def _unpark(self, t: Task) -> None:

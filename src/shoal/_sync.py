@@ -19,7 +19,7 @@ from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._errors import WouldBlock, bomb
+from ._errors import WouldBlock
 from ._hub import ready
 from ._scheduler import Task, get_scheduler
 from ._timeouts import with_timeout
@@ -59,17 +59,7 @@ class _Waiters:
         cur = s.current
         cur._temp = payload
         self.q.append(cur)
-        cur._blocked_on = self
-        try:
-            value = s.park(cur)
-        except BaseException:
-            if cur._blocked_on is self:
-                self.q.remove(cur)
-                cur._blocked_on = None
-            raise
-        if type(value) is bomb:
-            value.raise_()
-        return value
+        return s.block(cur, self)
 
     def pop(self) -> Task:
         """Take the first waiter out (the caller wakes it with ``ready``)."""

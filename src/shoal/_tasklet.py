@@ -90,16 +90,7 @@ class Tasklet(Task):
         if joiners is None:
             joiners = self._joiners = []
         joiners.append(cur)
-        cur._blocked_on = self
-        try:
-            value = s.park(cur)
-        except BaseException:
-            if cur._blocked_on is self:
-                self._unpark(cur)
-                cur._blocked_on = None
-            raise
-        if type(value) is bomb:
-            value.raise_()
+        s.block(cur, self)
 
     def get(self, timeout: float | None = None) -> Any:
         """Wait until the tasklet has finished; return its value or raise.
