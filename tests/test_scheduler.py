@@ -63,6 +63,63 @@ def test_one_scheduler_per_thread() -> None:
     assert results["sched"] is not _scheduler.get_scheduler()
 
 
+def test_threads_switching_mid_hand_off_keep_their_own_schedulers() -> None:
+    """Hot paths guess the thread's scheduler (``_scheduler.hint``): two
+    threads yielding and handing off at once, with the GIL passed between
+    them every few microseconds, each see only their own tasklets, in order.
+    """
+    rounds = 2000
+    results: dict[int, list[object]] = {}
+    errors: list[BaseException] = []
+
+    def job(key: int) -> None:
+        order: list[object] = []
+
+        def echo() -> None:
+            for _ in range(rounds):
+                value = ping.receive()
+                order.append(("echo", value))
+                shoal.schedule()
+                pong.send(value + 1)
+
+        ping, pong = shoal.Channel(), shoal.Channel()
+        t = shoal.spawn(echo)
+        for i in range(rounds):
+            ping.send(key + i)
+            shoal.schedule()
+            order.append(("main", pong.receive()))
+        t.join()
+        results[key] = order
+        results[key].append(_scheduler.get_scheduler())
+
+    def in_thread(key: int) -> None:
+        try:
+            job(key)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=in_thread, args=(k,)) for k in (0, 10**6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=30)
+    finally:
+        sys.setswitchinterval(old)
+    assert not any(th.is_alive() for th in threads)
+    assert errors == []
+    for key in (0, 10**6):
+        *order, sched = results[key]
+        expected: list[object] = []
+        for i in range(rounds):
+            expected += [("echo", key + i), ("main", key + i + 1)]
+        assert order == expected
+        assert sched is not _scheduler.get_scheduler()
+    assert results[0][-1] is not results[10**6][-1]
+
+
 def test_schedule_callback_sees_every_switch_in_order() -> None:
     """The schedule callback gets (prev, next) for each switch, deaths included."""
     seen: list[tuple[str, str]] = []

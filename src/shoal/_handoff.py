@@ -18,7 +18,7 @@ from greenlet import getcurrent
 
 from . import _scheduler
 from ._errors import bomb
-from ._scheduler import Scheduler, Task, Waiter, get_scheduler, local
+from ._scheduler import Scheduler, Task, Waiter, get_scheduler
 from ._task import NOWAKE
 
 __all__ = ["NOQUEUE", "HandOff", "get_channel_callback", "set_channel_callback"]
@@ -82,6 +82,12 @@ class HandOff:
     def _cancel(self, cur: Task) -> None:
         raise NotImplementedError
 
+    def _unpark(self, t: Task) -> None:
+        raise NotImplementedError
+
+    def _describe(self, t: Task) -> str:
+        raise NotImplementedError
+
     def _send_within(self, value: Any, timeout: float) -> None:
         raise NotImplementedError
 
@@ -126,15 +132,16 @@ class HandOff:
                     t._gr.switch(value)
                     return
             else:
-                try:
-                    s = local.sched
-                except AttributeError:
+                g = getcurrent()
+                s = _scheduler.hint
+                cur = s.current
+                if cur._gr is not g:  # see _scheduler.hint
                     s = get_scheduler()
+                    cur = s.current
                 runq = s.runq
                 if runq:
                     # Wait for a receiver: Channel._wait and Scheduler.park,
                     # inlined (a call costs ~8% of a message); keep in step.
-                    cur = s.current
                     if cur is s.hubtask:
                         raise s.refuse_hub_wait(f"sending on {self!r}")
                     sq = self._senders
@@ -147,7 +154,7 @@ class HandOff:
                     cur._temp = value
                     cur._blocked_on = self
                     nxt = runq.popleft()
-                    cur._gr = getcurrent()
+                    cur._gr = g
                     s.current = nxt
                     if _scheduler._schedule_callback is not None:
                         _switched(cur, nxt)
@@ -204,14 +211,15 @@ class HandOff:
                         value.raise_()
                     return value
             else:
-                try:
-                    s = local.sched
-                except AttributeError:
+                g = getcurrent()
+                s = _scheduler.hint
+                cur = s.current
+                if cur._gr is not g:  # see _scheduler.hint
                     s = get_scheduler()
+                    cur = s.current
                 runq = s.runq
                 if runq:
                     # Wait for a sender: as in send(), inlined.
-                    cur = s.current
                     if cur is s.hubtask:
                         raise s.refuse_hub_wait(f"receiving on {self!r}")
                     rq = self._receivers
@@ -223,7 +231,7 @@ class HandOff:
                         self._receivers = deque((rq, cur))
                     cur._blocked_on = self
                     nxt = runq.popleft()
-                    cur._gr = getcurrent()
+                    cur._gr = g
                     s.current = nxt
                     if _scheduler._schedule_callback is not None:
                         _switched(cur, nxt)

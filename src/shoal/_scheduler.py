@@ -567,6 +567,25 @@ class Scheduler:
 #: fall back to ``get_scheduler()`` on AttributeError (a free ``try`` on 3.11).
 local = threading.local()
 
+
+def _no_scheduler() -> Scheduler:
+    # hint before any thread has a scheduler: its current tasklet's greenlet
+    # is None, which getcurrent() never is.
+    nobody = Scheduler.__new__(Scheduler)
+    nobody.current = Task.__new__(Task)
+    nobody.current._gr = None
+    return nobody
+
+
+#: The scheduler the last :func:`get_scheduler` call returned. Reading
+#: ``local.sched`` costs ~400 instructions (a third of the Python work of a
+#: yield over the floor's), so the hottest paths try ``hint`` first: it is
+#: this thread's scheduler whenever its current tasklet's greenlet is
+#: ``getcurrent()``, since a greenlet belongs to one thread. Otherwise (another
+#: thread used shoal last, or code runs in a greenlet of its own inside a
+#: tasklet) they call ``get_scheduler()``, which resets it.
+hint: Scheduler = _no_scheduler()
+
 #: Makes a thread's main tasklet; set by ``shoal._tasklet``, and replaced by
 #: ``shoal.stackless`` when imported (its main is a ``stackless.tasklet``).
 make_main: Callable[[], Task] = Task.__new__  # type: ignore[assignment]
@@ -574,24 +593,27 @@ make_main: Callable[[], Task] = Task.__new__  # type: ignore[assignment]
 
 def get_scheduler() -> Scheduler:
     """This thread's scheduler, made at the first call in the thread."""
+    global hint
     try:
         sched: Scheduler = local.sched
     except AttributeError:
         sched = local.sched = Scheduler(make_main())
+    hint = sched
     return sched
 
 
 def schedule() -> None:
     """Let every other runnable tasklet run once, then return. Switches."""
-    try:
-        s = local.sched
-    except AttributeError:
+    g = getcurrent()
+    s = hint
+    cur = s.current
+    if cur._gr is not g:  # see hint
         s = get_scheduler()
+        cur = s.current
     runq = s.runq
     if runq:
-        cur = s.current
         runq.append(cur)
-        cur._gr = getcurrent()
+        cur._gr = g
         nxt = runq.popleft()
         if nxt is s.hubtask and _clock() - s.hub.polled < POLL_EVERY:
             # The hub's turn, but it polled moments ago: a poll costs more
