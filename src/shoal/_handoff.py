@@ -138,6 +138,7 @@ class HandOff:
                 if cur._gr is not g:  # see _scheduler.hint
                     s = get_scheduler()
                     cur = s.current
+                    cur._gr = g  # where cur resumes when it parks below
                 runq = s.runq
                 if runq:
                     # Wait for a receiver: Channel._wait and Scheduler.park,
@@ -154,7 +155,6 @@ class HandOff:
                     cur._temp = value
                     cur._blocked_on = self
                     nxt = runq.popleft()
-                    cur._gr = g
                     s.current = nxt
                     if _scheduler._schedule_callback is not None:
                         _switched(cur, nxt)
@@ -217,6 +217,7 @@ class HandOff:
                 if cur._gr is not g:  # see _scheduler.hint
                     s = get_scheduler()
                     cur = s.current
+                    cur._gr = g  # where cur resumes when it parks below
                 runq = s.runq
                 if runq:
                     # Wait for a sender: as in send(), inlined.
@@ -231,7 +232,6 @@ class HandOff:
                         self._receivers = deque((rq, cur))
                     cur._blocked_on = self
                     nxt = runq.popleft()
-                    cur._gr = g
                     s.current = nxt
                     if _scheduler._schedule_callback is not None:
                         _switched(cur, nxt)

@@ -616,10 +616,10 @@ def schedule() -> None:
     if cur._gr is not g:  # see hint
         s = get_scheduler()
         cur = s.current
+        cur._gr = g  # where cur resumes, if it switches away below
     runq = s.runq
     if runq:
         runq.append(cur)
-        cur._gr = g
         nxt = runq.popleft()
         if nxt is s.hubtask and _clock() - s.hub.polled < POLL_EVERY:
             # The hub's turn, but it polled moments ago: a poll costs more
