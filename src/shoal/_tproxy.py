@@ -182,16 +182,16 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
             return lambda self, *args, **kwargs: ctl(self)(name, *args, **kwargs)
 
     else:
-        # op(name) is that operation's ProxyOperation class: the forwarder
-        # fills a bare instance's slots, cheaper than calling __init__.
-        new = object.__new__
+        # op(name) is that operation's ProxyOperation class: calling it with
+        # no arguments makes a bare instance (its __init__ is object's, in
+        # C), whose slots the forwarder fills; object.__new__(cls) costs more.
 
         def unary(name: str) -> Any:
             cls = op(name)
 
             def forward(self: Any) -> Any:
                 controller, target = obj(self)
-                o = new(cls)
+                o = cls()
                 o.proxyobj = self
                 o.args = ()
                 o.kwargs = nokw
@@ -205,7 +205,7 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
 
             def forward(self: Any, other: Any) -> Any:
                 controller, target = obj(self)
-                o = new(cls)
+                o = cls()
                 o.proxyobj = self
                 o.args = (other,)
                 o.kwargs = nokw
@@ -219,7 +219,7 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
 
             def forward(self: Any, a: Any, b: Any) -> Any:
                 controller, target = obj(self)
-                o = new(cls)
+                o = cls()
                 o.proxyobj = self
                 o.args = (a, b)
                 o.kwargs = nokw
@@ -233,7 +233,7 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
 
             def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
                 controller, target = obj(self)
-                o = new(cls)
+                o = cls()
                 o.proxyobj = self
                 o.args = args
                 o.kwargs = kwargs
@@ -313,14 +313,13 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
 
         else:
             nokw = NO_KWARGS
-            new = object.__new__
             cls = op("__getattribute__")
 
             def getattribute(self: Any, name: str) -> Any:
                 if name == "__class__":
                     return t
                 controller, target = obj_of(self)
-                o = new(cls)
+                o = cls()
                 o.proxyobj = self
                 o.args = (name,)
                 o.kwargs = nokw

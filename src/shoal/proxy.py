@@ -228,6 +228,9 @@ def _operation_class(name: str) -> type[ProxyOperation]:
             "__qualname__": "ProxyOperation",
             "opname": name,
             "delegate": _specialised_delegate(name),
+            # Made bare by the proxy's forwarders, which fill the slots:
+            # object's __init__, in C, is the cheapest way to make one.
+            "__init__": object.__init__,
         }
         cls = _OPERATION_CLASSES[name] = type("ProxyOperation", (ProxyOperation,), ns)
     return cls
