@@ -119,11 +119,16 @@ _DELEGATE: dict[str, Callable[..., Any]] = {
     "__ceil__": math.ceil,
     "__fspath__": os.fspath,
 }
+#: Operations that always come with exactly one argument.
+_ONE_ARG = {"__delattr__", "__contains__", "__getitem__", "__delitem__"}
+_ONE_ARG.update(["__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__"])
+_ONE_ARG.update(["__divmod__", "__rdivmod__", "__ipow__"])
 for _op in (op for op in BINARY_OPERATORS if op not in ("divmod", "pow")):
     _plain = getattr(operator, f"{_op}_" if _op in ("and", "or") else _op)
     _DELEGATE[f"__{_op}__"] = _plain
     _DELEGATE[f"__r{_op}__"] = _reflected(_plain)
     _DELEGATE[f"__i{_op}__"] = getattr(operator, f"i{_op}")
+    _ONE_ARG.update([f"__{_op}__", f"__r{_op}__", f"__i{_op}__"])
 
 # Python insists on the exact type these return: never swap in the proxy.
 _CONVERSIONS = frozenset(
@@ -250,10 +255,13 @@ def _specialised_delegate(name: str) -> Callable[[ProxyOperation], Any]:
 
         def delegate(self: ProxyOperation) -> Any:
             obj = self.obj
-            args = self.args
-            if obj is None or len(args) != 1:
+            try:
+                (name,) = self.args
+            except ValueError:  # a controller changed args: the general path
                 return general(self)
-            result = getattr(obj, args[0])
+            if obj is None:
+                return general(self)
+            result = getattr(obj, name)
             if result is obj:
                 return self.proxyobj
             if type(result) is _MethodType and result.__self__ is obj:
@@ -269,14 +277,26 @@ def _specialised_delegate(name: str) -> Callable[[ProxyOperation], Any]:
             args = self.args
             return perform(obj, *args) if args else perform(obj)
 
+    elif name in _ONE_ARG:
+
+        def delegate(self: ProxyOperation) -> Any:
+            obj = self.obj
+            if obj is None or self.kwargs is not NO_KWARGS:
+                return general(self)
+            try:
+                (arg,) = self.args
+            except ValueError:  # a controller changed args: the general path
+                return general(self)
+            result = perform(obj, arg)
+            return self.proxyobj if result is obj else result
+
     else:
 
         def delegate(self: ProxyOperation) -> Any:
             obj = self.obj
             if obj is None or self.kwargs is not NO_KWARGS:
                 return general(self)
-            args = self.args
-            result = perform(obj, args[0]) if len(args) == 1 else perform(obj, *args)
+            result = perform(obj, *self.args)
             return self.proxyobj if result is obj else result
 
     delegate.__doc__ = general.__doc__
