@@ -604,7 +604,8 @@ def get_scheduler() -> Scheduler:
         sched: Scheduler = local.sched
     except AttributeError:
         sched = local.sched = Scheduler(make_main())
-    hint = sched
+    if hint is not sched:  # a store into the module's dict costs ~100 instructions
+        hint = sched
     return sched
 
 
