@@ -600,6 +600,9 @@ make_main: Callable[[], Task] = Task.__new__  # type: ignore[assignment]
 def get_scheduler() -> Scheduler:
     """This thread's scheduler, made at the first call in the thread."""
     global hint
+    s = hint
+    if s.current._gr is getcurrent():  # see hint
+        return s
     try:
         sched: Scheduler = local.sched
     except AttributeError:

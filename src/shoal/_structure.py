@@ -99,7 +99,8 @@ def _end(branches: list[Tasklet]) -> None:
     for t in branches:
         if t._gr is not DEAD:
             t.kill()  # waits until it has finished
-    get_scheduler().observed.difference_update(branches)
+    if branches:  # all made by this thread's scheduler
+        branches[0]._sched.observed.difference_update(branches)
 
 
 def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
