@@ -105,12 +105,13 @@ class HandOff:
         if self._fast and _channel_callback is None and timeout is None:
             rq = self._receivers
             if rq:
-                if type(rq) is deque:
+                kind = type(rq)
+                if kind is deque:
                     t = rq.popleft()
                     if type(t) is Waiter:
                         rq.appendleft(t)
                         t = None
-                elif type(rq) is Waiter:
+                elif kind is Waiter:
                     t = None
                 else:
                     t = rq
@@ -169,8 +170,8 @@ class HandOff:
                     except BaseException:
                         self._cancel(cur)
                         raise
-                    if type(result) is bomb:
-                        result.raise_()
+                    if result is not None and type(result) is bomb:
+                        result.raise_()  # a completed send wakes with None
                     return
         if timeout is not None:
             self._send_within(value, timeout)
@@ -189,12 +190,13 @@ class HandOff:
         if self._fast and _channel_callback is None and timeout is None:
             sq = self._senders
             if sq:
-                if type(sq) is deque:
+                kind = type(sq)
+                if kind is deque:
                     t = sq.popleft()
                     if type(t) is Waiter:
                         sq.appendleft(t)
                         t = None
-                elif type(sq) is Waiter:
+                elif kind is Waiter:
                     t = None
                 else:
                     t = sq
