@@ -275,10 +275,15 @@ def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:
     return value
 
 
+#: What sleep() takes: a tuple made once, not at every call (sleep(0) is a
+#: hot path).
+_NUMBERS = (int, float)
+
+
 def sleep(seconds: float) -> None:
     """Wait ``seconds``; other tasklets run meanwhile. ``sleep(0)`` yields
     like :func:`shoal.schedule`. Switches."""
-    if not isinstance(seconds, (int, float)):
+    if not isinstance(seconds, _NUMBERS):
         raise TypeError(f"sleep() needs a number of seconds, got {seconds!r}")
     if not seconds > 0:
         if seconds != seconds:  # NaN

@@ -32,6 +32,10 @@ __all__ = ["CancelScope", "move_on_after", "timeout", "with_timeout"]
 T = TypeVar("T")
 
 
+#: What a scope takes: a tuple made once, not at every scope.
+_NUMBERS = (int, float)
+
+
 class _Expired(BaseException):
     """A scope's time ran out (private: only that scope catches it)."""
 
@@ -55,7 +59,7 @@ class CancelScope:
     )
 
     def __init__(self, seconds: float, *, raise_: bool) -> None:
-        if not isinstance(seconds, (int, float)):
+        if not isinstance(seconds, _NUMBERS):
             raise TypeError(f"a timeout needs a number of seconds, got {seconds!r}")
         if seconds != seconds:
             raise ValueError("a timeout needs a number of seconds, got nan")
