@@ -55,11 +55,10 @@ except ImportError:  # run as a script: the repository root is not on sys.path
 TIMEOUT = 900.0  # seconds per child under valgrind
 COLLECTED = re.compile(r"^==\d+== Collected : ([\d,]+)\s*$", re.MULTILINE)
 HEADER = """\
-CPU instructions per operation, counted by valgrind --tool=callgrind: \
-deterministic, so
-they complement the time medians of the other programs, which they do not
-replace: memory and cache effects, and greenlet stack copies done with
-`rep movsb` (one instruction however many bytes), are not weighted as in time.
+CPU instructions per operation, counted by valgrind --tool=callgrind. They are
+deterministic, so they complement the time medians of the other programs, but
+do not replace them: memory and cache effects, and greenlet stack copies done
+with `rep movsb` (one instruction however many bytes), weigh less than in time.
 Each row: (I(2n) - I(n)) / (ops(2n) - ops(n)), start-up and imports cancel."""
 
 
