@@ -96,11 +96,18 @@ def _start(
 
 
 def _end(branches: list[Tasklet]) -> None:
+    """Kill the branches still alive, waiting for each to finish. Switches."""
+    s = get_scheduler()
     for t in branches:
-        if t._gr is not DEAD:
-            t.kill()  # waits until it has finished
-    if branches:  # all made by this thread's scheduler
-        branches[0]._sched.observed.difference_update(branches)
+        if t._gr is DEAD:
+            continue
+        if t._sched is not s:
+            t.kill()  # a TaskGroup child spawned in another thread: refused
+        # t.kill(), less the checks the line above made.
+        t._throw(s, TaskletExit())
+        while t._gr is not DEAD:
+            t.join()
+    s.observed.difference_update(branches)
 
 
 def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:

@@ -127,7 +127,11 @@ class Tasklet(Task):
             raise TypeError(f"throw() needs an exception, got {exc!r}")
         if self._gr is DEAD:
             return
-        s = self._own_scheduler("throw")
+        self._throw(self._own_scheduler("throw"), exc)
+
+    def _throw(self, s: Any, exc: BaseException) -> None:
+        """:meth:`throw` of ``exc``, an instance, into this tasklet of ``s``,
+        the calling thread's scheduler. Switches unless not started."""
         cur = s.current
         if cur is self:
             raise exc
