@@ -104,7 +104,7 @@ def _end(branches: list[Tasklet]) -> None:
         if t._sched is not s:
             t.kill()  # a TaskGroup child spawned in another thread: refused
         # t.kill(), less the checks the line above made.
-        t._throw(s, TaskletExit())
+        t._throw_in(s, TaskletExit())
         while t._gr is not DEAD:
             t.join()
     s.observed.difference_update(branches)

@@ -127,9 +127,9 @@ class Tasklet(Task):
             raise TypeError(f"throw() needs an exception, got {exc!r}")
         if self._gr is DEAD:
             return
-        self._throw(self._own_scheduler("throw"), exc)
+        self._throw_in(self._own_scheduler("throw"), exc)
 
-    def _throw(self, s: Any, exc: BaseException) -> None:
+    def _throw_in(self, s: Any, exc: BaseException) -> None:
         """:meth:`throw` of ``exc``, an instance, into this tasklet of ``s``,
         the calling thread's scheduler. Switches unless not started."""
         cur = s.current
