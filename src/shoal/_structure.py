@@ -102,8 +102,9 @@ def _end(branches: list[Tasklet]) -> None:
         if t._gr is DEAD:
             continue
         if t._sched is not s:
-            t.kill()  # a TaskGroup child spawned in another thread: refused
-        # t.kill(), less the checks the line above made.
+            t.kill()  # a TaskGroup child spawned in another thread: raises
+            continue
+        # t.kill(), less the checks made above.
         t._throw_in(s, TaskletExit())
         while t._gr is not DEAD:
             t.join()
