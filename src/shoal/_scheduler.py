@@ -49,7 +49,8 @@ from typing import Any
 
 from greenlet import getcurrent, greenlet
 
-from ._errors import BlockingInHubError, DeadlockError, TaskletExit, bomb
+from ._errors import DeadlockError, TaskletExit, bomb
+from ._hubturns import NO_HUB, POLL_EVERY, HubTurns
 from ._task import DEAD, NOWAKE, Task
 
 __all__ = [
@@ -67,12 +68,8 @@ __all__ = [
 ]
 
 _NOWAKE = NOWAKE
-_NO_HUB = object()
 
 POOL_SIZE = 256
-#: While tasklets keep running, the hub polls for I/O at least this often
-#: (seconds), not at every round of the run queue.
-POLL_EVERY = 50e-6
 _clock = time.perf_counter
 _REPORT_LINES = 1000
 
@@ -157,14 +154,12 @@ class Waiter:
         self.value = value
 
 
-class Scheduler:
-    """Runnable tasklets of one thread, and the switching between them."""
+class Scheduler(HubTurns):
+    """Runnable tasklets of one thread, and the switching between them (the
+    hub's turns among them: see ``HubTurns``)."""
 
     __slots__ = (
         "alive",
-        "current",
-        "hub",
-        "hubtask",
         "in_run",
         "main",
         "observed",
@@ -205,7 +200,7 @@ class Scheduler:
         self.hub: Any = None
         #: The hub's stand-in task (``Hub.task``), current while the hub
         #: greenlet runs; a placeholder that is no task when there is no hub.
-        self.hubtask: Any = _NO_HUB
+        self.hubtask: Any = NO_HUB
         root = getcurrent()
         # Every greenlet a tasklet runs in has an instance dict (greenlets
         # made with a function do), the thread's first greenlet too, so
@@ -216,19 +211,6 @@ class Scheduler:
             root = root.parent
             vars(root)
         self.root = root
-
-    def set_hub(self, hub: Any) -> None:
-        """Attach ``hub`` (or None) to this scheduler. Does not switch."""
-        self.hub = hub
-        self.hubtask = _NO_HUB if hub is None else hub.task
-
-    def refuse_hub_wait(self, doing: str) -> BlockingInHubError:
-        """The error for code in the hub that would wait, ``doing`` what."""
-        return BlockingInHubError(
-            f"code running in the hub (asyncio code on shoal's loop) would block:"
-            f" {doing}; the hub must never wait: wait in a tasklet (shoal.spawn),"
-            " or use the non-blocking (_nowait) form"
-        )
 
     # -- the switch points --------------------------------------------------
 
@@ -417,125 +399,6 @@ class Scheduler:
             w._temp = cur._temp
         self.runq.append(w)
         return self.park(cur)
-
-    # -- the hub ------------------------------------------------------------------
-
-    def to_hub(self, cur: Task) -> Any:
-        """Park ``cur`` in the hub: nothing is runnable, but the hub will wake
-        somebody (a timer, a file descriptor, a future). Returns ``cur``'s
-        wake value when the hub runs it again."""
-        cur._gr = getcurrent()
-        return self._enter_hub()
-
-    def _enter_hub(self) -> Any:
-        self.current = self.hub.task
-        return self._hub_greenlet().switch()
-
-    def _hub_greenlet(self) -> greenlet:
-        hub = self.hub
-        gr: greenlet | None = hub.gr
-        if gr is None:
-            gr = hub.gr = hub.task._gr = greenlet(hub.run_loop, self.root)
-        return gr
-
-    def queue_hub(self) -> None:
-        """Give the hub a turn in the run queue, after the tasklets runnable
-        now, so that tasklets busy among themselves never starve timers and
-        I/O: the hub's stand-in task is one more member of the round robin.
-        Does not switch."""
-        hub = self.hub
-        if not hub.queued:
-            hub.queued = True
-            task = hub.task
-            if hub.gr is None:
-                self._hub_greenlet()
-            task._temp = _NOWAKE
-            self.runq.append(task)
-
-    def run_ready(self) -> None:
-        """In the hub greenlet (a loop callback): run the runnable tasklets.
-
-        Returns to the loop when the hub's turn comes again: either nothing
-        is runnable and a tasklet parked into the hub, or a tasklet reached
-        the hub's place in the run queue and ``POLL_EVERY`` has passed since
-        the loop last polled (then the loop polls once and runs the rest).
-        With nothing runnable and nobody waiting in the hub, nothing can ever
-        wake anyone: the deadlock goes to the wake-up tasklet.
-        """
-        hub = self.hub
-        runq = self.runq
-        task = hub.task
-        if runq:
-            start = hub.polled = _clock()
-            while True:
-                if hub.waiting:
-                    self.queue_hub()
-                nxt = runq.popleft()
-                if nxt is task:
-                    break
-                task._gr = getcurrent()
-                self.resume(task, nxt)
-                # The hub's turn came round. Polling costs more than a
-                # round of a few yielding tasklets: poll only every
-                # POLL_EVERY seconds while tasklets keep running.
-                hub.queued = False
-                if not runq or _clock() - start >= POLL_EVERY:
-                    break
-        # The hub's turn: its place in the run queue is gone, if it had one.
-        hub.queued = False
-        self.current = task
-        if runq:
-            hub.ensure_flush()
-        elif not hub.waiting and not hub.closing:
-            self._hub_deadlock()
-            if runq:  # back in the hub: run what became runnable
-                hub.ensure_flush()
-
-    def _hub_deadlock(self) -> None:
-        """In the hub: nothing runnable and nobody waiting in the hub. The
-        wake-up tasklet is paused (``stackless.run()``: it resumes) or
-        blocked for good (it gets ``DeadlockError``)."""
-        main = self.wakeup()
-        self.hub.task._gr = getcurrent()
-        self.current = main
-        if main._blocked_on is None:
-            value = main._temp
-            main._temp = _NOWAKE
-            main._gr.switch(value)
-            return
-        exc = self.deadlock(None)
-        main._blocked_on._unpark(main)
-        main._blocked_on = None
-        main._gr.throw(exc)
-
-    def stop_hub(self) -> None:
-        """Stop and close the hub's loop; its greenlet ends. From a tasklet
-        (the main one, at the end of ``shoal.run``); switches."""
-        hub = self.hub
-        if hub is None:
-            return
-        self.set_hub(None)
-        # Turns the hub still has in the run queue (queue_hub, or a throw
-        # made from the hub) would resume a greenlet that is about to end.
-        runq = self.runq
-        if hub.task in runq:
-            kept = [t for t in runq if t is not hub.task]
-            runq.clear()
-            runq.extend(kept)
-        hub.queued = False
-        gr = hub.gr
-        if gr is not None and not gr.dead:
-            hub.closing = True
-            hub.loop.stop()
-            # When run_forever returns, the hub greenlet ends: come back here.
-            gr.parent = getcurrent()
-            cur = self.current
-            self.current = hub.task
-            self.set_hub(hub)  # for the last flush, if one is pending
-            gr.switch()
-            self.set_hub(None)
-            self.current = cur
-        hub.loop.close()
 
     # -- failures ---------------------------------------------------------------
 
