@@ -120,6 +120,27 @@ def test_threads_switching_mid_hand_off_keep_their_own_schedulers() -> None:
     assert results[0][-1] is not results[10**6][-1]
 
 
+def test_a_finished_threads_scheduler_is_not_kept_as_the_hint() -> None:
+    """When a thread that used shoal ends, ``_scheduler.hint`` lets go of
+    its scheduler (and the greenlets pooled in it), even if no other thread
+    has looked up its own since."""
+    seen: list[object] = []
+
+    def in_thread() -> None:
+        t = shoal.spawn(lambda: None)
+        t.join()
+        sched = _scheduler.get_scheduler()
+        seen.extend([sched, _scheduler.hint is sched])
+
+    th = threading.Thread(target=in_thread)
+    th.start()
+    th.join(timeout=30)
+    assert not th.is_alive()
+    assert seen[1:] == [True]  # it was the hint while the thread ran
+    assert _scheduler.hint is not seen[0]
+    assert _scheduler.get_scheduler() is not seen[0]
+
+
 def test_schedule_callback_sees_every_switch_in_order() -> None:
     """The schedule callback gets (prev, next) for each switch, deaths included."""
     seen: list[tuple[str, str]] = []

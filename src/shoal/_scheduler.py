@@ -438,12 +438,15 @@ local = threading.local()
 
 
 def _no_scheduler() -> Scheduler:
-    # hint before any thread has a scheduler: its current tasklet's greenlet
-    # is None, which getcurrent() never is.
+    # hint when no live thread's scheduler is: its current tasklet's
+    # greenlet is None, which getcurrent() never is.
     nobody = Scheduler.__new__(Scheduler)
     nobody.current = Task.__new__(Task)
     nobody.current._gr = None
     return nobody
+
+
+_NOBODY = _no_scheduler()
 
 
 #: The scheduler the last :func:`get_scheduler` call returned. Reading
@@ -452,9 +455,27 @@ def _no_scheduler() -> Scheduler:
 #: thread's scheduler whenever its current tasklet's greenlet is
 #: ``getcurrent()``, since a greenlet belongs to one thread. Otherwise (another
 #: thread used shoal last, or code runs in a greenlet of its own inside a
-#: tasklet) they call ``get_scheduler()``, which resets it. It keeps the last
-#: scheduler alive after its thread has ended, until another thread looks.
-hint: Scheduler = _no_scheduler()
+#: tasklet) they call ``get_scheduler()``, which resets it. When a thread ends,
+#: its scheduler stops being the hint (see ``_Release``).
+hint: Scheduler = _NOBODY
+
+
+class _Release:
+    """Held in the thread-local beside the thread's scheduler: when the thread
+    ends, the local lets go of it, and ``hint`` then lets go of the
+    scheduler, which would otherwise stay alive with its pooled greenlets
+    until another thread looked its own up."""
+
+    __slots__ = ("sched",)
+
+    def __init__(self, sched: Scheduler) -> None:
+        self.sched = sched
+
+    def __del__(self) -> None:
+        global hint
+        if hint is self.sched:
+            hint = _NOBODY
+
 
 #: Makes a thread's main tasklet; set by ``shoal._tasklet``, and replaced by
 #: ``shoal.stackless`` when imported (its main is a ``stackless.tasklet``).
@@ -471,6 +492,7 @@ def get_scheduler() -> Scheduler:
         sched: Scheduler = local.sched
     except AttributeError:
         sched = local.sched = Scheduler(make_main())
+        local.release = _Release(sched)
     if hint is not sched:  # a store into the module's dict costs ~100 instructions
         hint = sched
     return sched
