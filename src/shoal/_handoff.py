@@ -51,6 +51,17 @@ def get_channel_callback() -> ChannelCallback | None:
 NOQUEUE: deque[Any] = ()  # type: ignore[assignment]
 
 
+def _pop_plain(q: deque[Any]) -> Any:
+    """Take the first waiter out of waiter deque ``q`` and return it, if it
+    is a tasklet waiting plainly; if it is a select's ``Waiter``, leave it
+    and return None (the general path deals with selects). Does not switch."""
+    t = q[0]
+    if type(t) is Waiter:
+        return None
+    q.popleft()
+    return t
+
+
 class HandOff:
     """The hand-off between tasklets at a channel: its hottest paths.
 
@@ -102,82 +113,85 @@ class HandOff:
         Switches: to the receiver at once under the default preference, and
         to other tasklets whenever it has to wait.
         """
-        if self._fast and _channel_callback is None and timeout is None:
-            rq = self._receivers
-            if rq:
-                kind = type(rq)
-                if kind is deque:
-                    t = rq.popleft()
-                    if type(t) is Waiter:
-                        rq.appendleft(t)
-                        t = None
-                elif kind is Waiter:
-                    t = None
-                else:
-                    t = rq
-                    self._receivers = NOQUEUE
-                if t is not None:
-                    # A receiver waits: run it now with the value; this
-                    # tasklet goes to the end of the run queue, its send
-                    # done (_temp set: a kill lets it return first). The
-                    # waiter's scheduler is this thread's: no lookup needed.
-                    s = t._sched
-                    cur = s.current
-                    t._blocked_on = None
-                    cur._temp = None
-                    s.runq.append(cur)
-                    cur._gr = getcurrent()
-                    s.current = t
-                    if _scheduler._schedule_callback is not None:
-                        _switched(cur, t)
-                    t._gr.switch(value)
-                    return
-            else:
-                g = getcurrent()
-                s = _scheduler.hint
-                cur = s.current
-                if cur._gr is not g:  # see _scheduler.hint
-                    s = get_scheduler()
-                    cur = s.current
-                    cur._gr = g  # where cur resumes when it parks below
-                runq = s.runq
-                if runq:
-                    # Wait for a receiver: Channel._wait and Scheduler.park,
-                    # inlined (a call costs ~8% of a message); keep in step.
-                    if cur is s.hubtask:
-                        raise s.refuse_hub_wait(f"sending on {self!r}")
-                    sq = self._senders
-                    if sq is NOQUEUE:
-                        self._senders = cur
-                    elif type(sq) is deque:
-                        sq.append(cur)
-                    else:
-                        self._senders = deque((sq, cur))
-                    cur._temp = value
-                    cur._blocked_on = self
-                    nxt = runq.popleft()
-                    s.current = nxt
-                    if _scheduler._schedule_callback is not None:
-                        _switched(cur, nxt)
-                    gr = nxt._gr
-                    try:
-                        if gr is None:
-                            result = s.start(nxt)
-                        else:
-                            result = nxt._temp
-                            nxt._temp = _NOWAKE
-                            result = gr.switch(result)
-                    except BaseException:
-                        self._cancel(cur)
-                        raise
-                    if result is not None and type(result) is bomb:
-                        result.raise_()  # a completed send wakes with None
-                    return
-        if timeout is not None:
-            self._send_within(value, timeout)
+        # Every path ends in a return, and the general paths come first: a
+        # jump over more than 255 instructions costs one more dispatch.
+        if not self._fast or _channel_callback is not None or timeout is not None:
+            if timeout is not None:
+                self._send_within(value, timeout)
+                return
+            s = get_scheduler()
+            self._send(s, s.current, value)
             return
-        s = get_scheduler()
-        self._send(s, s.current, value)
+        rq = self._receivers
+        if rq:
+            kind = type(rq)
+            if kind is deque:
+                t = _pop_plain(rq)
+            elif kind is Waiter:
+                t = None
+            else:
+                t = rq
+                self._receivers = NOQUEUE
+            if t is None:  # a select waits: the general path
+                s = get_scheduler()
+                self._send(s, s.current, value)
+                return
+            # A receiver waits: run it now with the value; this tasklet goes
+            # to the end of the run queue, its send done (_temp set: a kill
+            # lets it return first). The waiter's scheduler is this
+            # thread's: no lookup needed.
+            s = t._sched
+            cur = s.current
+            t._blocked_on = None
+            cur._temp = None
+            s.runq.append(cur)
+            cur._gr = getcurrent()
+            s.current = t
+            if _scheduler._schedule_callback is not None:
+                _switched(cur, t)
+            t._gr.switch(value)
+            return
+        g = getcurrent()
+        s = _scheduler.hint
+        cur = s.current
+        if cur._gr is not g:  # see _scheduler.hint
+            s = get_scheduler()
+            cur = s.current
+            cur._gr = g  # where cur resumes when it parks below
+        runq = s.runq
+        if not runq:
+            self._send(s, cur, value)
+            return
+        # Wait for a receiver: Channel._wait and Scheduler.park, inlined (a
+        # call costs ~8% of a message); keep in step.
+        if cur is s.hubtask:
+            raise s.refuse_hub_wait(f"sending on {self!r}")
+        sq = self._senders
+        if sq is NOQUEUE:
+            self._senders = cur
+        elif type(sq) is deque:
+            sq.append(cur)
+        else:
+            self._senders = deque((sq, cur))
+        cur._temp = value
+        cur._blocked_on = self
+        nxt = runq.popleft()
+        s.current = nxt
+        if _scheduler._schedule_callback is not None:
+            _switched(cur, nxt)
+        gr = nxt._gr
+        try:
+            if gr is None:
+                result = s.start(nxt)
+            else:
+                result = nxt._temp
+                nxt._temp = _NOWAKE
+                result = gr.switch(result)
+        except BaseException:
+            self._cancel(cur)
+            raise
+        if result is not None and type(result) is bomb:
+            result.raise_()  # a completed send wakes with None
 
     def receive(self, timeout: float | None = None) -> Any:
         """Receive a value; wait for a sender if need be. With ``timeout``,
@@ -187,71 +201,71 @@ class HandOff:
         Switches whenever it has to wait, and to the sender at once when the
         preference is 1.
         """
-        if self._fast and _channel_callback is None and timeout is None:
-            sq = self._senders
-            if sq:
-                kind = type(sq)
-                if kind is deque:
-                    t = sq.popleft()
-                    if type(t) is Waiter:
-                        sq.appendleft(t)
-                        t = None
-                elif kind is Waiter:
-                    t = None
-                else:
-                    t = sq
-                    self._senders = NOQUEUE
-                if t is not None:
-                    # A sender waits: take its value; it goes to the end of
-                    # the run queue of its scheduler (this thread's), and
-                    # this tasklet carries on.
-                    value = t._temp
-                    t._temp = None
-                    t._blocked_on = None
-                    t._sched.runq.append(t)
-                    if type(value) is bomb:
-                        value.raise_()
-                    return value
+        # Laid out as send() is.
+        if not self._fast or _channel_callback is not None or timeout is not None:
+            if timeout is not None:
+                return self._receive_within(timeout)
+            s = get_scheduler()
+            return self._receive(s, s.current)
+        sq = self._senders
+        if sq:
+            kind = type(sq)
+            if kind is deque:
+                t = _pop_plain(sq)
+            elif kind is Waiter:
+                t = None
             else:
-                g = getcurrent()
-                s = _scheduler.hint
-                cur = s.current
-                if cur._gr is not g:  # see _scheduler.hint
-                    s = get_scheduler()
-                    cur = s.current
-                    cur._gr = g  # where cur resumes when it parks below
-                runq = s.runq
-                if runq:
-                    # Wait for a sender: as in send(), inlined.
-                    if cur is s.hubtask:
-                        raise s.refuse_hub_wait(f"receiving on {self!r}")
-                    rq = self._receivers
-                    if rq is NOQUEUE:
-                        self._receivers = cur
-                    elif type(rq) is deque:
-                        rq.append(cur)
-                    else:
-                        self._receivers = deque((rq, cur))
-                    cur._blocked_on = self
-                    nxt = runq.popleft()
-                    s.current = nxt
-                    if _scheduler._schedule_callback is not None:
-                        _switched(cur, nxt)
-                    gr = nxt._gr
-                    try:
-                        if gr is None:
-                            value = s.start(nxt)
-                        else:
-                            value = nxt._temp
-                            nxt._temp = _NOWAKE
-                            value = gr.switch(value)
-                    except BaseException:
-                        self._cancel(cur)
-                        raise
-                    if type(value) is bomb:
-                        value.raise_()
-                    return value
-        if timeout is not None:
-            return self._receive_within(timeout)
-        s = get_scheduler()
-        return self._receive(s, s.current)
+                t = sq
+                self._senders = NOQUEUE
+            if t is None:  # a select waits: the general path
+                s = get_scheduler()
+                return self._receive(s, s.current)
+            # A sender waits: take its value; it goes to the end of the run
+            # queue of its scheduler (this thread's), and this tasklet
+            # carries on.
+            value = t._temp
+            t._temp = None
+            t._blocked_on = None
+            t._sched.runq.append(t)
+            if type(value) is bomb:
+                value.raise_()
+            return value
+        g = getcurrent()
+        s = _scheduler.hint
+        cur = s.current
+        if cur._gr is not g:  # see _scheduler.hint
+            s = get_scheduler()
+            cur = s.current
+            cur._gr = g  # where cur resumes when it parks below
+        runq = s.runq
+        if not runq:
+            return self._receive(s, cur)
+        # Wait for a sender: as in send(), inlined.
+        if cur is s.hubtask:
+            raise s.refuse_hub_wait(f"receiving on {self!r}")
+        rq = self._receivers
+        if rq is NOQUEUE:
+            self._receivers = cur
+        elif type(rq) is deque:
+            rq.append(cur)
+        else:
+            self._receivers = deque((rq, cur))
+        cur._blocked_on = self
+        nxt = runq.popleft()
+        s.current = nxt
+        if _scheduler._schedule_callback is not None:
+            _switched(cur, nxt)
+        gr = nxt._gr
+        try:
+            if gr is None:
+                value = s.start(nxt)
+            else:
+                value = nxt._temp
+                nxt._temp = _NOWAKE
+                value = gr.switch(value)
+        except BaseException:
+            self._cancel(cur)
+            raise
+        if type(value) is bomb:
+            value.raise_()
+        return value
