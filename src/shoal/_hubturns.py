@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from greenlet import getcurrent, greenlet
 
 from ._errors import BlockingInHubError, DeadlockError
-from ._task import NOWAKE, Task
+from ._task import HUB_TURN, NOWAKE, Task
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -96,7 +96,7 @@ class HubTurns:
             task = hub.task
             if hub.gr is None:
                 self._hub_greenlet()
-            task._temp = _NOWAKE
+            task._temp = HUB_TURN
             self.runq.append(task)
 
     def run_ready(self) -> None:
@@ -130,6 +130,7 @@ class HubTurns:
                     break
         # The hub's turn: its place in the run queue is gone, if it had one.
         hub.queued = False
+        task._temp = _NOWAKE
         self.current = task
         if runq:
             hub.ensure_flush()

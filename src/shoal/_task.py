@@ -13,10 +13,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ._scheduler import Scheduler
 
-__all__ = ["DEAD", "NOWAKE", "Task", "Waitable"]
+__all__ = ["DEAD", "HUB_TURN", "NOWAKE", "Task", "Waitable"]
 
 #: ``_temp`` of a tasklet with no value waiting for it.
 NOWAKE: Any = object()
+#: ``_temp`` of the hub's stand-in task while it waits in the run queue for
+#: its turn (``Scheduler.queue_hub``): ``schedule()`` may let it keep its
+#: place, when the hub polled moments ago. The hub ignores it, as NOWAKE.
+HUB_TURN: Any = object()
 
 
 class Waitable(Protocol):

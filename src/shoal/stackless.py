@@ -52,6 +52,7 @@ from ._stackless_channel import (
     trapped,
     waiting,
 )
+from ._task import HUB_TURN
 from ._tasklet import Tasklet
 
 __all__ = [
@@ -80,7 +81,7 @@ def _claim(value: Any) -> Any:
     """What a resumed tasklet returns: its wake value; a bomb explodes."""
     if value.__class__ is bomb:
         value.raise_()
-    return None if value is NOWAKE else value
+    return None if value is NOWAKE or value is HUB_TURN else value
 
 
 def _head(runq: deque[Task], t: Task) -> None:
