@@ -1,11 +1,12 @@
 """The hand-off between tasklets at a channel: the hottest paths in shoal.
 
-``Channel`` derives from ``HandOff`` and holds everything else. With
-``_scheduler`` this is the only module that switches greenlets: ``send`` and
-``receive`` inline ``Scheduler.park`` (in a ping-pong the call alone costs
-about 8% of a message), so keep them in step with it and with
-``Channel._wait``. The channel callback lives here because these paths check
-it on every action.
+``Channel`` derives from ``HandOff`` and holds everything else. With the
+scheduler (``_scheduler``, ``_hubturns``) this is the only module that
+switches greenlets: ``send`` and ``receive`` inline ``Scheduler.park`` (in a
+ping-pong the call alone costs about 8% of a message), so keep them in step
+with it and with ``Channel._wait``. The channel callback lives here because
+these paths check it on every action: while it or a schedule callback is
+set, they leave every operation to the general paths.
 """
 
 from __future__ import annotations
@@ -24,10 +25,24 @@ from ._task import NOWAKE
 __all__ = ["NOQUEUE", "HandOff", "get_channel_callback", "set_channel_callback"]
 
 _NOWAKE = NOWAKE
-_switched = _scheduler._switched
 
 ChannelCallback = Callable[[Any, Any, bool, bool], object]
 _channel_callback: ChannelCallback | None = None
+#: Non-None while a channel callback or a schedule callback is set: the fast
+#: paths then leave every operation to the general ones, which call them,
+#: and so need not test for a schedule callback at each switch.
+_watched: object | None = None
+
+
+def _rewatch() -> None:
+    global _watched
+    _watched = _channel_callback
+    if _watched is None:
+        _watched = _scheduler._schedule_callback
+
+
+_scheduler.gate_listeners.append(_rewatch)
+_rewatch()
 
 
 def set_channel_callback(callback: ChannelCallback | None) -> ChannelCallback | None:
@@ -37,6 +52,7 @@ def set_channel_callback(callback: ChannelCallback | None) -> ChannelCallback | 
     if callback is not None and not callable(callback):
         raise TypeError(f"channel callback must be callable or None, got {callback!r}")
     old, _channel_callback = _channel_callback, callback
+    _rewatch()
     return old
 
 
@@ -70,7 +86,7 @@ class HandOff:
     does, and because they inline :meth:`Scheduler.park`: in a ping-pong the
     call alone costs about 8% of a message. They handle the default
     rendezvous channel (``_fast``: no buffer, preference -1, no
-    ``schedule_all``, not closed, no channel callback) with plain waiters;
+    ``schedule_all``, not closed) with plain waiters and no callbacks set;
     anything else goes to the channel's general ``_send``/``_receive``.
     """
 
@@ -105,6 +121,11 @@ class HandOff:
     def _receive_within(self, timeout: float) -> Any:
         raise NotImplementedError
 
+    def _send_anyhow(self, value: Any) -> None:
+        """Send on the general path, which deals with every case. Switches."""
+        s = get_scheduler()
+        self._send(s, s.current, value)
+
     def send(self, value: Any, timeout: float | None = None) -> None:
         """Send ``value``; wait for a receiver (or buffer room) if need be.
         With ``timeout``, raise ``shoal.TimeoutError`` if that takes longer;
@@ -115,7 +136,7 @@ class HandOff:
         """
         # Every path ends in a return, and the general paths come first: a
         # jump over more than 255 instructions costs one more dispatch.
-        if not self._fast or _channel_callback is not None or timeout is not None:
+        if not self._fast or _watched is not None or timeout is not None:
             if timeout is not None:
                 self._send_within(value, timeout)
                 return
@@ -127,15 +148,15 @@ class HandOff:
             kind = type(rq)
             if kind is deque:
                 t = _pop_plain(rq)
+                if t is None:  # a select waits: the general path
+                    self._send_anyhow(value)
+                    return
             elif kind is Waiter:
-                t = None
+                self._send_anyhow(value)
+                return
             else:
                 t = rq
                 self._receivers = NOQUEUE
-            if t is None:  # a select waits: the general path
-                s = get_scheduler()
-                self._send(s, s.current, value)
-                return
             # A receiver waits: run it now with the value; this tasklet goes
             # to the end of the run queue, its send done (_temp set: a kill
             # lets it return first). The waiter's scheduler is this
@@ -147,8 +168,6 @@ class HandOff:
             s.runq.append(cur)
             cur._gr = getcurrent()
             s.current = t
-            if _scheduler._schedule_callback is not None:
-                _switched(cur, t)
             t._gr.switch(value)
             return
         g = getcurrent()
@@ -177,8 +196,6 @@ class HandOff:
         cur._blocked_on = self
         nxt = runq.popleft()
         s.current = nxt
-        if _scheduler._schedule_callback is not None:
-            _switched(cur, nxt)
         gr = nxt._gr
         try:
             if gr is None:
@@ -202,7 +219,7 @@ class HandOff:
         preference is 1.
         """
         # Laid out as send() is.
-        if not self._fast or _channel_callback is not None or timeout is not None:
+        if not self._fast or _watched is not None or timeout is not None:
             if timeout is not None:
                 return self._receive_within(timeout)
             s = get_scheduler()
@@ -212,14 +229,15 @@ class HandOff:
             kind = type(sq)
             if kind is deque:
                 t = _pop_plain(sq)
+                if t is None:  # a select waits: the general path
+                    s = get_scheduler()
+                    return self._receive(s, s.current)
             elif kind is Waiter:
-                t = None
+                s = get_scheduler()
+                return self._receive(s, s.current)
             else:
                 t = sq
                 self._senders = NOQUEUE
-            if t is None:  # a select waits: the general path
-                s = get_scheduler()
-                return self._receive(s, s.current)
             # A sender waits: take its value; it goes to the end of the run
             # queue of its scheduler (this thread's), and this tasklet
             # carries on.
@@ -253,8 +271,6 @@ class HandOff:
         cur._blocked_on = self
         nxt = runq.popleft()
         s.current = nxt
-        if _scheduler._schedule_callback is not None:
-            _switched(cur, nxt)
         gr = nxt._gr
         try:
             if gr is None:

@@ -83,6 +83,9 @@ _schedule_callback: ScheduleCallback | None = None
 _user_callback: ScheduleCallback | None = None
 #: Schedulers counting their switches for a monitor (``shoal.monitor``).
 _counted: set[Scheduler] = set()
+#: Called whenever the gate changes: ``shoal._handoff`` keeps a gate of its
+#: own, for its fast paths.
+gate_listeners: list[Callable[[], object]] = []
 
 
 def _regate() -> None:
@@ -93,6 +96,8 @@ def _regate() -> None:
         _schedule_callback = _switched
     else:
         _schedule_callback = None
+    for listener in gate_listeners:
+        listener()
 
 
 def set_schedule_callback(callback: ScheduleCallback | None) -> ScheduleCallback | None:
