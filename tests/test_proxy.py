@@ -587,6 +587,34 @@ def test_make_proxy_operations_and_their_repr() -> None:
     assert repr(seen[-1]) == "<ProxyOperation list.__eq__(<proxy>, [1, 2])>"
 
 
+def test_a_controller_may_change_the_arguments_before_delegating() -> None:
+    """``args`` (and a call's ``kwargs``) may be replaced, with the same or
+    another number of arguments; an operation that never takes keyword
+    arguments has an empty, read-only ``kwargs``."""
+
+    def shifted(op: ProxyOperation) -> Any:
+        if op.opname == "__getitem__":
+            assert op.kwargs == {}
+            with pytest.raises(AttributeError):
+                op.kwargs = {"x": 1}  # type: ignore[misc]
+            op.args = (op.args[0] + 1,)
+        elif op.opname == "__getattribute__" and op.args == ("size",):
+            op.args = ("__len__",)
+        elif op.opname == "__add__":
+            op.args = ()  # wrong arity: the operation's own TypeError
+        elif op.opname == "__call__":
+            op.kwargs = {"b": 10}
+        return op.delegate()
+
+    p = make_proxy(shifted, obj=[10, 20, 30])
+    assert (p[0], p[1]) == (20, 30)
+    assert p.size() == 3
+    with pytest.raises(TypeError):
+        p + [1]  # noqa: RUF005 - the proxy on the left is the test
+    f = make_proxy(shifted, obj=sample_function)
+    assert f(2, b=3) == sample_function(2, b=10)
+
+
 def test_make_proxy_keeps_the_proxy_through_in_place_and_fluent_calls() -> None:
     p = make_proxy(_delegate, obj=[1])
     q = p

@@ -155,13 +155,13 @@ class _Proxy:
 def _forwarders(op: Any) -> tuple[Any, ...]:
     """Factories of the methods that forward an operation, by arity: with
     ``op`` None they call ``ctl(self)(name, *args)`` (tproxy); else they call
-    the controller with an instance of ``op(name)``, the operation's
+    the controller with an instance of ``op(name, fixed)``, the operation's
     ``ProxyOperation`` class (make_proxy), and ``obj(self)`` is the pair
-    (controller, object): one slot read instead of two. Also returns ``bind(ctl, obj)``, to call once the
-    class exists with its slots' getters."""
+    (controller, object): one slot read instead of two. Also returns
+    ``bind(ctl, obj)``, to call once the class exists with its slots'
+    getters."""
     ctl: Any = None
     obj: Any = None
-    nokw = NO_KWARGS
 
     def bind(ctl_getter: Any, obj_getter: Any) -> None:
         nonlocal ctl, obj
@@ -182,54 +182,53 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
             return lambda self, *args, **kwargs: ctl(self)(name, *args, **kwargs)
 
     else:
-        # op(name) is that operation's ProxyOperation class: calling it with
-        # no arguments makes a bare instance (its __init__ is object's, in
-        # C), whose slots the forwarder fills; object.__new__(cls) costs more.
+        # op(name, fixed) is that operation's ProxyOperation class (fixed:
+        # never with keyword arguments, so its kwargs is a class attribute,
+        # NO_KWARGS). Calling it with no arguments makes a bare instance (its
+        # __init__ is object's, in C), whose slots the forwarder fills;
+        # object.__new__(cls) costs more.
 
         def unary(name: str) -> Any:
-            cls = op(name)
+            cls = op(name, True)
 
             def forward(self: Any) -> Any:
                 controller, target = obj(self)
                 o = cls()
                 o.proxyobj = self
                 o.args = ()
-                o.kwargs = nokw
                 o.obj = target
                 return controller(o)
 
             return forward
 
         def binary(name: str) -> Any:
-            cls = op(name)
+            cls = op(name, True)
 
             def forward(self: Any, other: Any) -> Any:
                 controller, target = obj(self)
                 o = cls()
                 o.proxyobj = self
                 o.args = (other,)
-                o.kwargs = nokw
                 o.obj = target
                 return controller(o)
 
             return forward
 
         def ternary(name: str) -> Any:
-            cls = op(name)
+            cls = op(name, True)
 
             def forward(self: Any, a: Any, b: Any) -> Any:
                 controller, target = obj(self)
                 o = cls()
                 o.proxyobj = self
                 o.args = (a, b)
-                o.kwargs = nokw
                 o.obj = target
                 return controller(o)
 
             return forward
 
         def varargs(name: str) -> Any:
-            cls = op(name)
+            cls = op(name, False)
 
             def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
                 controller, target = obj(self)
@@ -312,8 +311,7 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
                 return ctl_of(self)("__getattribute__", name)
 
         else:
-            nokw = NO_KWARGS
-            cls = op("__getattribute__")
+            cls = op("__getattribute__", True)
 
             def getattribute(self: Any, name: str) -> Any:
                 if name == "__class__":
@@ -322,7 +320,6 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
                 o = cls()
                 o.proxyobj = self
                 o.args = (name,)
-                o.kwargs = nokw
                 o.obj = target
                 return controller(o)
 
@@ -354,7 +351,7 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
 
 def proxy_class(t: type, op: Any = None) -> type:
     """The proxy class for type ``t``, made at the first call: for
-    ``tproxy``, or for ``make_proxy`` with ``op(name)`` giving each
+    ``tproxy``, or for ``make_proxy`` with ``op(name, fixed)`` giving each
     operation's ``ProxyOperation`` class. Does not switch."""
     if not isinstance(t, type):
         raise TypeError(f"tproxy() needs a type to proxy, got {t!r}")

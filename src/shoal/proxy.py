@@ -221,35 +221,43 @@ class ProxyOperation:
         return f"<ProxyOperation {cls.__qualname__}.{self.opname}({', '.join(['<proxy>', *shown])})>"
 
 
-def _operation_class(name: str) -> type[ProxyOperation]:
+def _operation_class(name: str, fixed: bool) -> type[ProxyOperation]:
     """The ``ProxyOperation`` subclass for operation ``name``: its ``opname``
     is a class attribute and its ``delegate`` is specialised (no table
-    lookup, no tests for other operations). Made at the first use."""
-    cls = _OPERATION_CLASSES.get(name)
+    lookup, no tests for other operations). With ``fixed``, the operation
+    never has keyword arguments (``p[k]``, ``p + x``; not calls): its
+    ``kwargs`` is a class attribute too, always empty. Made at the first
+    use."""
+    cls = _OPERATION_CLASSES.get((name, fixed))
     if cls is None:
         ns = {
             "__slots__": (),
             "__module__": __name__,
             "__qualname__": "ProxyOperation",
             "opname": name,
-            "delegate": _specialised_delegate(name),
+            "delegate": _specialised_delegate(name, fixed),
             # Made bare by the proxy's forwarders, which fill the slots:
             # object's __init__, in C, is the cheapest way to make one.
             "__init__": object.__init__,
         }
-        cls = _OPERATION_CLASSES[name] = type("ProxyOperation", (ProxyOperation,), ns)
+        if fixed:
+            ns["kwargs"] = NO_KWARGS
+        cls = type("ProxyOperation", (ProxyOperation,), ns)
+        _OPERATION_CLASSES[name, fixed] = cls
     return cls
 
 
-_OPERATION_CLASSES: dict[str, type[ProxyOperation]] = {}
+_OPERATION_CLASSES: dict[tuple[str, bool], type[ProxyOperation]] = {}
 
 
-def _specialised_delegate(name: str) -> Callable[[ProxyOperation], Any]:
+def _specialised_delegate(name: str, fixed: bool) -> Callable[[ProxyOperation], Any]:
     """``ProxyOperation.delegate`` for one operation; anything unusual (no
-    object, keyword arguments) takes the general path."""
+    object, changed ``args``) takes the general path. Only operations that
+    never have keyword arguments (``fixed``: see :func:`_operation_class`)
+    are specialised: the others are calls, and rare."""
     general = ProxyOperation.delegate
     perform = _DELEGATE.get(name)
-    if perform is None:
+    if perform is None or not fixed:
         return general
     if name == "__getattribute__":
 
@@ -272,7 +280,7 @@ def _specialised_delegate(name: str) -> Callable[[ProxyOperation], Any]:
 
         def delegate(self: ProxyOperation) -> Any:
             obj = self.obj
-            if obj is None or self.kwargs is not NO_KWARGS:
+            if obj is None:
                 return general(self)
             args = self.args
             return perform(obj, *args) if args else perform(obj)
@@ -281,7 +289,7 @@ def _specialised_delegate(name: str) -> Callable[[ProxyOperation], Any]:
 
         def delegate(self: ProxyOperation) -> Any:
             obj = self.obj
-            if obj is None or self.kwargs is not NO_KWARGS:
+            if obj is None:
                 return general(self)
             try:
                 (arg,) = self.args
@@ -294,7 +302,7 @@ def _specialised_delegate(name: str) -> Callable[[ProxyOperation], Any]:
 
         def delegate(self: ProxyOperation) -> Any:
             obj = self.obj
-            if obj is None or self.kwargs is not NO_KWARGS:
+            if obj is None:
                 return general(self)
             result = perform(obj, *self.args)
             return self.proxyobj if result is obj else result
