@@ -155,7 +155,7 @@ class _Proxy:
 def _forwarders(op: Any) -> tuple[Any, ...]:
     """Factories of the methods that forward an operation, by arity: with
     ``op`` None they call ``ctl(self)(name, *args)`` (tproxy); else they call
-    the controller with an instance of ``op(name, fixed)``, the operation's
+    the controller with an instance of ``op(name, arity)``, the operation's
     ``ProxyOperation`` class (make_proxy), and ``obj(self)`` is the pair
     (controller, object): one slot read instead of two. Also returns
     ``bind(ctl, obj)``, to call once the class exists with its slots'
@@ -182,14 +182,16 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
             return lambda self, *args, **kwargs: ctl(self)(name, *args, **kwargs)
 
     else:
-        # op(name, fixed) is that operation's ProxyOperation class (fixed:
-        # never with keyword arguments, so its kwargs is a class attribute,
-        # NO_KWARGS). Calling it with no arguments makes a bare instance (its
-        # __init__ is object's, in C), whose slots the forwarder fills;
-        # object.__new__(cls) costs more.
+        # op(name, arity) is that operation's ProxyOperation class, for
+        # forwarders that take ``arity`` arguments, or None: any, and keyword
+        # arguments. With one, the argument goes in slot ``_arg`` and
+        # ``args`` is made from it when asked for: building the tuple at
+        # every operation costs more. Calling the class with no arguments
+        # makes a bare instance (its __init__ is object's, in C), whose
+        # slots the forwarder fills; object.__new__(cls) costs more.
 
         def unary(name: str) -> Any:
-            cls = op(name, True)
+            cls = op(name, 0)
 
             def forward(self: Any) -> Any:
                 controller, target = obj(self)
@@ -202,20 +204,20 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
             return forward
 
         def binary(name: str) -> Any:
-            cls = op(name, True)
+            cls = op(name, 1)
 
             def forward(self: Any, other: Any) -> Any:
                 controller, target = obj(self)
                 o = cls()
                 o.proxyobj = self
-                o.args = (other,)
+                o._arg = other
                 o.obj = target
                 return controller(o)
 
             return forward
 
         def ternary(name: str) -> Any:
-            cls = op(name, True)
+            cls = op(name, 2)
 
             def forward(self: Any, a: Any, b: Any) -> Any:
                 controller, target = obj(self)
@@ -228,7 +230,7 @@ def _forwarders(op: Any) -> tuple[Any, ...]:
             return forward
 
         def varargs(name: str) -> Any:
-            cls = op(name, False)
+            cls = op(name, None)
 
             def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
                 controller, target = obj(self)
@@ -311,7 +313,7 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
                 return ctl_of(self)("__getattribute__", name)
 
         else:
-            cls = op("__getattribute__", True)
+            cls = op("__getattribute__", 1)
 
             def getattribute(self: Any, name: str) -> Any:
                 if name == "__class__":
@@ -319,7 +321,7 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
                 controller, target = obj_of(self)
                 o = cls()
                 o.proxyobj = self
-                o.args = (name,)
+                o._arg = name
                 o.obj = target
                 return controller(o)
 
@@ -351,7 +353,7 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
 
 def proxy_class(t: type, op: Any = None) -> type:
     """The proxy class for type ``t``, made at the first call: for
-    ``tproxy``, or for ``make_proxy`` with ``op(name, fixed)`` giving each
+    ``tproxy``, or for ``make_proxy`` with ``op(name, arity)`` giving each
     operation's ``ProxyOperation`` class. Does not switch."""
     if not isinstance(t, type):
         raise TypeError(f"tproxy() needs a type to proxy, got {t!r}")

@@ -119,16 +119,11 @@ _DELEGATE: dict[str, Callable[..., Any]] = {
     "__ceil__": math.ceil,
     "__fspath__": os.fspath,
 }
-#: Operations that always come with exactly one argument.
-_ONE_ARG = {"__delattr__", "__contains__", "__getitem__", "__delitem__"}
-_ONE_ARG.update(["__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__"])
-_ONE_ARG.update(["__divmod__", "__rdivmod__", "__ipow__"])
 for _op in (op for op in BINARY_OPERATORS if op not in ("divmod", "pow")):
     _plain = getattr(operator, f"{_op}_" if _op in ("and", "or") else _op)
     _DELEGATE[f"__{_op}__"] = _plain
     _DELEGATE[f"__r{_op}__"] = _reflected(_plain)
     _DELEGATE[f"__i{_op}__"] = getattr(operator, f"i{_op}")
-    _ONE_ARG.update([f"__{_op}__", f"__r{_op}__", f"__i{_op}__"])
 
 # Python insists on the exact type these return: never swap in the proxy.
 _CONVERSIONS = frozenset(
@@ -221,86 +216,117 @@ class ProxyOperation:
         return f"<ProxyOperation {cls.__qualname__}.{self.opname}({', '.join(['<proxy>', *shown])})>"
 
 
-def _operation_class(name: str, fixed: bool) -> type[ProxyOperation]:
-    """The ``ProxyOperation`` subclass for operation ``name``: its ``opname``
-    is a class attribute and its ``delegate`` is specialised (no table
-    lookup, no tests for other operations). With ``fixed``, the operation
-    never has keyword arguments (``p[k]``, ``p + x``; not calls): its
-    ``kwargs`` is a class attribute too, always empty. Made at the first
+def _operation_class(name: str, arity: int | None) -> type[ProxyOperation]:
+    """The ``ProxyOperation`` subclass for operation ``name`` when its
+    forwarder takes ``arity`` arguments (None: any, and keyword arguments):
+    its ``opname`` is a class attribute and its ``delegate`` is specialised
+    (no table lookup, no tests for other operations). An operation with a
+    fixed arity never has keyword arguments (``p[k]``, ``p + x``; not calls):
+    its ``kwargs`` is a class attribute too, always empty. With one
+    argument, the forwarder puts it in slot ``_arg``, and ``args`` is made
+    from it when asked for (see :func:`_one_arg_class`). Made at the first
     use."""
-    cls = _OPERATION_CLASSES.get((name, fixed))
+    cls = _OPERATION_CLASSES.get((name, arity))
     if cls is None:
-        ns = {
+        ns: dict[str, Any] = {
             "__slots__": (),
             "__module__": __name__,
             "__qualname__": "ProxyOperation",
             "opname": name,
-            "delegate": _specialised_delegate(name, fixed),
+            "delegate": _specialised_delegate(name, arity),
             # Made bare by the proxy's forwarders, which fill the slots:
             # object's __init__, in C, is the cheapest way to make one.
             "__init__": object.__init__,
         }
-        if fixed:
+        if arity is not None:
             ns["kwargs"] = NO_KWARGS
-        cls = type("ProxyOperation", (ProxyOperation,), ns)
-        _OPERATION_CLASSES[name, fixed] = cls
+        cls = _one_arg_class(ns) if arity == 1 else _subclass(ns)
+        _OPERATION_CLASSES[name, arity] = cls
     return cls
 
 
-_OPERATION_CLASSES: dict[tuple[str, bool], type[ProxyOperation]] = {}
+_OPERATION_CLASSES: dict[tuple[str, int | None], type[ProxyOperation]] = {}
+#: The ``args`` slot of every ProxyOperation, under the one-argument
+#: classes' ``args`` property.
+_ARGS_SLOT: Any = ProxyOperation.__dict__["args"]
 
 
-def _specialised_delegate(name: str, fixed: bool) -> Callable[[ProxyOperation], Any]:
+def _subclass(ns: dict[str, Any]) -> type[ProxyOperation]:
+    return type("ProxyOperation", (ProxyOperation,), ns)
+
+
+def _one_arg_class(ns: dict[str, Any]) -> type[ProxyOperation]:
+    """The class of a one-argument operation: its argument is in slot
+    ``_arg`` and ``args`` is a property. A controller that sets ``args``
+    turns the operation into an instance of a twin class (same slots) with
+    a plain ``args`` and the general ``delegate``."""
+    ns["__slots__"] = ("_arg",)
+    twin = _subclass({**ns, "delegate": ProxyOperation.delegate})
+
+    def get_args(self: Any) -> tuple[Any, ...]:
+        return (self._arg,)
+
+    def set_args(self: Any, args: tuple[Any, ...]) -> None:
+        _ARGS_SLOT.__set__(self, args)
+        self._arg = None
+        self.__class__ = twin
+
+    ns["args"] = property(get_args, set_args, doc="The operation's arguments.")
+    return _subclass(ns)
+
+
+def _specialised_delegate(
+    name: str, arity: int | None
+) -> Callable[[ProxyOperation], Any]:
     """``ProxyOperation.delegate`` for one operation; anything unusual (no
-    object, changed ``args``) takes the general path. Only operations that
-    never have keyword arguments (``fixed``: see :func:`_operation_class`)
-    are specialised: the others are calls, and rare."""
+    object, changed ``args``) takes the general path. Operations that take
+    keyword arguments (calls, which are rare) are not specialised."""
     general = ProxyOperation.delegate
     perform = _DELEGATE.get(name)
-    if perform is None or not fixed:
+    if perform is None or arity is None:
         return general
     if name == "__getattribute__":
 
-        def delegate(self: ProxyOperation) -> Any:
+        def delegate(self: Any) -> Any:
             obj = self.obj
-            try:
-                (name,) = self.args
-            except ValueError:  # a controller changed args: the general path
-                return general(self)
             if obj is None:
                 return general(self)
-            result = getattr(obj, name)
+            result = getattr(obj, self._arg)
             if result is obj:
                 return self.proxyobj
             if type(result) is _MethodType and result.__self__ is obj:
                 return _MethodType(result.__func__, self.proxyobj)
             return result
 
+    elif arity == 1 and name in _CONVERSIONS:  # __format__
+
+        def delegate(self: Any) -> Any:
+            obj = self.obj
+            if obj is None:
+                return general(self)
+            return perform(obj, self._arg)
+
+    elif arity == 1:
+
+        def delegate(self: Any) -> Any:
+            obj = self.obj
+            if obj is None:
+                return general(self)
+            result = perform(obj, self._arg)
+            return self.proxyobj if result is obj else result
+
     elif name in _CONVERSIONS:
 
-        def delegate(self: ProxyOperation) -> Any:
+        def delegate(self: Any) -> Any:
             obj = self.obj
             if obj is None:
                 return general(self)
             args = self.args
             return perform(obj, *args) if args else perform(obj)
 
-    elif name in _ONE_ARG:
-
-        def delegate(self: ProxyOperation) -> Any:
-            obj = self.obj
-            if obj is None:
-                return general(self)
-            try:
-                (arg,) = self.args
-            except ValueError:  # a controller changed args: the general path
-                return general(self)
-            result = perform(obj, arg)
-            return self.proxyobj if result is obj else result
-
     else:
 
-        def delegate(self: ProxyOperation) -> Any:
+        def delegate(self: Any) -> Any:
             obj = self.obj
             if obj is None:
                 return general(self)
