@@ -292,11 +292,11 @@ def _specialised_delegate(
             if obj is None:
                 return general(self)
             result = getattr(obj, self._arg)
-            if result is obj:
-                return self.proxyobj
-            if type(result) is _MethodType and result.__self__ is obj:
-                return _MethodType(result.__func__, self.proxyobj)
-            return result
+            if type(result) is _MethodType:
+                if result.__self__ is obj:
+                    return _MethodType(result.__func__, self.proxyobj)
+                return result
+            return self.proxyobj if result is obj else result
 
     elif arity == 1 and name in _CONVERSIONS:  # __format__
 
