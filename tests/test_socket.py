@@ -5,11 +5,13 @@ from __future__ import annotations
 import errno
 import logging
 import tempfile
+import time
 
 import pytest
 
 import shoal
 import shoal.socket as socket
+from shoal._hub import get_hub as shoal_hub
 
 
 def _echo(conn: socket.socket, address: object) -> None:
@@ -268,6 +270,42 @@ def test_reading_again_and_again_and_data_arriving_while_nobody_waits() -> None:
                 assert reader.get(timeout=5) == b"adopted"
 
     shoal.run(main)
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_timeout_and_data_in_the_same_loop_round_lose_nothing(loop: str) -> None:
+    """A read's timeout runs out while its data arrives, and the loop sees
+    both in one round (this thread blocks meanwhile): the read either gets
+    the data or times out, as the loop orders the two; then the data is
+    still there for the next read, and the hub counts no wait left over."""
+    outcomes: list[str] = []
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with a, b:
+            for _ in range(5):
+                a.settimeout(0.02)
+
+                def read() -> bytes | None:
+                    try:
+                        return a.recv(10)
+                    except socket.timeout:
+                        return None
+
+                reader = shoal.spawn(read)
+                shoal.sleep(0)  # the reader waits, with its timeout
+                b.sendall(b"data")
+                time.sleep(0.05)  # blocks the thread: the hub sees both at once
+                got = reader.get(timeout=5)
+                outcomes.append("data" if got else "timeout")
+                if got is None:
+                    a.settimeout(5)
+                    got = a.recv(10)
+                assert got == b"data"
+                assert shoal_hub().waiting == 0
+
+    shoal.run(main, loop=loop)
+    assert len(outcomes) == 5
 
 
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])

@@ -114,13 +114,13 @@ class HubTurns:
         task = hub.task
         if runq:
             start = hub.polled = _clock()
+            task._gr = getcurrent()  # the hub resumes here, every time
             while True:
-                if hub.waiting:
+                if hub.waiting and not hub.queued:
                     self.queue_hub()
                 nxt = runq.popleft()
                 if nxt is task:
                     break
-                task._gr = getcurrent()
                 self.resume(task, nxt)
                 # The hub's turn came round. Polling costs more than a
                 # round of a few yielding tasklets: poll only every

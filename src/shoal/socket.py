@@ -157,9 +157,26 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         if reader is None:
             self._drained = False  # the next read finds it at once
             self._unpoll()
+            return
+        wait: Any = self._rwait  # set whenever _reader is
+        hub, cancels = wait.hub, wait.cancels
+        if reader._blocked_on is not wait:
+            return  # the wait was given up (a kill, a timeout)
+        if cancels:
+            hub.wake_if(reader, wait, None)  # a timeout to take back too
+            return
+        # Hub.wake_if, HubWait._unpark and ready, inlined: this is the
+        # callback of every read that waited. Code here runs in the hub.
+        if hub.waiting > 1:
+            hub.waiting -= 1
         else:
-            wait: Any = self._rwait  # set whenever _reader is
-            wait.hub.wake_if(reader, wait, None)
+            hub.drop_waiter()  # the last wait: its rare case
+        reader._blocked_on = None
+        reader._temp = None
+        reader._sched.runq.append(reader)
+        if not hub.flushing:
+            hub.flushing = True
+            hub.loop.call_soon(hub.flush)
 
     def _unpoll(self) -> None:
         """Take the reader's registration off the loop (before the descriptor
@@ -287,7 +304,10 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         """Send all of ``data``. Switches while it waits."""
         sent = 0
         if type(data) is bytes:
-            sent = self.send(data, flags)
+            try:
+                sent = _send(self, data, flags)
+            except BlockingIOError:
+                sent = self._after_wait(True, _send, self, data, flags)
             if sent == len(data):
                 return  # the usual case: it all went at once
         with memoryview(data) as view, view.cast("B") as octets:
