@@ -50,7 +50,7 @@ from typing import Any
 from greenlet import getcurrent, greenlet
 
 from ._errors import DeadlockError, TaskletExit, bomb
-from ._hubturns import NO_HUB, POLL_EVERY, HubTurns
+from ._hubturns import POLL_EVERY, HubTurns
 from ._task import DEAD, HUB_TURN, NOWAKE, Task
 
 __all__ = [
@@ -202,11 +202,7 @@ class Scheduler(HubTurns):
         self.starter: greenlet | None = None
         #: Inside shoal.run(), which must not nest.
         self.in_run = False
-        #: The thread's hub (``shoal._hub.Hub``), made at the first wait on it.
-        self.hub: Any = None
-        #: The hub's stand-in task (``Hub.task``), current while the hub
-        #: greenlet runs; a placeholder that is no task when there is no hub.
-        self.hubtask: Any = NO_HUB
+        self.set_hub(None)  # made at the first wait on it (see HubTurns)
         root = getcurrent()
         # Every greenlet a tasklet runs in has an instance dict (greenlets
         # made with a function do), the thread's first greenlet too, so
