@@ -122,7 +122,11 @@ class HandOff:
         raise NotImplementedError
 
     def _send_anyhow(self, value: Any) -> None:
-        """Send on the general path, which deals with every case. Switches."""
+        """Send on the general path, which deals with every case. Switches.
+
+        ``send``'s take path calls this rather than inlining it, so that its
+        jump over that path stays within 255 instructions; ``receive``'s is
+        short enough to inline."""
         s = get_scheduler()
         self._send(s, s.current, value)
 
