@@ -9,8 +9,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "shoal"
 
 LAYERS = {
     "_errors": 0,
-    "_tproxy": 0,
-    "proxy": 1,
+    "_forward": 0,
+    "_tproxy": 1,
+    "proxy": 2,
     "_task": 0,
     "_hubturns": 1,
     "_scheduler": 2,

@@ -724,6 +724,30 @@ def test_controllers_and_their_errors() -> None:
     assert info.value is failure
 
 
+@pytest.mark.parametrize("make", [tproxy, lambda t, c: make_proxy(c, t)])
+def test_a_controllers_traceback_names_the_operation(make: Any) -> None:
+    """Between the code that used the proxy and the controller, the
+    traceback shows the forwarder of that operation, by name."""
+
+    def failing(*args: Any) -> Any:
+        raise LookupError("from the controller")
+
+    p = make(dict, failing)
+    for use, opname in [
+        (lambda: p["k"], "__getitem__"),
+        (lambda: p.keys, "__getattribute__"),
+        (lambda: len(p), "__len__"),
+        (lambda: operator.setitem(p, "k", 1), "__setitem__"),
+    ]:
+        with pytest.raises(LookupError) as info:
+            use()
+        names = [entry.name for entry in info.traceback]
+        assert names[-2:] == [opname, "failing"], names
+    kind = "tproxy" if make is tproxy else "make_proxy"
+    forward = type(p).__dict__["__getitem__"]
+    assert forward.__qualname__ == f"{kind}(dict).__getitem__"
+
+
 def test_slots_metaclass_and_abstract_classes() -> None:
     s = make_proxy(_delegate, obj=Slotted())
     s.a = 10

@@ -40,6 +40,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from ._forward import Forwarders
+
 __all__ = [
     "BINARY_OPERATORS",
     "NO_KWARGS",
@@ -152,104 +154,26 @@ class _Proxy:
     __slots__ = ("__weakref__", "_shoal_ctl", "_shoal_obj")
 
 
-def _forwarders(op: Any) -> tuple[Any, ...]:
-    """Factories of the methods that forward an operation, by arity: with
-    ``op`` None they call ``ctl(self)(name, *args)`` (tproxy); else they call
-    the controller with an instance of ``op(name, arity)``, the operation's
-    ``ProxyOperation`` class (make_proxy), and ``obj(self)`` is the pair
-    (controller, object): one slot read instead of two. Also returns
-    ``bind(ctl, obj)``, to call once the class exists with its slots'
-    getters."""
-    ctl: Any = None
-    obj: Any = None
-
-    def bind(ctl_getter: Any, obj_getter: Any) -> None:
-        nonlocal ctl, obj
-        ctl, obj = ctl_getter, obj_getter
-
-    if op is None:
-
-        def unary(name: str) -> Any:
-            return lambda self: ctl(self)(name)
-
-        def binary(name: str) -> Any:
-            return lambda self, other: ctl(self)(name, other)
-
-        def ternary(name: str) -> Any:
-            return lambda self, a, b: ctl(self)(name, a, b)
-
-        def varargs(name: str) -> Any:
-            return lambda self, *args, **kwargs: ctl(self)(name, *args, **kwargs)
-
-    else:
-        # op(name, arity) is that operation's ProxyOperation class, for
-        # forwarders that take ``arity`` arguments, or None: any, and keyword
-        # arguments. With one, the argument goes in slot ``_arg`` and
-        # ``args`` is made from it when asked for: building the tuple at
-        # every operation costs more. Calling the class with no arguments
-        # makes a bare instance (its __init__ is object's, in C), whose
-        # slots the forwarder fills; object.__new__(cls) costs more.
-
-        def unary(name: str) -> Any:
-            cls = op(name, 0)
-
-            def forward(self: Any) -> Any:
-                controller, target = obj(self)
-                o = cls()
-                o.proxyobj = self
-                o.args = ()
-                o.obj = target
-                return controller(o)
-
-            return forward
-
-        def binary(name: str) -> Any:
-            cls = op(name, 1)
-
-            def forward(self: Any, other: Any) -> Any:
-                controller, target = obj(self)
-                o = cls()
-                o.proxyobj = self
-                o._arg = other
-                o.obj = target
-                return controller(o)
-
-            return forward
-
-        def ternary(name: str) -> Any:
-            cls = op(name, 2)
-
-            def forward(self: Any, a: Any, b: Any) -> Any:
-                controller, target = obj(self)
-                o = cls()
-                o.proxyobj = self
-                o.args = (a, b)
-                o.obj = target
-                return controller(o)
-
-            return forward
-
-        def varargs(name: str) -> Any:
-            cls = op(name, None)
-
-            def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
-                controller, target = obj(self)
-                o = cls()
-                o.proxyobj = self
-                o.args = args
-                o.kwargs = kwargs
-                o.obj = target
-                return controller(o)
-
-            return forward
-
-    return unary, binary, ternary, varargs, bind
-
-
 def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], None]]:
     """The proxy class's namespace for type ``t`` (``op``: see
-    :func:`_forwarders`), and its ``bind``."""
-    unary, binary, ternary, varargs, bind = _forwarders(op)
+    :class:`Forwarders`), and the ``bind`` to call with its slots' getters
+    once the class exists."""
+    kind = "tproxy" if op is None else "make_proxy"
+    qualname = f"{kind}({t.__qualname__})"
+    forwarders = Forwarders(t, op, qualname)
+
+    def unary(name: str) -> Any:
+        return forwarders.make(name, 0)
+
+    def binary(name: str) -> Any:
+        return forwarders.make(name, 1)
+
+    def ternary(name: str) -> Any:
+        return forwarders.make(name, 2)
+
+    def varargs(name: str) -> Any:
+        return forwarders.make(name, None)
+
     ns: dict[str, Any] = {}
     for name in _ALWAYS_0:
         ns[name] = unary(name)
@@ -285,8 +209,9 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
             f"'{t.__name__}' object does not support item deletion"
         )
 
-    get, set_ = binary("__getattribute__"), ternary("__setattr__")
+    set_ = ternary("__setattr__")
     if issubclass(t, BaseException):
+        get = binary("__getattribute__")
         own_get = BaseException.__getattribute__
         own_set = BaseException.__setattr__
 
@@ -304,27 +229,9 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
                 set_(self, name, value)
 
     else:
-        # The hottest method: inlined rather than calling ``get``.
-        if op is None:
-
-            def getattribute(self: Any, name: str) -> Any:
-                if name == "__class__":
-                    return t
-                return ctl_of(self)("__getattribute__", name)
-
-        else:
-            cls = op("__getattribute__", 1)
-
-            def getattribute(self: Any, name: str) -> Any:
-                if name == "__class__":
-                    return t
-                controller, target = obj_of(self)
-                o = cls()
-                o.proxyobj = self
-                o._arg = name
-                o.obj = target
-                return controller(o)
-
+        # The hottest method: tests for __class__ itself rather than
+        # calling a forwarder that would.
+        getattribute = forwarders.getattribute()
         setattr_ = set_
 
     def refuse_new(cls: type, *args: Any, **kwargs: Any) -> Any:
@@ -337,18 +244,9 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
     ns["__setattr__"] = setattr_
     ns["__new__"] = refuse_new
     ns["__module__"] = "shoal.proxy"
-    kind = "tproxy" if op is None else "make_proxy"
-    ns["__qualname__"] = f"{kind}({t.__qualname__})"
+    ns["__qualname__"] = qualname
     ns["__doc__"] = f"A transparent proxy for {t.__qualname__} (see shoal.proxy)."
-    ctl_of: Any = None
-    obj_of: Any = None
-
-    def bind_all(ctl_getter: Any, obj_getter: Any) -> None:
-        nonlocal ctl_of, obj_of
-        ctl_of, obj_of = ctl_getter, obj_getter
-        bind(ctl_getter, obj_getter)
-
-    return ns, bind_all
+    return ns, forwarders.bind
 
 
 def proxy_class(t: type, op: Any = None) -> type:

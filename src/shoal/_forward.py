@@ -1,0 +1,175 @@
+"""The methods of proxy classes that hand an operation to the controller.
+
+Each forwarder runs its own copy of one of the template functions below,
+with globals of its own: ``name``, the operation's name, and the getters of
+the proxy's slots (``ctl``, for ``tproxy``; ``obj``, the pair (controller,
+object), for ``make_proxy``) and, for ``make_proxy``, ``cls``, the
+operation's ``ProxyOperation`` class. Not a closure: its cells cost every
+call a ``COPY_FREE_VARS`` and a cell read per variable, some 3% of a
+forwarded ``p[k]``. And a copy of the code, not the template's own: CPython
+keeps its inline caches in the code, so each forwarder's caches see one
+operation of one class.
+
+The templates are never called as they stand: the module-level values of
+the names they read are placeholders, for the linters.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+__all__ = ["Forwarders"]
+
+# The templates' globals; each forwarder has its own (see the docstring).
+name: Any = None
+ctl: Any = None
+obj: Any = None
+cls: Any = None
+
+
+def _unary(self: Any) -> Any:
+    return ctl(self)(name)
+
+
+def _binary(self: Any, other: Any) -> Any:
+    return ctl(self)(name, other)
+
+
+def _ternary(self: Any, a: Any, b: Any) -> Any:
+    return ctl(self)(name, a, b)
+
+
+def _varargs(self: Any, *args: Any, **kwargs: Any) -> Any:
+    return ctl(self)(name, *args, **kwargs)
+
+
+# make_proxy: calling ``cls`` with no arguments makes a bare operation (its
+# __init__ is object's, in C), whose slots the forwarder fills;
+# object.__new__(cls) costs more. With one argument, it goes in slot
+# ``_arg`` and ``args`` is made from it when asked for: building the tuple
+# at every operation costs more.
+
+
+def _op_unary(self: Any) -> Any:
+    controller, target = obj(self)
+    o = cls()
+    o.proxyobj = self
+    o.args = ()
+    o.obj = target
+    return controller(o)
+
+
+def _op_binary(self: Any, other: Any) -> Any:
+    controller, target = obj(self)
+    o = cls()
+    o.proxyobj = self
+    o._arg = other
+    o.obj = target
+    return controller(o)
+
+
+def _op_ternary(self: Any, a: Any, b: Any) -> Any:
+    controller, target = obj(self)
+    o = cls()
+    o.proxyobj = self
+    o.args = (a, b)
+    o.obj = target
+    return controller(o)
+
+
+def _op_varargs(self: Any, *args: Any, **kwargs: Any) -> Any:
+    controller, target = obj(self)
+    o = cls()
+    o.proxyobj = self
+    o.args = args
+    o.kwargs = kwargs
+    o.obj = target
+    return controller(o)
+
+
+# __getattribute__, the hottest: ``p.__class__`` answers the proxied type,
+# ``proxied``, and every other name goes to the controller.
+proxied: Any = None
+
+
+def _getattribute(self: Any, attr: str) -> Any:
+    if attr == "__class__":
+        return proxied
+    return ctl(self)("__getattribute__", attr)
+
+
+def _op_getattribute(self: Any, attr: str) -> Any:
+    if attr == "__class__":
+        return proxied
+    controller, target = obj(self)
+    o = cls()
+    o.proxyobj = self
+    o._arg = attr
+    o.obj = target
+    return controller(o)
+
+
+_TEMPLATES = {
+    (kind, arity): template
+    for kind, templates in (
+        ("tproxy", (_unary, _binary, _ternary, _varargs)),
+        ("make_proxy", (_op_unary, _op_binary, _op_ternary, _op_varargs)),
+    )
+    for arity, template in zip((0, 1, 2, None), templates, strict=True)
+}
+_GETATTRIBUTE = {"tproxy": _getattribute, "make_proxy": _op_getattribute}
+
+
+class Forwarders:
+    """Makes the forwarders of one proxy class, for proxied type ``t``: for
+    ``tproxy`` when ``op`` is None, else for ``make_proxy``, where
+    ``op(name, arity)`` is the operation's ``ProxyOperation`` class.
+    :meth:`bind` gives them the class's slot getters once it exists."""
+
+    def __init__(self, t: type, op: Any, qualname: str) -> None:
+        self._proxied = t
+        self._op = op
+        self._kind = "tproxy" if op is None else "make_proxy"
+        self._qualname = qualname
+        self._globals: list[dict[str, Any]] = []
+
+    def make(self, opname: str, arity: int | None) -> types.FunctionType:
+        """The forwarder of operation ``opname``, taking ``arity`` arguments
+        besides ``self`` (None: any, and keyword arguments)."""
+        template = _TEMPLATES[self._kind, arity]
+        names: dict[str, Any] = {"name": opname}
+        if self._op is not None:
+            names["cls"] = self._op(opname, arity)
+        return self._copy(template, opname, names)
+
+    def getattribute(self) -> types.FunctionType:
+        """The forwarder of attribute reads (``__class__`` excepted)."""
+        template = _GETATTRIBUTE[self._kind]
+        names: dict[str, Any] = {"proxied": self._proxied}
+        if self._op is not None:
+            names["cls"] = self._op("__getattribute__", 1)
+        return self._copy(template, "__getattribute__", names)
+
+    def _copy(
+        self, template: Any, opname: str, names: dict[str, Any]
+    ) -> types.FunctionType:
+        # The slot getters are set by bind(); the keys exist from the start,
+        # so that setting them does not change the dict's shape.
+        names.update(ctl=None, obj=None)
+        self._globals.append(names)
+        forward_qualname = f"{self._qualname}.{opname}"
+        code = template.__code__.replace(co_name=opname)
+        if sys.version_info >= (3, 11):  # tracebacks name the operation
+            code = code.replace(co_qualname=forward_qualname)
+        forward = types.FunctionType(code, names, opname)
+        forward.__qualname__ = forward_qualname
+        forward.__module__ = "shoal.proxy"
+        return forward
+
+    def bind(self, ctl_getter: Any, obj_getter: Any) -> None:
+        """Give every forwarder made so far the proxy class's slot getters."""
+        for names in self._globals:
+            names["ctl"] = ctl_getter
+            names["obj"] = obj_getter
