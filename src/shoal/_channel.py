@@ -3,12 +3,14 @@
 Design
 ------
 A channel keeps two FIFO queues of waiters, ``_senders`` and ``_receivers``.
-Each is ``NOQUEUE`` (nobody has waited that way), a single waiter, or a
-deque: a deque costs ~760 bytes, and most channels never have two waiters
-at once. Only the fast paths in ``HandOff`` handle the single form; the
-general paths here go through ``_queue``, which makes it a deque.
-A waiter is either a blocked tasklet (a plain send or receive) or a
-``Waiter`` registered by :func:`shoal.select`. A plain waiter that gives up
+Each is ``NOQUEUE`` (nobody has waited that way), a single waiting tasklet,
+or a deque: a deque costs ~760 bytes, and most channels never have two
+waiters at once. Only the fast paths in ``HandOff`` handle the single form;
+the general paths here go through ``_queue``, which makes it a deque. A
+waiter is either a blocked tasklet (a plain send or receive) or a
+``Waiter`` registered by :func:`shoal.select`, always in a deque. Until
+either queue first becomes a deque, ``_single`` is true and the fast paths
+take the single waiter without looking at its type. A plain waiter that gives up
 (killed, deadlock) is removed at once; a select's other waiters are left in
 place when one of its cases fires, counted in ``_stale_s``/``_stale_r``, and
 skipped when they reach the head. So the balance is computed, not stored.
@@ -96,6 +98,7 @@ class Channel(HandOff):
         self._buffer: deque[Any] | None = deque() if capacity else None
         self._senders = NOQUEUE
         self._receivers = NOQUEUE
+        self._single = True
         self._stale_s = 0
         self._stale_r = 0
         self._closing = False
@@ -262,6 +265,7 @@ class Channel(HandOff):
         if type(q) is deque:
             return q
         d: deque[Any] = deque() if q is NOQUEUE else deque((q,))
+        self._single = False
         if sending:
             self._senders = d
         else:

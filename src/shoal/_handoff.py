@@ -90,7 +90,7 @@ class HandOff:
     anything else goes to the channel's general ``_send``/``_receive``.
     """
 
-    __slots__ = ("__weakref__", "_fast", "_receivers", "_senders")
+    __slots__ = ("__weakref__", "_fast", "_receivers", "_senders", "_single")
     #: Every wait on a channel raises a bomb it is woken with (see
     #: Tasklet.throw).
     _raises_bombs = True
@@ -99,6 +99,11 @@ class HandOff:
     #: NOQUEUE, a single waiter, or a deque of them (see shoal._channel).
     _receivers: Any
     _senders: Any
+    #: True while neither queue has ever been a deque: each is NOQUEUE or a
+    #: single plain tasklet, so the fast paths need not look at its type (13
+    #: bytecodes a hand-off). False for good from the first deque on: a
+    #: second waiter, a select's waiter, a general path's ``_queue``.
+    _single: bool
 
     def _send(self, s: Scheduler, cur: Task, value: Any) -> None:
         raise NotImplementedError
@@ -149,15 +154,16 @@ class HandOff:
             return
         rq = self._receivers
         if rq:
-            kind = type(rq)
-            if kind is deque:
-                t = _pop_plain(rq)
-                if t is None:  # a select waits: the general path
-                    self._send_anyhow(value)
-                    return
-            elif kind is Waiter:
-                self._send_anyhow(value)
-                return
+            # The common case last, where it needs no jump.
+            if not self._single:
+                if type(rq) is deque:
+                    t = _pop_plain(rq)
+                    if t is None:  # a select waits: the general path
+                        self._send_anyhow(value)
+                        return
+                else:
+                    t = rq
+                    self._receivers = NOQUEUE
             else:
                 t = rq
                 self._receivers = NOQUEUE
@@ -196,6 +202,7 @@ class HandOff:
             sq.append(cur)
         else:
             self._senders = deque((sq, cur))
+            self._single = False
         cur._temp = value
         cur._blocked_on = self
         nxt = runq.popleft()
@@ -230,15 +237,15 @@ class HandOff:
             return self._receive(s, s.current)
         sq = self._senders
         if sq:
-            kind = type(sq)
-            if kind is deque:
-                t = _pop_plain(sq)
-                if t is None:  # a select waits: the general path
-                    s = get_scheduler()
-                    return self._receive(s, s.current)
-            elif kind is Waiter:
-                s = get_scheduler()
-                return self._receive(s, s.current)
+            if not self._single:
+                if type(sq) is deque:
+                    t = _pop_plain(sq)
+                    if t is None:  # a select waits: the general path
+                        s = get_scheduler()
+                        return self._receive(s, s.current)
+                else:
+                    t = sq
+                    self._senders = NOQUEUE
             else:
                 t = sq
                 self._senders = NOQUEUE
@@ -272,6 +279,7 @@ class HandOff:
             rq.append(cur)
         else:
             self._receivers = deque((rq, cur))
+            self._single = False
         cur._blocked_on = self
         nxt = runq.popleft()
         s.current = nxt
