@@ -196,13 +196,14 @@ class HandOff:
         if cur is s.hubtask:
             raise s.refuse_hub_wait(f"sending on {self!r}")
         sq = self._senders
-        if sq is NOQUEUE:
-            self._senders = cur
-        elif type(sq) is deque:
-            sq.append(cur)
+        if sq is not NOQUEUE:  # the common case last: no jump over the rest
+            if type(sq) is deque:
+                sq.append(cur)
+            else:
+                self._senders = deque((sq, cur))
+                self._single = False
         else:
-            self._senders = deque((sq, cur))
-            self._single = False
+            self._senders = cur
         cur._temp = value
         cur._blocked_on = self
         nxt = runq.popleft()
@@ -273,13 +274,14 @@ class HandOff:
         if cur is s.hubtask:
             raise s.refuse_hub_wait(f"receiving on {self!r}")
         rq = self._receivers
-        if rq is NOQUEUE:
-            self._receivers = cur
-        elif type(rq) is deque:
-            rq.append(cur)
+        if rq is not NOQUEUE:  # the common case last: no jump over the rest
+            if type(rq) is deque:
+                rq.append(cur)
+            else:
+                self._receivers = deque((rq, cur))
+                self._single = False
         else:
-            self._receivers = deque((rq, cur))
-            self._single = False
+            self._receivers = cur
         cur._blocked_on = self
         nxt = runq.popleft()
         s.current = nxt
