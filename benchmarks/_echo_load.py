@@ -96,6 +96,7 @@ class Stats:
         self.closing = False
         self.latencies: list[float] = []
         self.late = 0  # replies still out when the next message went
+        self.pinged = 0  # messages sent in the rounds (not when connecting)
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -153,6 +154,8 @@ class Pinger(asyncio.Protocol):
     def ping(self, record: bool = True) -> None:
         if self.sent:
             self.stats.late += 1
+        if record:
+            self.stats.pinged += 1
         self.sent.append(perf_counter() if record else -1.0)
         self.transport.write(MESSAGE)
 
@@ -273,14 +276,21 @@ async def rounds(args: argparse.Namespace) -> dict[str, Any]:
         for i, proto in enumerate(protos):
             loop.call_at(first + i * step, proto.ping)
     await asyncio.sleep(max(0.0, base + args.rounds * args.period - loop.time()))
-    # The last replies: at most one more period.
+    # The last messages and their replies: at most one more period. uvloop's
+    # timers have a resolution of 1 ms, so the last pings, due just before
+    # that sleep's end, may run just after it.
+    planned = args.rounds * len(protos)
     deadline = loop.time() + args.period
-    while any(p.sent for p in protos) and loop.time() < deadline:
+    while stats.pinged < planned or any(p.sent for p in protos):
+        if loop.time() >= deadline:
+            break
         await asyncio.sleep(0.01)
     cpu1, t1 = process_cpu(pid), perf_counter()
     missing = sum(len(p.sent) for p in protos)
     if missing:
         stats.errors["no reply"] = missing
+    if stats.pinged < planned:  # the load generator fell behind
+        stats.errors["not sent"] = planned - stats.pinged
     rss2 = process_rss(pid)
     close_all(protos, stats)
     await asyncio.sleep(0)
