@@ -20,7 +20,7 @@ import sys
 import types
 from typing import Any
 
-__all__ = ["Forwarders"]
+__all__ = ["Forwarders", "delegate"]
 
 # The templates' globals; each forwarder has its own (see the docstring).
 name: Any = None
@@ -159,17 +159,95 @@ class Forwarders:
         # so that setting them does not change the dict's shape.
         names.update(ctl=None, obj=None)
         self._globals.append(names)
-        forward_qualname = f"{self._qualname}.{opname}"
-        code = template.__code__.replace(co_name=opname)
-        if sys.version_info >= (3, 11):  # tracebacks name the operation
-            code = code.replace(co_qualname=forward_qualname)
-        forward = types.FunctionType(code, names, opname)
-        forward.__qualname__ = forward_qualname
-        forward.__module__ = "shoal.proxy"
-        return forward
+        return _copy(template, opname, f"{self._qualname}.{opname}", names)
 
     def bind(self, ctl_getter: Any, obj_getter: Any) -> None:
         """Give every forwarder made so far the proxy class's slot getters."""
         for names in self._globals:
             names["ctl"] = ctl_getter
             names["obj"] = obj_getter
+
+
+def _copy(
+    template: Any, name: str, qualname: str, names: dict[str, Any]
+) -> types.FunctionType:
+    """A function running its own copy of ``template``'s code, with globals
+    ``names``, named ``name`` (tracebacks show it)."""
+    code = template.__code__.replace(co_name=name)
+    if sys.version_info >= (3, 11):
+        code = code.replace(co_qualname=qualname)
+    function = types.FunctionType(code, names, name)
+    function.__qualname__ = qualname
+    function.__module__ = "shoal.proxy"
+    return function
+
+
+# make_proxy's ``ProxyOperation.delegate``, specialised to one operation:
+# ``perform`` does it on the object (``operator.getitem``, ``len``, ...), and
+# ``general`` is the general ``delegate``, for anything unusual (no object).
+# Made like the forwarders, and for the same reasons. ``MethodType``:
+# ``types.MethodType``.
+perform: Any = None
+general: Any = None
+MethodType: Any = None
+
+
+def _delegate_getattribute(self: Any) -> Any:
+    target = self.obj
+    if target is None:
+        return general(self)
+    result = getattr(target, self._arg)
+    if type(result) is MethodType:
+        if result.__self__ is target:  # the object's own method: the proxy's
+            return MethodType(result.__func__, self.proxyobj)
+        return result
+    return self.proxyobj if result is target else result
+
+
+def _delegate_1(self: Any) -> Any:
+    target = self.obj
+    if target is None:
+        return general(self)
+    result = perform(target, self._arg)
+    return self.proxyobj if result is target else result
+
+
+def _delegate_1_conversion(self: Any) -> Any:
+    target = self.obj
+    if target is None:
+        return general(self)
+    return perform(target, self._arg)
+
+
+def _delegate_n(self: Any) -> Any:
+    target = self.obj
+    if target is None:
+        return general(self)
+    result = perform(target, *self.args)
+    return self.proxyobj if result is target else result
+
+
+def _delegate_n_conversion(self: Any) -> Any:
+    target = self.obj
+    if target is None:
+        return general(self)
+    args = self.args
+    return perform(target, *args) if args else perform(target)
+
+
+def delegate(
+    opname: str, arity: int, perform: Any, general: Any, conversion: bool
+) -> types.FunctionType:
+    """``ProxyOperation.delegate`` for operation ``opname`` with ``arity``
+    arguments, done by ``perform``; a ``conversion`` returns the real value,
+    never the proxy for the object. Anything unusual goes to ``general``."""
+    if opname == "__getattribute__":
+        template = _delegate_getattribute
+    elif arity == 1:
+        template = _delegate_1_conversion if conversion else _delegate_1
+    else:
+        template = _delegate_n_conversion if conversion else _delegate_n
+    names = {"perform": perform, "general": general, "MethodType": types.MethodType}
+    function = _copy(template, "delegate", f"ProxyOperation[{opname}].delegate", names)
+    function.__doc__ = general.__doc__
+    return function

@@ -27,6 +27,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from ._forward import delegate
 from ._tproxy import (
     BINARY_OPERATORS,
     NO_KWARGS,
@@ -68,8 +69,6 @@ def _pow(obj: Any, other: Any, mod: Any = None) -> Any:
 def _rpow(obj: Any, other: Any, mod: Any = None) -> Any:
     return pow(other, obj) if mod is None else pow(other, obj, mod)
 
-
-_MethodType = types.MethodType
 
 # How delegate() performs each operation: as Python would on the object,
 # operators with their reflected fallback (operator.add, not obj.__add__).
@@ -285,56 +284,7 @@ def _specialised_delegate(
     perform = _DELEGATE.get(name)
     if perform is None or arity is None:
         return general
-    if name == "__getattribute__":
-
-        def delegate(self: Any) -> Any:
-            obj = self.obj
-            if obj is None:
-                return general(self)
-            result = getattr(obj, self._arg)
-            if type(result) is _MethodType:
-                if result.__self__ is obj:
-                    return _MethodType(result.__func__, self.proxyobj)
-                return result
-            return self.proxyobj if result is obj else result
-
-    elif arity == 1 and name in _CONVERSIONS:  # __format__
-
-        def delegate(self: Any) -> Any:
-            obj = self.obj
-            if obj is None:
-                return general(self)
-            return perform(obj, self._arg)
-
-    elif arity == 1:
-
-        def delegate(self: Any) -> Any:
-            obj = self.obj
-            if obj is None:
-                return general(self)
-            result = perform(obj, self._arg)
-            return self.proxyobj if result is obj else result
-
-    elif name in _CONVERSIONS:
-
-        def delegate(self: Any) -> Any:
-            obj = self.obj
-            if obj is None:
-                return general(self)
-            args = self.args
-            return perform(obj, *args) if args else perform(obj)
-
-    else:
-
-        def delegate(self: Any) -> Any:
-            obj = self.obj
-            if obj is None:
-                return general(self)
-            result = perform(obj, *self.args)
-            return self.proxyobj if result is obj else result
-
-    delegate.__doc__ = general.__doc__
-    return delegate
+    return delegate(name, arity, perform, general, name in _CONVERSIONS)
 
 
 def _show(value: Any) -> str:
