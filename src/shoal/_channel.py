@@ -10,10 +10,11 @@ the general paths here go through ``_queue``, which makes it a deque. A
 waiter is either a blocked tasklet (a plain send or receive) or a
 ``Waiter`` registered by :func:`shoal.select`, always in a deque. Until
 either queue first becomes a deque, ``_single`` is true and the fast paths
-take the single waiter without looking at its type. A plain waiter that gives up
-(killed, deadlock) is removed at once; a select's other waiters are left in
-place when one of its cases fires, counted in ``_stale_s``/``_stale_r``, and
-skipped when they reach the head. So the balance is computed, not stored.
+take the single waiter without looking at its type. A plain waiter that
+gives up (killed, deadlock) is removed at once; a select's other waiters are
+left in place when one of its cases fires, counted in
+``_stale_s``/``_stale_r``, and skipped when they reach the head. So the
+balance is computed, not stored.
 
 A blocked sender keeps its value in ``_temp``. Hand-off follows Stackless:
 with the default preference -1 a send to a waiting receiver switches straight

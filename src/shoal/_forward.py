@@ -1,4 +1,5 @@
-"""The methods of proxy classes that hand an operation to the controller.
+"""The methods of proxy classes that hand an operation to the controller,
+and ``make_proxy``'s ``delegate`` methods specialised to one operation.
 
 Each forwarder runs its own copy of one of the template functions below,
 with globals of its own: ``name``, the operation's name, and the getters of
@@ -8,7 +9,8 @@ operation's ``ProxyOperation`` class. Not a closure: its cells cost every
 call a ``COPY_FREE_VARS`` and a cell read per variable, some 3% of a
 forwarded ``p[k]``. And a copy of the code, not the template's own: CPython
 keeps its inline caches in the code, so each forwarder's caches see one
-operation of one class.
+operation of one class. The specialised ``delegate`` methods are made the
+same way (see :func:`delegate`).
 
 The templates are never called as they stand: the module-level values of
 the names they read are placeholders, for the linters.
@@ -137,7 +139,8 @@ class Forwarders:
 
     def make(self, opname: str, arity: int | None) -> types.FunctionType:
         """The forwarder of operation ``opname``, taking ``arity`` arguments
-        besides ``self`` (None: any, and keyword arguments)."""
+        besides ``self`` (None: any, and keyword arguments). Does not
+        switch (the forwarder may, through its controller)."""
         template = _TEMPLATES[self._kind, arity]
         names: dict[str, Any] = {"name": opname}
         if self._op is not None:
@@ -145,7 +148,8 @@ class Forwarders:
         return self._copy(template, opname, names)
 
     def getattribute(self) -> types.FunctionType:
-        """The forwarder of attribute reads (``__class__`` excepted)."""
+        """The forwarder of attribute reads (``__class__`` excepted). Does not
+        switch."""
         template = _GETATTRIBUTE[self._kind]
         names: dict[str, Any] = {"proxied": self._proxied}
         if self._op is not None:
@@ -162,7 +166,8 @@ class Forwarders:
         return _copy(template, opname, f"{self._qualname}.{opname}", names)
 
     def bind(self, ctl_getter: Any, obj_getter: Any) -> None:
-        """Give every forwarder made so far the proxy class's slot getters."""
+        """Give every forwarder made so far the proxy class's slot getters.
+        Does not switch."""
         for names in self._globals:
             names["ctl"] = ctl_getter
             names["obj"] = obj_getter
@@ -240,7 +245,8 @@ def delegate(
 ) -> types.FunctionType:
     """``ProxyOperation.delegate`` for operation ``opname`` with ``arity``
     arguments, done by ``perform``; a ``conversion`` returns the real value,
-    never the proxy for the object. Anything unusual goes to ``general``."""
+    never the proxy for the object. Anything unusual goes to ``general``.
+    Does not switch (the delegate may, through the operation)."""
     if opname == "__getattribute__":
         template = _delegate_getattribute
     elif arity == 1:
