@@ -166,6 +166,84 @@ def test_schedule_callback_sees_every_switch_in_order() -> None:
     ]
 
 
+def test_a_schedule_callback_set_mid_run_sees_every_later_switch() -> None:
+    """Set while tasklets yield to one another (schedule() on its fast path,
+    which does not test for a callback), the callback still sees every
+    switch after it."""
+    seen: list[tuple[str, str]] = []
+
+    def record(prev: shoal.Tasklet, nxt: shoal.Tasklet) -> None:
+        seen.append((prev.name, nxt.name))
+
+    def a_body() -> None:
+        shoal.schedule()
+        _scheduler.set_schedule_callback(record)
+        shoal.schedule()
+        shoal.schedule()
+
+    def b_body() -> None:
+        for _ in range(3):
+            shoal.schedule()
+
+    a, b = shoal.spawn(a_body), shoal.spawn(b_body)
+    a.name, b.name = "a", "b"
+    try:
+        a.join()
+        b.join()
+    finally:
+        _scheduler.set_schedule_callback(None)
+    assert seen == [
+        ("a", "b"),  # a yields, callback set
+        ("b", "a"),
+        ("a", "b"),
+        ("b", "a"),
+        ("a", "b"),  # a ends; main (woken) queues behind b
+        ("b", "main"),  # b ends
+    ]
+
+
+def test_a_schedule_callback_set_by_another_thread_sees_the_switches_after() -> None:
+    """Another thread sets the callback while this one's tasklets yield: once
+    this thread sees it was set, every switch is reported."""
+    seen: list[str] = []
+    was_set = threading.Event()
+
+    def record(prev: shoal.Tasklet, nxt: shoal.Tasklet) -> None:
+        if threading.current_thread() is threading.main_thread():
+            seen.append(nxt.name)
+
+    def setter() -> None:
+        _scheduler.set_schedule_callback(record)
+        was_set.set()
+
+    mark: list[int] = []
+
+    def yielder() -> None:
+        for _ in range(10_000):  # bounded: the setter is quick
+            shoal.schedule()
+            if was_set.is_set():
+                break
+        mark.append(len(seen))
+        for _ in range(3):
+            shoal.schedule()
+
+    t = shoal.spawn(yielder)
+    t.name = "y"
+    other = shoal.spawn(lambda: [shoal.schedule() for _ in range(20_000)])
+    other.name = "o"
+    thread = threading.Thread(target=setter)
+    try:
+        thread.start()
+        t.join()
+        other.kill()
+    finally:
+        thread.join(5)
+        _scheduler.set_schedule_callback(None)
+    assert was_set.is_set()
+    # After y saw it: y yields 3 times, each a switch to o and back.
+    assert seen[mark[0] : mark[0] + 6] == ["o", "y"] * 3
+
+
 def test_bad_schedule_callback_is_rejected() -> None:
     """A callback must be callable or None; the error names it."""
     import pytest

@@ -494,6 +494,43 @@ def test_run_returns_callers_tempval() -> None:
     assert t.run() is marker
 
 
+def test_run_and_throw_return_none_also_when_shoal_schedule_resumes_the_caller() -> (
+    None
+):
+    """The caller of t.run() or t.throw(), with no tempval set, gets None back
+    whoever resumes it: here the tasklet it ran yields with shoal.schedule()
+    (as shoal.sleep(0) does), not with a Stackless call."""
+    events: list[Any] = []
+
+    def yielder() -> None:
+        events.append("t runs")
+        shoal.schedule()  # the ring is [t, main]: main resumes from here
+        events.append("t again")
+
+    t = stackless.tasklet(yielder)()
+    assert t.run() is None
+    events.append("main")
+    stackless.run()
+
+    def catcher() -> None:
+        try:
+            stackless.schedule()
+        except ValueError:
+            events.append("caught")
+            shoal.schedule()
+        events.append("catcher ends")
+
+    c = stackless.tasklet(catcher)()
+    c.run()  # c parks in stackless.schedule(); main resumes
+    assert c.throw(ValueError) is None
+    events.append("main again")
+    stackless.run()
+    assert events == [
+        *["t runs", "main", "t again"],
+        *["caught", "main again", "catcher ends"],
+    ]
+
+
 def test_switch_pauses_the_caller() -> None:
     """t.switch() removes the caller from the ring; main is revived at the end."""
     events: list[Any] = []

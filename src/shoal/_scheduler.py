@@ -22,11 +22,14 @@ by the starter greenlet, at a fixed depth (see ``Scheduler.start``).
 
 Wake values travel through ``switch``. A tasklet that is made runnable with a
 value still to return (a channel operation completed for it) carries it in
-``_temp``; ``NOWAKE`` there means "nothing pending", and is what a tasklet
-resumed without a value (after ``schedule``, a join) receives and ignores. A
-kill aimed at a tasklet whose ``_temp`` is set first lets it run to its next
-switch point (see ``Tasklet.throw``), so an operation that completed is never
-reported as failed.
+``_temp``; ``NOWAKE`` there means "nothing pending". A tasklet resumed
+without a value (after ``schedule``, a join) receives NOWAKE, or ``()`` when
+``schedule()`` resumes it (a bare switch: no argument tuple), and ignores
+it; code that must tell "no value" from a received ``()`` parks with
+``NO_VALUE`` (see ``shoal._task``). A kill aimed at a tasklet whose
+``_temp`` holds a value first lets it run to its next switch point (see
+``Tasklet.throw``), so an operation that completed is never reported as
+failed.
 
 The channel hand-off fast paths (``shoal._handoff``) are the only other code
 that switches greenlets: they inline ``Scheduler.park``.
@@ -89,13 +92,18 @@ gate_listeners: list[Callable[[], object]] = []
 
 
 def _regate() -> None:
-    global _schedule_callback
+    global _schedule_callback, hint
     if _user_callback is not None:
         _schedule_callback = _user_callback
     elif _counted:
         _schedule_callback = _switched
     else:
         _schedule_callback = None
+    if _schedule_callback is not None:
+        # No hint while the gate is set: schedule() then always takes its
+        # slow path, which calls the callback, and its fast path need not
+        # test for one (see get_scheduler).
+        hint = _NOBODY
     for listener in gate_listeners:
         listener()
 
@@ -458,7 +466,9 @@ _NOBODY = _no_scheduler()
 #: ``getcurrent()``, since a greenlet belongs to one thread. Otherwise (another
 #: thread used shoal last, or code runs in a greenlet of its own inside a
 #: tasklet) they call ``get_scheduler()``, which resets it. When a thread ends,
-#: its scheduler stops being the hint (see ``_Release``).
+#: its scheduler stops being the hint (see ``_Release``). While a schedule
+#: callback is set there is no hint (``_NOBODY``), so that ``schedule()``
+#: takes its slow path, which calls it.
 hint: Scheduler = _NOBODY
 
 
@@ -495,9 +505,20 @@ def get_scheduler() -> Scheduler:
     except AttributeError:
         sched = local.sched = Scheduler(make_main())
         local.release = _Release(sched)
-    if hint is not sched:  # a store into the module's dict costs ~100 instructions
+    # No hint while a schedule callback is set (see _regate); one set by
+    # another thread between the test and the store is caught by the second
+    # test. A store into the module's dict costs ~100 instructions: only
+    # when the hint changes.
+    if hint is not sched and _schedule_callback is None:
         hint = sched
+        if _gated():
+            hint = _NOBODY
     return sched
+
+
+def _gated() -> bool:
+    """Whether a schedule callback is set (read again, after a store)."""
+    return _schedule_callback is not None
 
 
 def schedule() -> None:
@@ -505,31 +526,43 @@ def schedule() -> None:
     g = getcurrent()
     s = hint
     cur = s.current
-    if cur._gr is not g:  # see hint
-        s = get_scheduler()
-        cur = s.current
-        cur._gr = g  # where cur resumes, if it switches away below
+    if cur._gr is not g:  # see hint; never the case while a callback is set
+        _schedule_slow(g)
+        return
     runq = s.runq
     if runq:
         runq.append(cur)
         nxt = runq.popleft()
         gr = nxt._gr
-        if gr is None:
-            s.current = nxt
-            if _schedule_callback is not None:
-                _switched(cur, nxt)
-            s.start(nxt)
+        if gr is None or nxt._temp is not _NOWAKE:
+            _schedule_rare(s, cur, nxt)
             return
-        value = nxt._temp
-        if value is not _NOWAKE:
-            if value is _HUB_TURN:
-                _hub_turn(s, cur, nxt)
-                return
-            nxt._temp = _NOWAKE
+        # No wake value: a bare switch, which makes no argument tuple; the
+        # resumed code sees () (see NO_VALUE).
         s.current = nxt
-        if _schedule_callback is not None:
-            _switched(cur, nxt)
-        gr.switch(value)
+        gr.switch()
+
+
+def _schedule_slow(g: greenlet) -> None:
+    """``schedule()`` when the hint is not this thread's scheduler, or while
+    a schedule callback is set (the hint is unset then). Switches."""
+    s = get_scheduler()
+    cur = s.current
+    cur._gr = g  # where cur resumes, if it switches away below
+    runq = s.runq
+    if runq:
+        runq.append(cur)
+        _schedule_rare(s, cur, runq.popleft())
+
+
+def _schedule_rare(s: Scheduler, cur: Task, nxt: Task) -> None:
+    """``schedule()`` for a next tasklet that has not started, or has a wake
+    value, or is the hub's turn, or for any while a schedule callback is
+    set. Switches."""
+    if nxt._temp is _HUB_TURN:
+        _hub_turn(s, cur, nxt)
+    else:
+        s.resume(cur, nxt)
 
 
 def _hub_turn(s: Scheduler, cur: Task, hub: Task) -> None:

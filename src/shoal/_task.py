@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ._scheduler import Scheduler
 
-__all__ = ["DEAD", "HUB_TURN", "NOWAKE", "Task", "Waitable"]
+__all__ = ["DEAD", "HUB_TURN", "NOWAKE", "NO_VALUE", "Task", "Waitable"]
 
 #: ``_temp`` of a tasklet with no value waiting for it.
 NOWAKE: Any = object()
@@ -21,6 +21,14 @@ NOWAKE: Any = object()
 #: its turn (``Scheduler.queue_hub``): ``schedule()`` may let it keep its
 #: place, when the hub polled moments ago. The hub ignores it, as NOWAKE.
 HUB_TURN: Any = object()
+#: ``_temp`` of a tasklet that waits in the run queue with no value, where
+#: it must still be resumed with one. ``schedule()`` resumes a tasklet whose
+#: ``_temp`` is NOWAKE with a bare ``switch()`` (an argument costs a tuple:
+#: ~10% of a yield), and the resumed code then sees ``()``, which it cannot
+#: tell from a ``()`` received. Code that parks runnable and uses the value
+#: it is resumed with (Stackless's ``run()``, ``switch()``, ``throw()``)
+#: parks with this instead, and reads it as None.
+NO_VALUE: Any = object()
 
 
 class Waitable(Protocol):

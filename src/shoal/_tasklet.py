@@ -17,6 +17,7 @@ from ._errors import TaskletExit, bomb
 from ._hub import Hub, get_hub, new_loop
 from ._introspect import monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
+from ._task import NO_VALUE
 from ._timeouts import with_timeout
 
 __all__ = ["Tasklet", "current", "run", "schedule", "spawn"]
@@ -148,6 +149,7 @@ class Tasklet(Task):
         while (
             self._blocked_on is None
             and self._temp is not NOWAKE
+            and self._temp is not NO_VALUE
             and self._gr is not DEAD
         ):
             # Its last operation completed: let it see the result and run to

@@ -52,7 +52,7 @@ from ._stackless_channel import (
     trapped,
     waiting,
 )
-from ._task import HUB_TURN
+from ._task import HUB_TURN, NO_VALUE
 from ._tasklet import Tasklet
 
 __all__ = [
@@ -81,7 +81,18 @@ def _claim(value: Any) -> Any:
     """What a resumed tasklet returns: its wake value; a bomb explodes."""
     if value.__class__ is bomb:
         value.raise_()
-    return None if value is NOWAKE or value is HUB_TURN else value
+    if value is NOWAKE or value is HUB_TURN or value is NO_VALUE:
+        return None
+    return value
+
+
+def _park_runnable(s: Scheduler, cur: Task) -> Any:
+    """Park ``cur``, which waits in the run queue, and return its wake value:
+    with no tempval set it parks with ``NO_VALUE``, so that a bare switch
+    (``shoal.schedule()``) cannot resume it with ``()``. Switches."""
+    if cur._temp is NOWAKE:
+        cur._temp = NO_VALUE
+    return s.park(cur)
 
 
 def _head(runq: deque[Task], t: Task) -> None:
@@ -166,7 +177,8 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
     @property
     def tempval(self) -> Any:
         """The value it resumes with (a blocked sender: the value it sends)."""
-        return None if self._temp is NOWAKE else self._temp
+        value = self._temp
+        return None if value is NOWAKE or value is NO_VALUE else value
 
     @tempval.setter
     def tempval(self, value: Any) -> None:
@@ -289,7 +301,7 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
             return _claim(self._take_temp())
         s.runq.append(cur)
         _head(s.runq, self)
-        return _claim(s.park(cur))
+        return _claim(_park_runnable(s, cur))
 
     def switch(self) -> Any:
         """Like :meth:`run`, but the caller leaves the ring (it is paused).
@@ -299,7 +311,7 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
         if cur is self:
             return _claim(self._take_temp())
         _head(s.runq, self)
-        return _claim(s.park(cur))
+        return _claim(_park_runnable(s, cur))
 
     def throw(
         self, exc: Any = None, val: Any = None, tb: Any = None, pending: bool = False
@@ -343,9 +355,11 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
         runq.append(cur)
         _head(runq, self)
         if not started:
-            return _claim(s.park(cur))
+            return _claim(_park_runnable(s, cur))
         runq.popleft()
         self._temp = NOWAKE
+        if cur._temp is NOWAKE:  # as _park_runnable
+            cur._temp = NO_VALUE
         return _claim(s.throw_to(cur, self, b.value))
 
     def bind_thread(self, thread_id: int | None = None) -> None:
