@@ -10,8 +10,12 @@ operation here rearranges ``runq`` and then suspends through the scheduler's
 first. Ring membership is a scan of ``runq``, so ``insert``, ``remove``,
 ``scheduled``, ``next`` and ``prev`` cost O(runnables) where C pays O(1).
 
-``tempval`` is the scheduler's wake value ``_temp`` (``NOWAKE`` reads as
-None); a bomb there explodes when the tasklet resumes. A tasklet that is not
+``tempval`` is the scheduler's wake value ``_temp`` (``NOWAKE`` and
+``NO_VALUE`` read as None); a bomb there explodes when the tasklet resumes.
+``run()``, ``switch()`` and ``throw()`` park their caller with ``NO_VALUE``
+when it has no tempval, so that ``shoal.schedule()``, which resumes a
+tasklet that has no wake value with a bare switch, cannot make them return
+``()``. A tasklet that is not
 alive (unbound, bound without arguments, or ended) has ``_gr`` set to DEAD.
 ``stackless.run()`` pushes its caller on ``Scheduler.watchdogs`` and parks it
 without registering it anywhere: paused, it is what the scheduler wakes when
