@@ -26,7 +26,9 @@ value still to return (a channel operation completed for it) carries it in
 without a value (after ``schedule``, a join) receives NOWAKE, or ``()`` when
 ``schedule()`` resumes it (a bare switch: no argument tuple), and ignores
 it; code that must tell "no value" from a received ``()`` parks with
-``NO_VALUE`` (see ``shoal._task``). A kill aimed at a tasklet whose
+``NO_VALUE`` (see ``shoal._task``), which a new tasklet has too, so that
+``schedule()`` finds out with one test that the next tasklet has started
+and has no wake value. A kill aimed at a tasklet whose
 ``_temp`` holds a value first lets it run to its next switch point (see
 ``Tasklet.throw``), so an operation that completed is never reported as
 failed.
@@ -533,14 +535,14 @@ def schedule() -> None:
     if runq:
         runq.append(cur)
         nxt = runq.popleft()
-        gr = nxt._gr
-        if gr is None or nxt._temp is not _NOWAKE:
+        # Not started (NO_VALUE), a wake value, the hub's turn: the slow way.
+        if nxt._temp is not _NOWAKE:
             _schedule_rare(s, cur, nxt)
             return
-        # No wake value: a bare switch, which makes no argument tuple; the
-        # resumed code sees () (see NO_VALUE).
+        # Started, and no wake value: a bare switch, which makes no argument
+        # tuple; the resumed code sees () (see NO_VALUE).
         s.current = nxt
-        gr.switch()
+        nxt._gr.switch()
 
 
 def _schedule_slow(g: greenlet) -> None:

@@ -21,13 +21,17 @@ NOWAKE: Any = object()
 #: its turn (``Scheduler.queue_hub``): ``schedule()`` may let it keep its
 #: place, when the hub polled moments ago. The hub ignores it, as NOWAKE.
 HUB_TURN: Any = object()
-#: ``_temp`` of a tasklet that waits in the run queue with no value, where
-#: it must still be resumed with one. ``schedule()`` resumes a tasklet whose
-#: ``_temp`` is NOWAKE with a bare ``switch()`` (an argument costs a tuple:
-#: ~10% of a yield), and the resumed code then sees ``()``, which it cannot
-#: tell from a ``()`` received. Code that parks runnable and uses the value
-#: it is resumed with (Stackless's ``run()``, ``switch()``, ``throw()``)
-#: parks with this instead, and reads it as None.
+#: ``_temp`` of a tasklet that has no wake value but must not be resumed
+#: with a bare switch. ``schedule()`` resumes a tasklet whose ``_temp`` is
+#: NOWAKE with a bare ``switch()`` (an argument costs a tuple: ~10% of a
+#: yield); the resumed code then sees ``()``, which it cannot tell from a
+#: ``()`` received. So code that parks runnable and uses the value it is
+#: resumed with (Stackless's ``run()``, ``switch()``, ``throw()``) parks
+#: with this instead. A new tasklet has it too, so that ``schedule()`` need
+#: not test whether the next tasklet has started: one with NOWAKE has. It
+#: reads as None, counts as no value (a kill does not wait for it), and is
+#: left in place when the tasklet starts: its first resumption from the run
+#: queue then takes the general path, which clears it.
 NO_VALUE: Any = object()
 
 
@@ -59,8 +63,10 @@ class Task:
     """The scheduling state of one tasklet; ``Tasklet`` adds the public API.
 
     ``_gr`` is None before the first run, ``DEAD`` after the last, and the
-    greenlet to resume in between. ``_value``, ``_exception`` and ``_name``
-    are set only once known: every slot set here is paid for at each spawn.
+    greenlet to resume in between. ``_temp`` is the wake value: NOWAKE for
+    none, NO_VALUE before the first run. ``_value``, ``_exception`` and
+    ``_name`` are set only once known: every slot set here is paid for at
+    each spawn.
     """
 
     __slots__ = (
@@ -97,7 +103,7 @@ class Task:
         self._args = args
         self._kwargs = kwargs
         self._gr: Any = None
-        self._temp: Any = NOWAKE
+        self._temp: Any = NO_VALUE  # not started (see NO_VALUE)
         self._blocked_on: Waitable | None = None
         self._joiners: list[Task] | None = None
 

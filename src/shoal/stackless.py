@@ -163,7 +163,7 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
         if not callable(func):
             raise RuntimeError("the tasklet was not bound to a function")
         self._fn, self._args, self._kwargs = func, tuple(args), dict(kwargs) or None
-        self._temp = NOWAKE
+        self._temp = NO_VALUE  # not started (see shoal._task.NO_VALUE)
         self._gr = None
         self._sched.alive[self] = None
 
