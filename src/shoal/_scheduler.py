@@ -28,10 +28,9 @@ without a value (after ``schedule``, a join) receives NOWAKE, or ``()`` when
 it; code that must tell "no value" from a received ``()`` parks with
 ``NO_VALUE`` (see ``shoal._task``), which a new tasklet has too, so that
 ``schedule()`` finds out with one test that the next tasklet has started
-and has no wake value. A kill aimed at a tasklet whose
-``_temp`` holds a value first lets it run to its next switch point (see
-``Tasklet.throw``), so an operation that completed is never reported as
-failed.
+and has no wake value. A kill aimed at a tasklet whose ``_temp`` holds a
+value first lets it run to its next switch point (see ``Tasklet.throw``),
+so an operation that completed is never reported as failed.
 
 The channel hand-off fast paths (``shoal._handoff``) are the only other code
 that switches greenlets: they inline ``Scheduler.park``.
