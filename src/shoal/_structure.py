@@ -25,7 +25,7 @@ from typing import Any
 
 from ._errors import TaskletExit
 from ._hub import ready
-from ._scheduler import DEAD, Task, get_scheduler
+from ._scheduler import DEAD, Scheduler, Task, get_scheduler
 from ._tasklet import Tasklet, spawn
 from ._timeouts import with_timeout
 
@@ -54,10 +54,12 @@ class _Ends:
             self.waiter = None
             ready(waiter, None)
 
-    def get(self) -> int:
-        """The index of the next branch to end, waiting for it. Switches."""
+    def get(self, s: Scheduler | None = None) -> int:
+        """The index of the next branch to end, waiting for it; ``s`` is
+        this thread's scheduler, if the caller has it. Switches."""
         if not self.ended:
-            s = get_scheduler()
+            if s is None:
+                s = get_scheduler()
             self.waiter = s.current
             s.block(s.current, self)
         return self.ended.popleft()
@@ -77,13 +79,12 @@ def _branch(fn: Callable[..., Any], args: tuple[Any, ...], ends: _Ends, i: int) 
 
 
 def _start(
-    fns: tuple[Callable[[], Any], ...], what: str
+    s: Scheduler, fns: tuple[Callable[[], Any], ...], what: str
 ) -> tuple[list[Tasklet], _Ends]:
     for fn in fns:
         if not callable(fn):
             raise TypeError(f"{what}() takes callables, got {fn!r}")
     ends = _Ends()
-    s = get_scheduler()
     alive, runq = s.alive, s.runq
     branches = []
     for i, fn in enumerate(fns):  # spawn(), inlined
@@ -95,9 +96,9 @@ def _start(
     return branches, ends
 
 
-def _end(branches: list[Tasklet]) -> None:
-    """Kill the branches still alive, waiting for each to finish. Switches."""
-    s = get_scheduler()
+def _end(branches: list[Tasklet], s: Scheduler) -> None:
+    """Kill the branches still alive, waiting for each to finish; ``s`` is
+    this thread's scheduler. Switches."""
     for t in branches:
         if t._gr is DEAD:
             continue
@@ -118,11 +119,12 @@ def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
     if none finishes in ``timeout``. Switches."""
     if not fns:
         raise ValueError("oneof() needs at least one callable")
-    branches, ends = _start(fns, "oneof")
+    s = get_scheduler()
+    branches, ends = _start(s, fns, "oneof")
     try:
-        first = ends.get() if timeout is None else with_timeout(timeout, ends.get)
+        first = ends.get(s) if timeout is None else with_timeout(timeout, ends.get)
     finally:
-        _end(branches)
+        _end(branches, s)
     return branches[first]._outcome()
 
 
@@ -131,11 +133,12 @@ def allof(*fns: Callable[[], Any], timeout: float | None = None) -> tuple[Any, .
     order. If one raises, the others are killed and that exception
     propagates; ``shoal.TimeoutError`` if they do not all finish in
     ``timeout``. Switches."""
-    branches, ends = _start(fns, "allof")
+    s = get_scheduler()
+    branches, ends = _start(s, fns, "allof")
     try:
         with_timeout(timeout, _wait_all, branches, ends)
     finally:
-        _end(branches)
+        _end(branches, s)
     return tuple(t._outcome() for t in branches)
 
 
@@ -186,7 +189,7 @@ class TaskGroup:
                 self._wait(failures)
         finally:
             self._closed = True
-            _end(self._children)
+            _end(self._children, get_scheduler())
         if isinstance(exc, TaskletExit):
             return  # the owner is being killed: its children went too
         if exc is not None:
