@@ -180,13 +180,12 @@ class HandOff:
             s.current = t
             t._gr.switch(value)
             return
-        g = getcurrent()
         s = _scheduler.hint
         cur = s.current
-        if cur._gr is not g:  # see _scheduler.hint
+        if cur._gr is not getcurrent():  # see _scheduler.hint
             s = get_scheduler()
             cur = s.current
-            cur._gr = g  # where cur resumes when it parks below
+            cur._gr = getcurrent()  # where cur resumes when it parks below
         runq = s.runq
         if not runq:
             self._send(s, cur, value)
@@ -260,13 +259,12 @@ class HandOff:
             if type(value) is bomb:
                 value.raise_()
             return value
-        g = getcurrent()
         s = _scheduler.hint
         cur = s.current
-        if cur._gr is not g:  # see _scheduler.hint
+        if cur._gr is not getcurrent():  # see _scheduler.hint
             s = get_scheduler()
             cur = s.current
-            cur._gr = g  # where cur resumes when it parks below
+            cur._gr = getcurrent()  # where cur resumes when it parks below
         runq = s.runq
         if not runq:
             return self._receive(s, cur)

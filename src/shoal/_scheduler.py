@@ -524,11 +524,10 @@ def _gated() -> bool:
 
 def schedule() -> None:
     """Let every other runnable tasklet run once, then return. Switches."""
-    g = getcurrent()
     s = hint
     cur = s.current
-    if cur._gr is not g:  # see hint; never the case while a callback is set
-        _schedule_slow(g)
+    if cur._gr is not getcurrent():  # see hint; always, while a callback is set
+        _schedule_slow()
         return
     runq = s.runq
     if runq:
@@ -544,12 +543,12 @@ def schedule() -> None:
         nxt._gr.switch()
 
 
-def _schedule_slow(g: greenlet) -> None:
+def _schedule_slow() -> None:
     """``schedule()`` when the hint is not this thread's scheduler, or while
     a schedule callback is set (the hint is unset then). Switches."""
     s = get_scheduler()
     cur = s.current
-    cur._gr = g  # where cur resumes, if it switches away below
+    cur._gr = getcurrent()  # where cur resumes, if it switches away below
     runq = s.runq
     if runq:
         runq.append(cur)
