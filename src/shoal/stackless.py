@@ -90,13 +90,13 @@ def _claim(value: Any) -> Any:
     return value
 
 
-def _park_runnable(s: Scheduler, cur: Task) -> Any:
-    """Park ``cur``, which waits in the run queue, and return its wake value:
-    with no tempval set it parks with ``NO_VALUE``, so that a bare switch
-    (``shoal.schedule()``) cannot resume it with ``()``. Switches."""
+def _wants_value(cur: Task) -> None:
+    """``cur`` is about to wait in the run queue and return the value it is
+    resumed with: with no tempval set, it waits with ``NO_VALUE``, so that a
+    bare switch (``shoal.schedule()``) cannot resume it with ``()``. Does not
+    switch."""
     if cur._temp is NOWAKE:
         cur._temp = NO_VALUE
-    return s.park(cur)
 
 
 def _head(runq: deque[Task], t: Task) -> None:
@@ -305,7 +305,8 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
             return _claim(self._take_temp())
         s.runq.append(cur)
         _head(s.runq, self)
-        return _claim(_park_runnable(s, cur))
+        _wants_value(cur)
+        return _claim(s.park(cur))
 
     def switch(self) -> Any:
         """Like :meth:`run`, but the caller leaves the ring (it is paused).
@@ -315,7 +316,8 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
         if cur is self:
             return _claim(self._take_temp())
         _head(s.runq, self)
-        return _claim(_park_runnable(s, cur))
+        _wants_value(cur)
+        return _claim(s.park(cur))
 
     def throw(
         self, exc: Any = None, val: Any = None, tb: Any = None, pending: bool = False
@@ -358,12 +360,11 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
                 return None
         runq.append(cur)
         _head(runq, self)
+        _wants_value(cur)
         if not started:
-            return _claim(_park_runnable(s, cur))
+            return _claim(s.park(cur))
         runq.popleft()
         self._temp = NOWAKE
-        if cur._temp is NOWAKE:  # as _park_runnable
-            cur._temp = NO_VALUE
         return _claim(s.throw_to(cur, self, b.value))
 
     def bind_thread(self, thread_id: int | None = None) -> None:
