@@ -128,13 +128,14 @@ class Forwarders:
     """Makes the forwarders of one proxy class, for proxied type ``t``: for
     ``tproxy`` when ``op`` is None, else for ``make_proxy``, where
     ``op(name, arity)`` is the operation's ``ProxyOperation`` class.
-    :meth:`bind` gives them the class's slot getters once it exists."""
+    ``qualname`` is the proxy class's (``tproxy(list)``); :meth:`bind` gives
+    the forwarders the class's slot getters once it exists."""
 
-    def __init__(self, t: type, op: Any, qualname: str) -> None:
+    def __init__(self, t: type, op: Any) -> None:
         self._proxied = t
         self._op = op
         self._kind = "tproxy" if op is None else "make_proxy"
-        self._qualname = qualname
+        self.qualname = f"{self._kind}({t.__qualname__})"
         self._globals: list[dict[str, Any]] = []
 
     def make(self, opname: str, arity: int | None) -> types.FunctionType:
@@ -163,7 +164,7 @@ class Forwarders:
         # so that setting them does not change the dict's shape.
         names.update(ctl=None, obj=None)
         self._globals.append(names)
-        return _copy(template, opname, f"{self._qualname}.{opname}", names)
+        return _copy(template, opname, f"{self.qualname}.{opname}", names)
 
     def bind(self, ctl_getter: Any, obj_getter: Any) -> None:
         """Give every forwarder made so far the proxy class's slot getters.

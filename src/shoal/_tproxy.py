@@ -158,9 +158,7 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
     """The proxy class's namespace for type ``t`` (``op``: see
     :class:`Forwarders`), and the ``bind`` to call with its slots' getters
     once the class exists."""
-    kind = "tproxy" if op is None else "make_proxy"
-    qualname = f"{kind}({t.__qualname__})"
-    forwarders = Forwarders(t, op, qualname)
+    forwarders = Forwarders(t, op)
 
     def unary(name: str) -> Any:
         return forwarders.make(name, 0)
@@ -244,7 +242,7 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
     ns["__setattr__"] = setattr_
     ns["__new__"] = refuse_new
     ns["__module__"] = "shoal.proxy"
-    ns["__qualname__"] = qualname
+    ns["__qualname__"] = forwarders.qualname
     ns["__doc__"] = f"A transparent proxy for {t.__qualname__} (see shoal.proxy)."
     return ns, forwarders.bind
 
