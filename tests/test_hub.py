@@ -168,6 +168,38 @@ def test_tasklets_run_inside_the_hubs_loop() -> None:
     assert shoal.run(main) is True
 
 
+def test_the_hubs_stand_in_is_a_tasklet_that_cannot_be_killed_or_joined() -> None:
+    """In a loop callback, shoal.current() is the hub's stand-in: a Tasklet
+    (the class of every tasklet, so the hot paths see one class), named
+    "hub", which refuses to be killed, thrown into or joined."""
+
+    def main() -> None:
+        shoal.sleep(0.001)  # the hub's loop runs this tasklet now
+        seen: list[shoal.Tasklet] = []
+        asyncio.get_running_loop().call_soon(lambda: seen.append(shoal.current()))
+        shoal.sleep(0.001)
+        hub = get_hub().task
+        assert seen == [hub]
+        spawned = shoal.spawn(lambda: None)
+        assert type(hub) is type(spawned) is shoal.Tasklet
+        spawned.join()
+        assert hub.name == "hub"
+        assert hub.alive
+        attempts = [  # kill() throws, get() joins
+            ("throw", hub.kill),
+            ("throw", lambda: hub.throw(ValueError)),
+            ("join", hub.join),
+            ("join", hub.get),
+        ]
+        for verb, attempt in attempts:
+            with pytest.raises(RuntimeError, match=f"cannot {verb} <Tasklet 'hub'"):
+                attempt()
+        assert hub.alive
+        shoal.sleep(0.001)  # and the hub still works
+
+    shoal.run(main)
+
+
 @pytest.mark.parametrize("bad", ["uvlop", "trio", ""])
 def test_unknown_loop_name_is_rejected(bad: str) -> None:
     """A loop name that is not asyncio or uvloop is a ValueError naming it."""

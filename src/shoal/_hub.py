@@ -31,9 +31,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import _scheduler
 from ._deadlines import Deadlines
 from ._errors import TimeoutError, bomb
 from ._scheduler import Scheduler, Task, get_scheduler, schedule
+from ._task import init_task
 
 __all__ = [
     "Hub",
@@ -93,7 +95,8 @@ class Hub:
         #: The hub greenlet, made at the first switch to the hub.
         self.gr: Any = None
         #: Stands for the hub as ``current`` while the hub greenlet runs.
-        self.task = Task(sched, None, None, None)
+        self.task = _scheduler.task_class()
+        init_task(self.task, sched, None, None, None)
         self.task._name = "hub"
         #: Registrations that will wake a tasklet: timers, futures, fds.
         self.waiting = 0

@@ -26,6 +26,7 @@ from typing import Any
 from ._errors import TaskletExit
 from ._hub import ready
 from ._scheduler import DEAD, Scheduler, Task, get_scheduler
+from ._task import init_task
 from ._tasklet import Tasklet, spawn
 from ._timeouts import with_timeout
 
@@ -88,7 +89,8 @@ def _start(
     alive, runq = s.alive, s.runq
     branches = []
     for i, fn in enumerate(fns):  # spawn(), inlined
-        t = Tasklet(s, _branch, (fn, (), ends, i), None)
+        t = Tasklet()
+        init_task(t, s, _branch, (fn, (), ends, i), None)
         alive[t] = None
         runq.append(t)
         branches.append(t)

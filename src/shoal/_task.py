@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ._scheduler import Scheduler
 
-__all__ = ["DEAD", "HUB_TURN", "NOWAKE", "NO_VALUE", "Task", "Waitable"]
+__all__ = ["DEAD", "HUB_TURN", "NOWAKE", "NO_VALUE", "Task", "Waitable", "init_task"]
 
 #: ``_temp`` of a tasklet with no value waiting for it.
 NOWAKE: Any = object()
@@ -65,8 +65,12 @@ class Task:
     ``_gr`` is None before the first run, ``DEAD`` after the last, and the
     greenlet to resume in between. ``_temp`` is the wake value: NOWAKE for
     none, NO_VALUE before the first run. ``_value``, ``_exception`` and
-    ``_name`` are set only once known: every slot set here is paid for at
-    each spawn.
+    ``_name`` are set only once known: every slot set at a spawn costs it.
+
+    No ``__init__``: a class whose ``__init__`` is written in Python costs
+    every instantiation a call from C into a new interpreter frame (~40 ns,
+    5% of a spawn). ``Tasklet()`` runs object's, in C, and
+    :func:`init_task` (inlined by ``spawn``) sets the slots.
     """
 
     __slots__ = (
@@ -84,28 +88,22 @@ class Task:
         "_value",
     )
 
+    # Set by init_task (or spawn, which inlines it) ...
+    _sched: Scheduler
+    _fn: Any
+    _args: Any
+    _kwargs: Any
+    _gr: Any
+    _temp: Any
+    _blocked_on: Waitable | None
+    _joiners: list[Task] | None
+    # ... and only once known.
     _value: Any
     _exception: BaseException | None
     _name: str
 
     #: Stackless tasklets hand an escaping exception to the main tasklet.
     _propagate = False
-
-    def __init__(
-        self,
-        sched: Scheduler,
-        fn: Any,
-        args: Any,
-        kwargs: Any,
-    ) -> None:
-        self._sched = sched
-        self._fn = fn
-        self._args = args
-        self._kwargs = kwargs
-        self._gr: Any = None
-        self._temp: Any = NO_VALUE  # not started (see NO_VALUE)
-        self._blocked_on: Waitable | None = None
-        self._joiners: list[Task] | None = None
 
     def _finish(self) -> None:
         """Mark this tasklet finished; wake the tasklets joining it."""
@@ -125,3 +123,17 @@ class Task:
 
     def _describe(self, t: Task) -> str:
         return f"joining {self!r}"
+
+
+def init_task(t: Task, sched: Scheduler, fn: Any, args: Any, kwargs: Any) -> None:
+    """Set the slots of ``t``, a task just made, to run ``fn(*args,
+    **kwargs)`` in ``sched``; ``shoal.spawn`` inlines this: keep in step.
+    Does not switch."""
+    t._sched = sched
+    t._fn = fn
+    t._args = args
+    t._kwargs = kwargs
+    t._gr = None
+    t._temp = NO_VALUE  # not started (see NO_VALUE)
+    t._blocked_on = None
+    t._joiners = None

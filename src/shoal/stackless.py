@@ -56,7 +56,7 @@ from ._stackless_channel import (
     trapped,
     waiting,
 )
-from ._task import HUB_TURN, NO_VALUE
+from ._task import HUB_TURN, NO_VALUE, init_task
 from ._tasklet import Tasklet
 
 __all__ = [
@@ -126,7 +126,7 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
     _propagate = True
 
     def __init__(self, func: Any = None, args: Any = None, kwargs: Any = None) -> None:
-        Task.__init__(self, _sched(), None, None, None)
+        init_task(self, _sched(), None, None, None)
         self._atomic = False
         self._gr = DEAD
         self._bind(func, args, kwargs)
@@ -388,8 +388,8 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
 
 
 def _make_main() -> Task:
-    main = tasklet.__new__(tasklet)
-    Task.__init__(main, None, None, (), None)  # type: ignore[arg-type]
+    main = tasklet.__new__(tasklet)  # no __init__: it binds a function
+    init_task(main, None, None, (), None)  # type: ignore[arg-type]
     main._name = "main"
     main._atomic = False
     return main
