@@ -63,6 +63,33 @@ def test_one_scheduler_per_thread() -> None:
     assert results["sched"] is not _scheduler.get_scheduler()
 
 
+def test_a_main_tasklet_that_never_switched_finds_its_scheduler_by_the_hint() -> None:
+    """The main tasklet's greenlet is known from the scheduler's making, so
+    get_scheduler() (each timeout scope, each wait) takes the hint rather
+    than the threading.local even before the main tasklet first switches."""
+    results: list[object] = []
+
+    class Unread:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"the threading.local was read for {name!r}")
+
+    def in_thread() -> None:
+        s = _scheduler.get_scheduler()
+        results.append(s.main._gr is greenlet.getcurrent())
+        real, _scheduler.local = _scheduler.local, Unread()  # type: ignore[assignment]
+        try:
+            results.extend(_scheduler.get_scheduler() is s for _ in range(3))
+            results.append(shoal.current() is s.main)
+        finally:
+            _scheduler.local = real
+
+    th = threading.Thread(target=in_thread)
+    th.start()
+    th.join(timeout=10)
+    assert not th.is_alive()
+    assert results == [True] * 5
+
+
 def test_threads_switching_mid_hand_off_keep_their_own_schedulers() -> None:
     """Hot paths guess the thread's scheduler (``_scheduler.hint``): two
     threads yielding and handing off at once, with the GIL passed between

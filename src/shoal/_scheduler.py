@@ -213,6 +213,10 @@ class Scheduler(HubTurns):
         self.in_run = False
         self.set_hub(None)  # made at the first wait on it (see HubTurns)
         root = getcurrent()
+        # The main tasklet runs here: with its greenlet known, the hint
+        # holds for it before it first switches (a loop of timeout scopes
+        # in the main tasklet would read the threading.local at each one).
+        main._gr = root
         # Every greenlet a tasklet runs in has an instance dict (greenlets
         # made with a function do), the thread's first greenlet too, so
         # that CPython specialises ``gr.switch`` (a greenlet without one
