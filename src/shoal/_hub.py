@@ -296,8 +296,14 @@ def sleep(seconds: float) -> None:
     s = get_scheduler()
     hub = s.hub or get_hub(s)
     cur = s.current
-    wait = _Sleep(hub, cur, time.monotonic() + seconds)
-    (hub.timers or hub.deadlines()).add(wait)  # type: ignore[arg-type]
+    wait = _Sleep()  # _Sleep.__init__, inlined: see there
+    wait.hub = hub
+    wait.what = "sleep"
+    wait.deadline = time.monotonic() + seconds
+    wait.cancels = _NO_CANCELS  # its own _unpark needs none
+    wait.task = cur
+    wait._active = True
+    (hub.timers or hub.deadlines()).add(wait)
     # hub_wait(s, wait), inlined: one frame less to enter, and to unwind
     # when the sleeper is killed (oneof's losers). Keep in step.
     hub.waiting += 1
@@ -324,14 +330,13 @@ class _Sleep(HubWait):
 
     __slots__ = ("_active", "task")
 
-    def __init__(self, hub: Hub, task: Task, deadline: float) -> None:
-        # HubWait.__init__, inlined: sleep is a hot path.
-        self.hub = hub
-        self.what = "sleep"
-        self.deadline = deadline
-        self.cancels = _NO_CANCELS  # its own _unpark needs none
-        self.task = task
-        self._active = True
+    task: Task
+    _active: bool
+
+    # sleep() makes a bare one and sets its slots: an __init__ written in
+    # Python is called from C, in a new interpreter frame (~40 ns a sleep).
+    # object's runs in C; HubWait's would want arguments.
+    __init__ = object.__init__
 
     def _expire(self) -> None:
         self._active = False
