@@ -411,6 +411,33 @@ def test_code_in_the_hub_that_would_block_gets_a_clear_error(what: str, blocks) 
     assert issubclass(shoal.BlockingInHubError, RuntimeError)
 
 
+@pytest.mark.parametrize("timeout", [None, 5.0])
+def test_a_socket_read_in_the_hub_gets_a_clear_error_and_the_socket_works_on(
+    timeout: float | None,
+) -> None:
+    """A read that would wait, from asyncio code on the hub's loop, raises
+    BlockingInHubError; the hub counts no wait for it, and a tasklet then
+    reads from the same socket."""
+
+    def main() -> None:
+        a, b = shoal.socket.socketpair()
+        with a, b:
+            a.settimeout(timeout)
+
+            async def coroutine() -> None:
+                a.recv(1)
+
+            with pytest.raises(shoal.BlockingInHubError, match="must never wait"):
+                shoal.await_(coroutine(), timeout=5)
+            assert get_hub().waiting == 0
+            reader = shoal.spawn(a.recv, 1)
+            shoal.sleep(0.001)
+            b.sendall(b"y")
+            assert reader.get() == b"y"
+
+    shoal.run(main)
+
+
 def test_code_in_the_hub_may_complete_channel_operations_that_need_no_wait() -> None:
     """Handing a value to a waiting receiver, or taking one from a waiting
     sender, does not wait: from the hub both work."""

@@ -229,6 +229,36 @@ def test_a_schedule_callback_set_mid_run_sees_every_later_switch() -> None:
     ]
 
 
+def test_a_schedule_callback_sees_the_hub_run_tasklets_woken_by_io() -> None:
+    """The hub resumes a tasklet woken by a socket through a path of its own
+    (run_ready); with a callback set, it still reports that switch, and
+    its turn after it."""
+    seen: list[tuple[str, str]] = []
+
+    def record(prev: shoal.Tasklet, nxt: shoal.Tasklet) -> None:
+        seen.append((prev.name, nxt.name))
+
+    def main() -> None:
+        a, b = shoal.socket.socketpair()
+        with a, b:
+            reader = shoal.spawn(a.recv, 1)
+            reader.name = "reader"
+            shoal.sleep(0.001)  # the reader waits in the hub
+            _scheduler.set_schedule_callback(record)
+            try:
+                b.sendall(b"x")
+                assert reader.get() == b"x"
+            finally:
+                _scheduler.set_schedule_callback(None)
+
+    shoal.run(main)
+    assert seen[:3] == [
+        ("main", "hub"),  # main waits for the reader: the hub polls
+        ("hub", "reader"),  # the socket is readable: the hub runs the reader
+        ("reader", "main"),  # the reader ends; main was woken
+    ]
+
+
 def test_a_schedule_callback_set_by_another_thread_sees_the_switches_after() -> None:
     """Another thread sets the callback while this one's tasklets yield: once
     this thread sees it was set, every switch is reported."""

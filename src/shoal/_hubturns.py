@@ -33,6 +33,10 @@ NO_HUB: Any = object()
 #: (seconds), not at every round of the run queue.
 POLL_EVERY = 50e-6
 _clock = time.perf_counter
+#: True while a schedule callback is set (kept by ``_scheduler._regate``):
+#: ``run_ready`` then resumes tasklets through ``Scheduler.resume``, which
+#: calls it, rather than inline.
+watched = False
 
 
 class HubTurns:
@@ -51,6 +55,7 @@ class HubTurns:
     runq: deque[Task]
     root: greenlet
     resume: Callable[[Task | None, Task], Any]
+    start: Callable[[Task], Any]
     wakeup: Callable[[], Task]
     deadlock: Callable[[Task | None], DeadlockError]
 
@@ -117,11 +122,25 @@ class HubTurns:
             task._gr = getcurrent()  # the hub resumes here, every time
             while True:
                 if hub.waiting and not hub.queued:
-                    self.queue_hub()
+                    # queue_hub(), inlined (the hub greenlet exists: this
+                    # is it): once per wake-up of a tasklet waiting on I/O.
+                    hub.queued = True
+                    task._temp = HUB_TURN
+                    runq.append(task)
                 nxt = runq.popleft()
                 if nxt is task:
                     break
-                self.resume(task, nxt)
+                if watched:
+                    self.resume(task, nxt)
+                else:  # resume(), inlined: once per tasklet woken by I/O
+                    self.current = nxt
+                    gr = nxt._gr
+                    if gr is None:
+                        self.start(nxt)
+                    else:
+                        value = nxt._temp
+                        nxt._temp = _NOWAKE
+                        gr.switch(value)
                 # The hub's turn came round. Polling costs more than a
                 # round of a few yielding tasklets: poll only every
                 # POLL_EVERY seconds while tasklets keep running.

@@ -53,6 +53,7 @@ from typing import Any
 
 from greenlet import getcurrent, greenlet
 
+from . import _hubturns
 from ._errors import DeadlockError, TaskletExit, bomb
 from ._hubturns import POLL_EVERY, HubTurns
 from ._task import DEAD, HUB_TURN, NOWAKE, Task
@@ -105,6 +106,7 @@ def _regate() -> None:
         # slow path, which calls the callback, and its fast path need not
         # test for one (see get_scheduler).
         hint = _NOBODY
+    _hubturns.watched = _schedule_callback is not None
     for listener in gate_listeners:
         listener()
 

@@ -22,7 +22,7 @@ import weakref
 from typing import Any
 
 from ._bridge import to_thread
-from ._errors import BusyError, ClosedFileError
+from ._errors import BusyError, ClosedFileError, bomb
 from ._hub import HubWait, get_hub, hub_wait
 from ._io import new_wait, wait_fd
 from ._scheduler import Task, get_scheduler
@@ -146,7 +146,25 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             if self._polled is not loop:
                 loop.add_reader(self.fileno(), self._readable)
                 self._polled = loop
-            hub_wait(s, wait, self._shoal_timeout)
+            timeout = self._shoal_timeout
+            if timeout is not None:
+                hub_wait(s, wait, timeout)
+                return
+            # hub_wait(s, wait), inlined: every read that waits comes here,
+            # and one frame less stays on the parked tasklet's chain.
+            hub.waiting += 1
+            cur._blocked_on = wait
+            if s.runq and not hub.queued:
+                s.queue_hub()
+            try:
+                value = s.park(cur)
+            except BaseException:
+                if cur._blocked_on is wait:
+                    wait._unpark(cur)
+                    cur._blocked_on = None
+                raise
+            if type(value) is bomb:
+                value.raise_()
         finally:
             self._reader = None
 
