@@ -200,6 +200,22 @@ def test_the_hubs_stand_in_is_a_tasklet_that_cannot_be_killed_or_joined() -> Non
     shoal.run(main)
 
 
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_finished_run_leaves_no_cyclic_garbage(loop: str) -> None:
+    """The hub, its loop and its tasks go when the run ends, with no help
+    from the collector."""
+    import gc
+
+    shoal.run(shoal.sleep, 0.001, loop=loop)  # imports and caches made
+    gc.collect()
+    gc.disable()
+    try:
+        shoal.run(shoal.sleep, 0.001, loop=loop)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
 @pytest.mark.parametrize("bad", ["uvlop", "trio", ""])
 def test_unknown_loop_name_is_rejected(bad: str) -> None:
     """A loop name that is not asyncio or uvloop is a ValueError naming it."""

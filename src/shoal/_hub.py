@@ -77,6 +77,7 @@ class Hub:
     """One thread's event loop and the tasklets waiting on it."""
 
     __slots__ = (
+        "call_flush",
         "closing",
         "flushing",
         "gr",
@@ -101,6 +102,9 @@ class Hub:
         #: Registrations that will wake a tasklet: timers, futures, fds.
         self.waiting = 0
         self.flushing = False
+        #: ``flush``, bound once: binding it at each ``call_soon`` makes a
+        #: method object (~35 ns a wake-up from I/O).
+        self.call_flush = self.flush
         #: The stand-in task is in the run queue (see Scheduler.queue_hub).
         self.queued = False
         #: Being stopped by Scheduler.stop_hub: no deadlock reports.
@@ -149,7 +153,7 @@ class Hub:
         (a loop callback, an asyncio task) that made a tasklet runnable."""
         if not self.flushing:
             self.flushing = True
-            self.loop.call_soon(self.flush)
+            self.loop.call_soon(self.call_flush)
 
     def flush(self) -> None:
         """A loop callback: run the runnable tasklets (switches)."""

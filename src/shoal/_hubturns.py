@@ -203,3 +203,4 @@ class HubTurns:
             self.set_hub(None)
             self.current = cur
         hub.loop.close()
+        del hub.call_flush  # its bound flush: no reference cycle left behind

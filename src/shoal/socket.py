@@ -194,7 +194,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         reader._sched.runq.append(reader)
         if not hub.flushing:
             hub.flushing = True
-            hub.loop.call_soon(hub.flush)
+            hub.loop.call_soon(hub.call_flush)
 
     def _unpoll(self) -> None:
         """Take the reader's registration off the loop (before the descriptor
