@@ -8,9 +8,10 @@ registers a callback on the loop (``HubWait``, ``hub_wait``) and counts itself
 in ``Hub.waiting``; when
 it parks with nothing else runnable, the scheduler switches to the hub
 greenlet, which is inside ``loop.run_forever()``. A loop callback makes the
-tasklet runnable again (``wake``) and, once per loop iteration, ``flush``
-runs every runnable tasklet until all of them wait again and the last one
-parks back into the hub (``Scheduler.run_ready``). Because tasklets run
+tasklet runnable again (``wake``) and, once per loop iteration, a flush
+(``Hub.call_flush``: ``Scheduler.run_ready``) runs every runnable tasklet
+until all of them wait again and the last one parks back into the hub.
+Because tasklets run
 inside a loop callback, ``asyncio.get_running_loop()`` in a tasklet is the
 hub's loop.
 
@@ -102,9 +103,10 @@ class Hub:
         #: Registrations that will wake a tasklet: timers, futures, fds.
         self.waiting = 0
         self.flushing = False
-        #: ``flush``, bound once: binding it at each ``call_soon`` makes a
-        #: method object (~35 ns a wake-up from I/O).
-        self.call_flush = self.flush
+        #: The loop callback that runs the runnable tasklets (and clears
+        #: ``flushing``): the scheduler's ``run_ready``, bound once (binding
+        #: it at each ``call_soon`` makes a method object, ~35 ns).
+        self.call_flush = sched.run_ready
         #: The stand-in task is in the run queue (see Scheduler.queue_hub).
         self.queued = False
         #: Being stopped by Scheduler.stop_hub: no deadlock reports.
@@ -154,11 +156,6 @@ class Hub:
         if not self.flushing:
             self.flushing = True
             self.loop.call_soon(self.call_flush)
-
-    def flush(self) -> None:
-        """A loop callback: run the runnable tasklets (switches)."""
-        self.flushing = False
-        self.sched.run_ready()
 
     def __repr__(self) -> str:
         return f"<Hub {type(self.loop).__module__} waiting={self.waiting}>"

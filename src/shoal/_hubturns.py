@@ -115,6 +115,7 @@ class HubTurns:
         wake anyone: the deadlock goes to the wake-up tasklet.
         """
         hub = self.hub
+        hub.flushing = False  # this is the flush (Hub.call_flush)
         runq = self.runq
         task = hub.task
         if runq:
