@@ -229,10 +229,10 @@ def test_a_schedule_callback_set_mid_run_sees_every_later_switch() -> None:
     ]
 
 
-def test_a_schedule_callback_sees_the_hub_run_tasklets_woken_by_io() -> None:
-    """The hub resumes a tasklet woken by a socket through a path of its own
-    (run_ready); with a callback set, it still reports that switch, and
-    its turn after it."""
+def test_a_schedule_callback_sees_the_switches_of_tasklets_waiting_for_io() -> None:
+    """A socket read parks, and the hub resumes the reader, by paths of
+    their own (socket._wait_readable, run_ready); with a callback set, they
+    report their switches all the same."""
     seen: list[tuple[str, str]] = []
 
     def record(prev: shoal.Tasklet, nxt: shoal.Tasklet) -> None:
@@ -241,20 +241,26 @@ def test_a_schedule_callback_sees_the_hub_run_tasklets_woken_by_io() -> None:
     def main() -> None:
         a, b = shoal.socket.socketpair()
         with a, b:
-            reader = shoal.spawn(a.recv, 1)
+            reader = shoal.spawn(lambda: a.recv(1) + a.recv(1))
             reader.name = "reader"
             shoal.sleep(0.001)  # the reader waits in the hub
             _scheduler.set_schedule_callback(record)
             try:
                 b.sendall(b"x")
-                assert reader.get() == b"x"
+                shoal.sleep(0.001)
+                b.sendall(b"y")
+                assert reader.get() == b"xy"
             finally:
                 _scheduler.set_schedule_callback(None)
 
     shoal.run(main)
-    assert seen[:3] == [
-        ("main", "hub"),  # main waits for the reader: the hub polls
-        ("hub", "reader"),  # the socket is readable: the hub runs the reader
+    assert seen == [
+        ("main", "hub"),  # main sleeps
+        ("hub", "reader"),  # x is there: the hub runs the reader
+        ("reader", "hub"),  # which waits again, with the hub's turn queued
+        ("hub", "main"),  # main's sleep is over
+        ("main", "hub"),  # main waits for the reader
+        ("hub", "reader"),  # y is there
         ("reader", "main"),  # the reader ends; main was woken
     ]
 

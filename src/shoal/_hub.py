@@ -263,17 +263,7 @@ def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:
         )
         timer = HubTimer(hub, cur, wait, expired, time.monotonic() + timeout)
         wait.cancels.append(timer.cancel)
-    hub.waiting += 1  # add_waiter(), inlined
-    cur._blocked_on = wait
-    if s.runq and not hub.queued:
-        s.queue_hub()  # others run first, but then the hub gets its turn
-    try:
-        value = s.park(cur)
-    except BaseException:
-        if cur._blocked_on is wait:
-            wait._unpark(cur)
-            cur._blocked_on = None
-        raise
+    value = s.wait_in_hub(cur, wait)
     if type(value) is bomb:
         value.raise_()
     return value
@@ -305,19 +295,7 @@ def sleep(seconds: float) -> None:
     wait.task = cur
     wait._active = True
     (hub.timers or hub.deadlines()).add(wait)
-    # hub_wait(s, wait), inlined: one frame less to enter, and to unwind
-    # when the sleeper is killed (oneof's losers). Keep in step.
-    hub.waiting += 1
-    cur._blocked_on = wait
-    if s.runq and not hub.queued:
-        s.queue_hub()
-    try:
-        value = s.park(cur)
-    except BaseException:
-        if cur._blocked_on is wait:
-            wait._unpark(cur)
-            cur._blocked_on = None
-        raise
+    value = s.wait_in_hub(cur, wait)  # not hub_wait(): a frame less
     if type(value) is bomb:
         value.raise_()
 

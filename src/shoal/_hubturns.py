@@ -56,6 +56,7 @@ class HubTurns:
     root: greenlet
     resume: Callable[[Task | None, Task], Any]
     start: Callable[[Task], Any]
+    park: Callable[[Task], Any]
     wakeup: Callable[[], Task]
     deadlock: Callable[[Task | None], DeadlockError]
 
@@ -89,6 +90,44 @@ class HubTurns:
         if gr is None:
             gr = hub.gr = hub.task._gr = greenlet(hub.run_loop, self.root)
         return gr
+
+    def wait_in_hub(self, cur: Task, wait: Any) -> Any:
+        """Park current tasklet ``cur`` until a loop callback wakes it through
+        ``wait``, its waitable, on which the caller registered it (``cur``
+        is counted in ``hub.waiting`` meanwhile); return the wake value. A
+        bomb is returned too, for the caller to raise: raised here, it would
+        add this frame to the traceback of every kill (oneof's losers). If
+        parking fails, ``cur`` is taken off ``wait``.
+
+        Every wait in the hub comes here (sleeps, socket reads, futures);
+        ``park`` is inlined, a call and a frame on the parked tasklet's
+        chain less (keep in step). Switches."""
+        hub = self.hub
+        hub.waiting += 1
+        cur._blocked_on = wait
+        runq = self.runq
+        try:
+            if runq and cur is not self.hubtask and not watched:
+                if not hub.queued:
+                    self.queue_hub()  # others run first, then the hub's turn
+                nxt = runq.popleft()
+                cur._gr = getcurrent()
+                self.current = nxt
+                gr = nxt._gr
+                if gr is None:
+                    value = self.start(nxt)
+                else:
+                    value = nxt._temp
+                    nxt._temp = _NOWAKE
+                    value = gr.switch(value)
+            else:
+                value = self.park(cur)
+        except BaseException:
+            if cur._blocked_on is wait:
+                wait._unpark(cur)
+                cur._blocked_on = None
+            raise
+        return value
 
     def queue_hub(self) -> None:
         """Give the hub a turn in the run queue, after the tasklets runnable

@@ -150,19 +150,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             if timeout is not None:
                 hub_wait(s, wait, timeout)
                 return
-            # hub_wait(s, wait), inlined: every read that waits comes here,
-            # and one frame less stays on the parked tasklet's chain.
-            hub.waiting += 1
-            cur._blocked_on = wait
-            if s.runq and not hub.queued:
-                s.queue_hub()
-            try:
-                value = s.park(cur)
-            except BaseException:
-                if cur._blocked_on is wait:
-                    wait._unpark(cur)
-                    cur._blocked_on = None
-                raise
+            value = s.wait_in_hub(cur, wait)  # not hub_wait(): a frame less
             if type(value) is bomb:
                 value.raise_()
         finally:
