@@ -109,7 +109,13 @@ class HubTurns:
         try:
             if runq and cur is not self.hubtask and not watched:
                 if not hub.queued:
-                    self.queue_hub()  # others run first, then the hub's turn
+                    # queue_hub(), inlined: others run first, then the hub
+                    hub.queued = True
+                    task = hub.task
+                    if hub.gr is None:
+                        self._hub_greenlet()
+                    task._temp = HUB_TURN
+                    runq.append(task)
                 nxt = runq.popleft()
                 cur._gr = getcurrent()
                 self.current = nxt
