@@ -54,6 +54,38 @@ def test_recv_timeout_is_a_socket_timeout() -> None:
     shoal.run(main)
 
 
+def test_a_read_timeout_formats_its_message_only_when_it_expires() -> None:
+    """Reads under a timeout that do not time out never format what they
+    wait for (a socket's repr is costly); one that does says what it
+    waited for and how long."""
+    reprs: list[int] = []
+
+    class Counted(socket.socket):
+        def __repr__(self) -> str:
+            reprs.append(1)
+            return "<the counted socket>"
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with a, b, Counted(fileno=a.detach()) as c:
+            c.settimeout(5)
+            for i in range(3):
+                reader = shoal.spawn(c.recv, 10)
+                shoal.sleep(0.001)  # the reader waits under its timeout
+                b.sendall(b"%d" % i)
+                assert reader.get() == b"%d" % i
+            assert reprs == []
+            c.settimeout(0.01)
+            with pytest.raises(shoal.TimeoutError) as info:
+                c.recv(10)
+            assert str(info.value) == (
+                "<the counted socket> to be readable: timed out after 0.01 s"
+            )
+            assert reprs == [1]
+
+    shoal.run(main)
+
+
 def test_two_readers_of_one_socket_is_busy() -> None:
     """The second tasklet reading the same socket gets BusyError."""
 

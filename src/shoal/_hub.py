@@ -223,25 +223,27 @@ class HubWait:
 
 
 class HubTimer:
-    """A deadline that wakes a tasklet waiting in the hub (``Deadline``):
-    ``sleep``'s end, or a wait's ``timeout`` (woken with a bomb)."""
+    """The ``timeout`` of a wait in the hub (a ``Deadline``): when it runs
+    out first, it wakes the tasklet with a ``TimeoutError`` bomb, whose
+    message is made only then (what a wait awaits can be costly to format:
+    a socket's repr, at every read)."""
 
-    __slots__ = ("_active", "deadline", "hub", "task", "value", "wait")
+    __slots__ = ("_active", "deadline", "hub", "seconds", "task", "wait")
 
-    def __init__(
-        self, hub: Hub, task: Task, wait: HubWait, value: Any, deadline: float
-    ) -> None:
+    def __init__(self, hub: Hub, task: Task, wait: HubWait, seconds: float) -> None:
         self.hub = hub
         self.task = task
         self.wait = wait
-        self.value = value
-        self.deadline = deadline
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
         self._active = True
         hub.deadlines().add(self)
 
     def _expire(self) -> None:
         self._active = False
-        self.hub.wake_if(self.task, self.wait, self.value)
+        wait = self.wait
+        exc = TimeoutError(f"{wait.what}: timed out after {self.seconds} s")
+        self.hub.wake_if(self.task, wait, bomb(TimeoutError, exc))
 
     def cancel(self) -> None:
         """The wait ended otherwise. Does not switch."""
@@ -258,11 +260,7 @@ def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:
     cur = s.current
     hub = wait.hub
     if timeout is not None:
-        expired = bomb(
-            TimeoutError, TimeoutError(f"{wait.what}: timed out after {timeout} s")
-        )
-        timer = HubTimer(hub, cur, wait, expired, time.monotonic() + timeout)
-        wait.cancels.append(timer.cancel)
+        wait.cancels.append(HubTimer(hub, cur, wait, timeout).cancel)
     value = s.wait_in_hub(cur, wait)
     if type(value) is bomb:
         value.raise_()
