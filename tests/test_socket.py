@@ -75,6 +75,9 @@ def test_a_read_timeout_formats_its_message_only_when_it_expires() -> None:
                 b.sendall(b"%d" % i)
                 assert reader.get() == b"%d" % i
             assert reprs == []
+            # Each read that got its data took its timeout back.
+            deadlines = shoal_hub().deadlines()
+            assert not [e for e in deadlines.heap if e[2]._active]
             c.settimeout(0.01)
             with pytest.raises(shoal.TimeoutError) as info:
                 c.recv(10)

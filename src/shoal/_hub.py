@@ -237,7 +237,7 @@ class HubTimer:
         self.seconds = seconds
         self.deadline = time.monotonic() + seconds
         self._active = True
-        hub.deadlines().add(self)
+        (hub.timers or hub.deadlines()).add(self)
 
     def _expire(self) -> None:
         self._active = False
@@ -249,7 +249,7 @@ class HubTimer:
         """The wait ended otherwise. Does not switch."""
         if self._active:
             self._active = False
-            self.hub.deadlines().discard()
+            self.hub.timers.discard()  # type: ignore[union-attr]  # it was added
 
 
 def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:

@@ -168,11 +168,12 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         hub, cancels = wait.hub, wait.cancels
         if reader._blocked_on is not wait:
             return  # the wait was given up (a kill, a timeout)
-        if cancels:
-            hub.wake_if(reader, wait, None)  # a timeout to take back too
-            return
         # Hub.wake_if, HubWait._unpark and ready, inlined: this is the
         # callback of every read that waited. Code here runs in the hub.
+        if cancels:  # a timeout to take back
+            for cancel in cancels:
+                cancel()
+            cancels.clear()
         if hub.waiting > 1:
             hub.waiting -= 1
         else:
