@@ -44,9 +44,11 @@ class _Ends:
     __slots__ = ("ended", "waiter")
     _raises_bombs = True  # see Tasklet.throw
 
-    def __init__(self) -> None:
-        self.ended: deque[int] = deque()
-        self.waiter: Task | None = None
+    ended: deque[int]
+    waiter: Task | None
+
+    # No __init__ (one written in Python is called from C, in a new
+    # interpreter frame, at every oneof): see _new_ends.
 
     def put(self, i: int) -> None:
         """Branch ``i`` has ended. Does not switch."""
@@ -73,6 +75,13 @@ class _Ends:
         return "waiting for a branch to end"
 
 
+def _new_ends() -> _Ends:
+    ends = _Ends()
+    ends.ended = deque()
+    ends.waiter = None
+    return ends
+
+
 def _branch(fn: Callable[[], Any], ends: _Ends, i: int) -> Any:
     # Three arguments, which the worker passes as they are, and ``fn()``
     # called as it is: ``f(*args)`` is a call from C into a new interpreter
@@ -90,7 +99,7 @@ def _start(
     for fn in fns:
         if not callable(fn):
             raise TypeError(f"{what}() takes callables, got {fn!r}")
-    ends = _Ends()
+    ends = _new_ends()
     alive, runq = s.alive, s.runq
     branches = []
     for i, fn in enumerate(fns):  # spawn(), inlined
@@ -167,7 +176,7 @@ class TaskGroup:
 
     def __init__(self) -> None:
         self._children: list[Tasklet] = []
-        self._done = _Ends()
+        self._done = _new_ends()
         self._closed = False
 
     def spawn(self, fn: Callable[..., Any], /, *args: Any) -> Tasklet:
