@@ -503,7 +503,7 @@ make_main: Callable[[], Task] = Task.__new__  # type: ignore[assignment]
 #: ``Tasklet`` by ``shoal._tasklet``. It sits in the run queue and is the
 #: current task like any tasklet, so it must have their class: CPython
 #: 3.11+ specialises each attribute access for one class, and a second
-#: class at the same site makes it generic (4% more instructions in a
+#: class at the same site makes it generic (3.5% more instructions in a
 #: yield with I/O pending).
 task_class: Callable[[], Task] = Task
 

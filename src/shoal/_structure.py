@@ -76,6 +76,7 @@ class _Ends:
 
 
 def _new_ends() -> _Ends:
+    """A new, empty ``_Ends``. Does not switch."""
     ends = _Ends()
     ends.ended = deque()
     ends.waiter = None
