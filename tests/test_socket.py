@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import tempfile
@@ -12,6 +13,7 @@ import pytest
 import shoal
 import shoal.socket as socket
 from shoal._hub import get_hub as shoal_hub
+from shoal._scheduler import get_scheduler
 
 
 def _echo(conn: socket.socket, address: object) -> None:
@@ -341,6 +343,44 @@ def test_a_timeout_and_data_in_the_same_loop_round_lose_nothing(loop: str) -> No
 
     shoal.run(main, loop=loop)
     assert len(outcomes) == 5
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_readiness_seen_again_before_the_woken_reader_runs_wakes_it_once(
+    loop: str,
+) -> None:
+    """The loop may report a socket readable again before the reader it woke
+    has run (the data is not read yet, and readiness is level-triggered):
+    the reader is woken once, reads once, and its next read waits as
+    usual, counted once in the hub."""
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with a, b:
+            reader = shoal.spawn(lambda: (a.recv(10), a.recv(10)))
+            shoal.sleep(0.001)  # the reader waits
+            b.sendall(b"x")
+            runq = get_scheduler().runq
+            seen: list[tuple[int, int]] = []
+
+            def poll_thrice() -> None:
+                # As the loop does when it polls again before the reader runs
+                # (it may have polled once already: the order is the loop's).
+                for _ in range(3):
+                    a._readable()
+                seen.append((list(runq).count(reader), shoal_hub().waiting))
+
+            asyncio.get_running_loop().call_soon(poll_thrice)
+            shoal.sleep(0.001)
+            # The reader is queued once, and its wait counted off once: the
+            # hub counts only this sleep.
+            assert seen == [(1, 1)]
+            assert shoal_hub().waiting == 1  # the reader's second read
+            b.sendall(b"y")
+            assert reader.get(timeout=5) == (b"x", b"y")
+            assert shoal_hub().waiting == 0
+
+    shoal.run(main, loop=loop)
 
 
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
