@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
 import greenlet
 
@@ -231,7 +232,7 @@ def test_a_schedule_callback_set_mid_run_sees_every_later_switch() -> None:
 
 def test_a_schedule_callback_sees_the_switches_of_tasklets_waiting_for_io() -> None:
     """A socket read parks, and the hub resumes the reader, by paths of
-    their own (socket._wait_readable, run_ready); with a callback set, they
+    their own (HubTurns.wait_in_hub, run_ready); with a callback set, they
     report their switches all the same."""
     seen: list[tuple[str, str]] = []
 
@@ -241,13 +242,20 @@ def test_a_schedule_callback_sees_the_switches_of_tasklets_waiting_for_io() -> N
     def main() -> None:
         a, b = shoal.socket.socketpair()
         with a, b:
-            reader = shoal.spawn(lambda: a.recv(1) + a.recv(1))
+            first = shoal.Event()
+
+            def read() -> bytes:
+                x = a.recv(1)
+                first.set()
+                return x + a.recv(1)
+
+            reader = shoal.spawn(read)
             reader.name = "reader"
             shoal.sleep(0.001)  # the reader waits in the hub
             _scheduler.set_schedule_callback(record)
             try:
                 b.sendall(b"x")
-                shoal.sleep(0.001)
+                first.wait()
                 b.sendall(b"y")
                 assert reader.get() == b"xy"
             finally:
@@ -255,14 +263,32 @@ def test_a_schedule_callback_sees_the_switches_of_tasklets_waiting_for_io() -> N
 
     shoal.run(main)
     assert seen == [
-        ("main", "hub"),  # main sleeps
+        ("main", "hub"),  # main waits for the first byte: the hub polls
         ("hub", "reader"),  # x is there: the hub runs the reader
-        ("reader", "hub"),  # which waits again, with the hub's turn queued
-        ("hub", "main"),  # main's sleep is over
-        ("main", "hub"),  # main waits for the reader
+        ("reader", "main"),  # which wakes main and waits again
+        ("main", "hub"),  # main sent y and waits for the reader: the hub's turn
         ("hub", "reader"),  # y is there
         ("reader", "main"),  # the reader ends; main was woken
     ]
+
+
+def test_with_a_schedule_callback_a_sleeper_wakes_while_others_only_yield() -> None:
+    """A tasklet that waits in the hub while others are runnable gives the
+    hub its turn in the run queue, callback or not: else tasklets that only
+    yield would starve its timer."""
+
+    def main() -> None:
+        sleeper = shoal.spawn(shoal.sleep, 0.005)
+        _scheduler.set_schedule_callback(lambda prev, nxt: None)
+        try:
+            give_up = time.monotonic() + 5
+            while not sleeper.dead and time.monotonic() < give_up:
+                shoal.schedule()
+        finally:
+            _scheduler.set_schedule_callback(None)
+        assert sleeper.dead
+
+    shoal.run(main)
 
 
 def test_a_schedule_callback_set_by_another_thread_sees_the_switches_after() -> None:

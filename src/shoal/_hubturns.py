@@ -107,15 +107,15 @@ class HubTurns:
         cur._blocked_on = wait
         runq = self.runq
         try:
+            if runq and not hub.queued:
+                # queue_hub(), inlined: others run first, then the hub
+                hub.queued = True
+                task = hub.task
+                if hub.gr is None:
+                    self._hub_greenlet()
+                task._temp = HUB_TURN
+                runq.append(task)
             if runq and cur is not self.hubtask and not watched:
-                if not hub.queued:
-                    # queue_hub(), inlined: others run first, then the hub
-                    hub.queued = True
-                    task = hub.task
-                    if hub.gr is None:
-                        self._hub_greenlet()
-                    task._temp = HUB_TURN
-                    runq.append(task)
                 nxt = runq.popleft()
                 cur._gr = getcurrent()
                 self.current = nxt
