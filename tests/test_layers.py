@@ -13,6 +13,8 @@ LAYERS = {
     "_tproxy": 1,
     "proxy": 2,
     "_task": 0,
+    "_watch": 0,
+    "_workers": 1,
     "_hubturns": 1,
     "_scheduler": 2,
     "_deadlines": 2,
@@ -100,8 +102,8 @@ def test_no_module_imports_a_higher_layer() -> None:
 
 
 def test_only_the_kernel_switches_greenlets() -> None:
-    """Only the kernel (_scheduler, _hubturns, _handoff) imports greenlet (the
-    demo too, for its version)."""
+    """Only the kernel (_scheduler, _hubturns, _workers, _handoff) imports
+    greenlet (the demo too, for its version)."""
     importers = set()
     for path in PACKAGE.glob("*.py"):
         for node in _runtime_nodes(ast.parse(path.read_text())):
@@ -112,4 +114,4 @@ def test_only_the_kernel_switches_greenlets() -> None:
                 names = [node.module]
             if any(name.split(".")[0] == "greenlet" for name in names):
                 importers.add(path.stem)
-    assert importers == {"_scheduler", "_hubturns", "_handoff", "demo"}
+    assert importers == {"_scheduler", "_hubturns", "_workers", "_handoff", "demo"}

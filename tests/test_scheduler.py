@@ -9,7 +9,7 @@ import time
 import greenlet
 
 import shoal
-from shoal import _scheduler
+from shoal import _scheduler, _watch
 
 
 def test_finished_tasklets_greenlets_are_reused() -> None:
@@ -179,12 +179,12 @@ def test_schedule_callback_sees_every_switch_in_order() -> None:
     a = shoal.spawn(shoal.schedule)
     b = shoal.spawn(shoal.schedule)
     a.name, b.name = "a", "b"
-    old = _scheduler.set_schedule_callback(record)
+    old = _watch.set_schedule_callback(record)
     try:
         a.join()
         b.join()
     finally:
-        _scheduler.set_schedule_callback(old)
+        _watch.set_schedule_callback(old)
     assert seen == [
         ("main", "a"),  # main waits for a
         ("a", "b"),  # a yields
@@ -205,7 +205,7 @@ def test_a_schedule_callback_set_mid_run_sees_every_later_switch() -> None:
 
     def a_body() -> None:
         shoal.schedule()
-        _scheduler.set_schedule_callback(record)
+        _watch.set_schedule_callback(record)
         shoal.schedule()
         shoal.schedule()
 
@@ -219,7 +219,7 @@ def test_a_schedule_callback_set_mid_run_sees_every_later_switch() -> None:
         a.join()
         b.join()
     finally:
-        _scheduler.set_schedule_callback(None)
+        _watch.set_schedule_callback(None)
     assert seen == [
         ("a", "b"),  # a yields, callback set
         ("b", "a"),
@@ -252,14 +252,14 @@ def test_a_schedule_callback_sees_the_switches_of_tasklets_waiting_for_io() -> N
             reader = shoal.spawn(read)
             reader.name = "reader"
             shoal.sleep(0.001)  # the reader waits in the hub
-            _scheduler.set_schedule_callback(record)
+            _watch.set_schedule_callback(record)
             try:
                 b.sendall(b"x")
                 first.wait()
                 b.sendall(b"y")
                 assert reader.get() == b"xy"
             finally:
-                _scheduler.set_schedule_callback(None)
+                _watch.set_schedule_callback(None)
 
     shoal.run(main)
     assert seen == [
@@ -279,13 +279,13 @@ def test_with_a_schedule_callback_a_sleeper_wakes_while_others_only_yield() -> N
 
     def main() -> None:
         sleeper = shoal.spawn(shoal.sleep, 0.005)
-        _scheduler.set_schedule_callback(lambda prev, nxt: None)
+        _watch.set_schedule_callback(lambda prev, nxt: None)
         try:
             give_up = time.monotonic() + 5
             while not sleeper.dead and time.monotonic() < give_up:
                 shoal.schedule()
         finally:
-            _scheduler.set_schedule_callback(None)
+            _watch.set_schedule_callback(None)
         assert sleeper.dead
 
     shoal.run(main)
@@ -302,7 +302,7 @@ def test_a_schedule_callback_set_by_another_thread_sees_the_switches_after() -> 
             seen.append(nxt.name)
 
     def setter() -> None:
-        _scheduler.set_schedule_callback(record)
+        _watch.set_schedule_callback(record)
         was_set.set()
 
     mark: list[int] = []
@@ -327,7 +327,7 @@ def test_a_schedule_callback_set_by_another_thread_sees_the_switches_after() -> 
         other.kill()
     finally:
         thread.join(5)
-        _scheduler.set_schedule_callback(None)
+        _watch.set_schedule_callback(None)
     assert was_set.is_set()
     # After y saw it: y yields 3 times, each a switch to o and back.
     assert seen[mark[0] : mark[0] + 6] == ["o", "y"] * 3
@@ -338,4 +338,4 @@ def test_bad_schedule_callback_is_rejected() -> None:
     import pytest
 
     with pytest.raises(TypeError, match="callable or None, got 3"):
-        _scheduler.set_schedule_callback(3)  # type: ignore[arg-type]
+        _watch.set_schedule_callback(3)  # type: ignore[arg-type]

@@ -406,17 +406,17 @@ def test_raising_schedule_callback_is_reported_not_raised(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A schedule callback that raises is printed, and the switch completes."""
-    from shoal import _scheduler
+    from shoal import _watch
 
     def bad(prev: object, nxt: object) -> None:
         raise ValueError("callback broke")
 
-    old = _scheduler.set_schedule_callback(bad)
+    old = _watch.set_schedule_callback(bad)
     try:
         t = shoal.spawn(lambda: 5)
         assert t.get() == 5
     finally:
-        _scheduler.set_schedule_callback(old)
+        _watch.set_schedule_callback(old)
     err = capsys.readouterr().err
     assert "Exception ignored in shoal callback" in err
     assert "callback broke" in err

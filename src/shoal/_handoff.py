@@ -17,7 +17,7 @@ from typing import Any
 
 from greenlet import getcurrent
 
-from . import _scheduler
+from . import _scheduler, _watch
 from ._errors import bomb
 from ._scheduler import Scheduler, Task, Waiter, get_scheduler
 from ._task import NOWAKE
@@ -38,10 +38,10 @@ def _rewatch() -> None:
     global _watched
     _watched = _channel_callback
     if _watched is None:
-        _watched = _scheduler._schedule_callback
+        _watched = _watch.gate
 
 
-_scheduler.gate_listeners.append(_rewatch)
+_watch.gate_listeners.append(_rewatch)
 _rewatch()
 
 

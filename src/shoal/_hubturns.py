@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from greenlet import getcurrent, greenlet
 
+from . import _watch
 from ._errors import BlockingInHubError, DeadlockError
 from ._task import HUB_TURN, NOWAKE, Task
 
@@ -33,10 +34,18 @@ NO_HUB: Any = object()
 #: (seconds), not at every round of the run queue.
 POLL_EVERY = 50e-6
 _clock = time.perf_counter
-#: True while a schedule callback is set (kept by ``_scheduler._regate``):
-#: ``run_ready`` then resumes tasklets through ``Scheduler.resume``, which
-#: calls it, rather than inline.
+#: True while anything watches switches (see ``shoal._watch``): ``run_ready``
+#: then resumes tasklets through ``Scheduler.resume``, which tells the
+#: watcher, rather than inline.
 watched = False
+
+
+def _rewatch() -> None:
+    global watched
+    watched = _watch.gate is not None
+
+
+_watch.gate_listeners.append(_rewatch)
 
 
 class HubTurns:

@@ -26,7 +26,8 @@ from types import FrameType, TracebackType
 from typing import IO, Any
 
 from ._hub import Hub
-from ._scheduler import DEAD, Scheduler, Task, count_switches, get_scheduler
+from ._scheduler import DEAD, Scheduler, Task, get_scheduler
+from ._watch import count_switches
 
 __all__ = ["Monitor", "dump_tasklets", "monitor", "monitor_from_environment"]
 

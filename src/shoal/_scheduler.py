@@ -13,12 +13,9 @@ A tasklet remembers the greenlet to resume (``_gr``), recorded each time it
 switches away. Usually that is its worker greenlet, but code inside a tasklet
 may block from a nested greenlet of its own; the tasklet then resumes there.
 
-Worker greenlets are pooled: when a tasklet's function ends, its greenlet
-parks itself in ``pool`` and later runs another tasklet's function. If the next
-runnable tasklet has not started yet, the dying worker runs it in place,
-without any switch. Dropping a parked greenlet (when the pool is full) throws
-``GreenletExit`` into it, which ends it cleanly. New worker greenlets are made
-by the starter greenlet, at a fixed depth (see ``Scheduler.start``).
+Tasklets' functions run in pooled worker greenlets (``shoal._workers``). New
+ones are made by the starter greenlet, at a fixed depth (see
+``Scheduler.start``). Switches are watched through ``shoal._watch``.
 
 Wake values travel through ``switch``. A tasklet that is made runnable with a
 value still to return (a channel operation completed for it) carries it in
@@ -43,20 +40,21 @@ for, for ``repr`` and deadlock reports.
 from __future__ import annotations
 
 import random
-import sys
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from greenlet import getcurrent, greenlet
 
-from . import _hubturns
+from . import _watch
 from ._errors import DeadlockError, TaskletExit, bomb
 from ._hubturns import POLL_EVERY, HubTurns
 from ._task import DEAD, HUB_TURN, NOWAKE, Task
+from ._watch import ScheduleCallback
+from ._watch import switched as _switched
+from ._workers import starter as _starter
 
 __all__ = [
     "DEAD",
@@ -64,96 +62,30 @@ __all__ = [
     "Scheduler",
     "Task",
     "Waiter",
-    "count_switches",
-    "get_schedule_callback",
     "get_scheduler",
     "local",
     "schedule",
-    "set_schedule_callback",
 ]
 
 _NOWAKE = NOWAKE
 _HUB_TURN = HUB_TURN
 
-POOL_SIZE = 256
 _clock = time.perf_counter
 _REPORT_LINES = 1000
 
-ScheduleCallback = Callable[[Any, Any], object]
-#: Non-None while anything watches switches: the gate every switch point
-#: tests before calling ``_switched``, so that watching costs nothing when
-#: nobody does. It is the user's callback, or ``_switched`` itself when only
-#: the monitor watches.
+#: ``shoal._watch.gate``, kept here by ``_regate``: every switch point tests
+#: it before it calls ``_switched``.
 _schedule_callback: ScheduleCallback | None = None
-_user_callback: ScheduleCallback | None = None
-#: Schedulers counting their switches for a monitor (``shoal.monitor``).
-_counted: set[Scheduler] = set()
-#: Called whenever the gate changes: ``shoal._handoff`` keeps a gate of its
-#: own, for its fast paths.
-gate_listeners: list[Callable[[], object]] = []
 
 
 def _regate() -> None:
     global _schedule_callback, hint
-    if _user_callback is not None:
-        _schedule_callback = _user_callback
-    elif _counted:
-        _schedule_callback = _switched
-    else:
-        _schedule_callback = None
+    _schedule_callback = _watch.gate
     if _schedule_callback is not None:
         # No hint while the gate is set: schedule() then always takes its
         # slow path, which calls the callback, and its fast path need not
         # test for one (see get_scheduler).
         hint = _NOBODY
-    _hubturns.watched = _schedule_callback is not None
-    for listener in gate_listeners:
-        listener()
-
-
-def set_schedule_callback(callback: ScheduleCallback | None) -> ScheduleCallback | None:
-    """Call ``callback(prev, next)`` at every switch; return the old callback."""
-    global _user_callback
-    if callback is not None and not callable(callback):
-        raise TypeError(f"schedule callback must be callable or None, got {callback!r}")
-    old, _user_callback = _user_callback, callback
-    _regate()
-    return old
-
-
-def count_switches(sched: Scheduler, on: bool) -> None:
-    """Start (or stop) counting ``sched.switches``, for a monitor. Counting
-    costs every switch of every thread a call while any scheduler counts.
-    Does not switch."""
-    if on:
-        _counted.add(sched)
-    else:
-        _counted.discard(sched)
-    _regate()
-
-
-def _switched(prev: Any, nxt: Any) -> None:
-    """Count a switch for a monitor and tell the schedule callback. The
-    callback's errors are printed to stderr, not raised: a switch is half
-    done when it runs, and Stackless does the same."""
-    if _counted:
-        nxt._sched.switches += 1
-    callback = _user_callback
-    if callback is not None:
-        try:
-            callback(prev, nxt)
-        except Exception as exc:
-            _unraisable(exc, callback)
-
-
-def _unraisable(exc: BaseException, callback: object) -> None:
-    print(f"Exception ignored in shoal callback {callback!r}:", file=sys.stderr)
-    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-
-
-def get_schedule_callback() -> ScheduleCallback | None:
-    """The current schedule callback, or None."""
-    return _user_callback
 
 
 class Waiter:
@@ -477,6 +409,7 @@ _NOBODY = _no_scheduler()
 #: callback is set there is no hint (``_NOBODY``), so that ``schedule()``
 #: takes its slow path, which calls it.
 hint: Scheduler = _NOBODY
+_watch.gate_listeners.append(_regate)
 
 
 class _Release:
@@ -590,87 +523,3 @@ def _hub_turn(s: Scheduler, cur: Task, hub: Task) -> None:
         s.resume(cur, runq.popleft())
     else:
         s.resume(cur, hub)
-
-
-def _starter(t: Task) -> None:
-    """The body of the starter greenlet: make a worker greenlet for each
-    tasklet it is handed, and start the tasklet in it (see ``start``)."""
-    root = t._sched.root
-    while True:
-        gr = greenlet(_worker, root)
-        t._gr = gr
-        t = gr.switch(t)
-
-
-def _worker(t: Task) -> None:
-    """The body of every worker greenlet: run tasklets' functions one after
-    another, and in between switch to the next runnable tasklet.
-
-    This is ``Task._finish`` and the switch away, inlined: spawning and
-    ending short tasklets is a hot path.
-    """
-    s = t._sched
-    me = getcurrent()
-    alive = s.alive
-    runq = s.runq
-    pool = s.pool
-    while True:
-        fn, args, kwargs = t._fn, t._args, t._kwargs
-        t._args = t._kwargs = None
-        try:
-            # Calls with a fixed number of arguments are inlined by CPython
-            # 3.11+; fn(*args) is not, and leaves one more C frame on this
-            # greenlet's stack, which every switch away copies (~370 bytes
-            # a parked tasklet).
-            if kwargs:
-                t._value = fn(*args, **kwargs)
-            elif not args:
-                t._value = fn()
-            elif len(args) == 1:
-                t._value = fn(args[0])
-            elif len(args) == 2:
-                t._value = fn(args[0], args[1])
-            elif len(args) == 3:
-                t._value = fn(args[0], args[1], args[2])
-            else:
-                t._value = fn(*args)
-        except BaseException as exc:
-            t._value = None
-            t._exception = exc
-            if type(exc) is TaskletExit:
-                # A kill needs no traceback, and its frames (whose locals
-                # hold the tasklet) would make a cycle with the tasklet:
-                # cyclic garbage at every kill, for the collector. And
-                # failed() has nothing to do for a plain TaskletExit.
-                exc.__traceback__ = None
-            else:
-                s.failed(t, exc)
-        else:
-            # Both slots set once it has ended: reading an unset slot raises
-            # (and formats) an AttributeError, ~30x the cost of this store.
-            t._exception = None
-        fn = args = kwargs = None  # no references kept while parked
-        t._gr = DEAD
-        del alive[t]
-        if t._joiners:
-            s.wake_joiners(t)
-        if not runq or s.propagating is not None:
-            t = s.wake_main(me, t)
-            continue
-        nxt = runq.popleft()
-        s.current = nxt
-        if _schedule_callback is not None:
-            _switched(t, nxt)
-        gr = nxt._gr
-        if gr is None:
-            # Not started yet: run it right here, with no switch at all.
-            nxt._gr = me
-            t = nxt
-            continue
-        if len(pool) >= POOL_SIZE:
-            pool.popleft()  # dropping an idle greenlet ends it (GreenletExit)
-        pool.append(me)
-        value = nxt._temp
-        nxt._temp = _NOWAKE
-        t = nxt = None  # type: ignore[assignment]
-        t = gr.switch(value)

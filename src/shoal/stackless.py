@@ -41,10 +41,8 @@ from ._scheduler import (
     NOWAKE,
     Scheduler,
     Task,
-    get_schedule_callback,
     get_scheduler,
     local,
-    set_schedule_callback,
 )
 from ._stackless_channel import (
     LAST,
@@ -58,6 +56,7 @@ from ._stackless_channel import (
 )
 from ._task import HUB_TURN, NO_VALUE, init_task
 from ._tasklet import Tasklet
+from ._watch import get_schedule_callback, set_schedule_callback
 
 __all__ = [
     "TaskletExit",

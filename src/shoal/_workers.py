@@ -1,0 +1,123 @@
+"""The worker greenlets that run tasklets' functions. Part of the kernel
+(see ``shoal._scheduler``): ``Scheduler.start`` hands a tasklet that has
+not started to a pooled worker, or to the starter greenlet, which makes a
+new one.
+
+Worker greenlets are pooled: when a tasklet's function ends, its greenlet
+parks itself in the scheduler's ``pool`` and later runs another tasklet's
+function. If the next runnable tasklet has not started yet, the dying worker
+runs it in place, without any switch. Dropping a parked greenlet (when the
+pool is full) throws ``GreenletExit`` into it, which ends it cleanly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from greenlet import getcurrent, greenlet
+
+from . import _watch
+from ._errors import TaskletExit
+from ._task import DEAD, NOWAKE, Task
+from ._watch import switched as _switched
+
+__all__ = ["POOL_SIZE", "starter"]
+
+_NOWAKE = NOWAKE
+#: At most this many idle worker greenlets wait in a scheduler's pool.
+POOL_SIZE = 256
+#: ``shoal._watch.gate``, kept here by ``_regate``: read at every switch.
+_schedule_callback: Any = None
+
+
+def _regate() -> None:
+    global _schedule_callback
+    _schedule_callback = _watch.gate
+
+
+_watch.gate_listeners.append(_regate)
+
+
+def starter(t: Task) -> None:
+    """The body of the starter greenlet: make a worker greenlet for each
+    tasklet it is handed, and start the tasklet in it (see
+    ``Scheduler.start``)."""
+    root = t._sched.root
+    while True:
+        gr = greenlet(_worker, root)
+        t._gr = gr
+        t = gr.switch(t)
+
+
+def _worker(t: Task) -> None:
+    """The body of every worker greenlet: run tasklets' functions one after
+    another, and in between switch to the next runnable tasklet.
+
+    This is ``Task._finish`` and the switch away, inlined: spawning and
+    ending short tasklets is a hot path.
+    """
+    s = t._sched
+    me = getcurrent()
+    alive = s.alive
+    runq = s.runq
+    pool = s.pool
+    while True:
+        fn, args, kwargs = t._fn, t._args, t._kwargs
+        t._args = t._kwargs = None
+        try:
+            # Calls with a fixed number of arguments are inlined by CPython
+            # 3.11+; fn(*args) is not, and leaves one more C frame on this
+            # greenlet's stack, which every switch away copies (~370 bytes
+            # a parked tasklet).
+            if kwargs:
+                t._value = fn(*args, **kwargs)
+            elif not args:
+                t._value = fn()
+            elif len(args) == 1:
+                t._value = fn(args[0])
+            elif len(args) == 2:
+                t._value = fn(args[0], args[1])
+            elif len(args) == 3:
+                t._value = fn(args[0], args[1], args[2])
+            else:
+                t._value = fn(*args)
+        except BaseException as exc:
+            t._value = None
+            t._exception = exc
+            if type(exc) is TaskletExit:
+                # A kill needs no traceback, and its frames (whose locals
+                # hold the tasklet) would make a cycle with the tasklet:
+                # cyclic garbage at every kill, for the collector. And
+                # failed() has nothing to do for a plain TaskletExit.
+                exc.__traceback__ = None
+            else:
+                s.failed(t, exc)
+        else:
+            # Both slots set once it has ended: reading an unset slot raises
+            # (and formats) an AttributeError, ~30x the cost of this store.
+            t._exception = None
+        fn = args = kwargs = None  # no references kept while parked
+        t._gr = DEAD
+        del alive[t]
+        if t._joiners:
+            s.wake_joiners(t)
+        if not runq or s.propagating is not None:
+            t = s.wake_main(me, t)
+            continue
+        nxt = runq.popleft()
+        s.current = nxt
+        if _schedule_callback is not None:
+            _switched(t, nxt)
+        gr = nxt._gr
+        if gr is None:
+            # Not started yet: run it right here, with no switch at all.
+            nxt._gr = me
+            t = nxt
+            continue
+        if len(pool) >= POOL_SIZE:
+            pool.popleft()  # dropping an idle greenlet ends it (GreenletExit)
+        pool.append(me)
+        value = nxt._temp
+        nxt._temp = _NOWAKE
+        t = nxt = None  # type: ignore[assignment]
+        t = gr.switch(value)
