@@ -35,8 +35,9 @@ LAYERS = {
     "_select": 6,
     "_structure": 6,
     "_stackless_channel": 7,
+    "_stackless_tasklet": 8,
     "testing": 7,
-    "stackless": 8,
+    "stackless": 9,
     "__init__": 8,
     "demo": 9,
 }

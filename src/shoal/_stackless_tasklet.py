@@ -1,0 +1,355 @@
+"""The Stackless ``tasklet`` class over shoal's scheduler, and this
+thread's scheduler with a ``tasklet`` as its main tasklet; re-exported by
+``shoal.stackless``, whose docstring gives the design.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+from ._channel import Channel
+from ._errors import TaskletExit, bomb
+from ._scheduler import DEAD, NOWAKE, Scheduler, Task, get_scheduler
+from ._stackless_channel import install_channel_callback, make_bomb, trapped, waiting
+from ._task import HUB_TURN, NO_VALUE, init_task
+from ._tasklet import Tasklet
+
+__all__ = ["claim", "make_main", "sched", "tasklet"]
+
+
+def claim(value: Any) -> Any:
+    """What a resumed tasklet returns: its wake value; a bomb explodes."""
+    if value.__class__ is bomb:
+        value.raise_()
+    if value is NOWAKE or value is HUB_TURN or value is NO_VALUE:
+        return None
+    return value
+
+
+def _wants_value(cur: Task) -> None:
+    """``cur`` is about to wait in the run queue and return the value it is
+    resumed with: with no tempval set, it waits with ``NO_VALUE``, so that a
+    bare switch (``shoal.schedule()``) cannot resume it with ``()``. Does not
+    switch."""
+    if cur._temp is NOWAKE:
+        cur._temp = NO_VALUE
+
+
+def _head(runq: deque[Task], t: Task) -> None:
+    """Rotate ``runq`` so that ``t`` is first: the ring's head moves to it."""
+    runq.rotate(-runq.index(t))
+
+
+def _boot(t: Task, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """Start a tasklet whose tempval was set before its first run: a bomb
+    there kills it before ``fn`` is entered, as in Stackless."""
+    value, t._temp = t._temp, NOWAKE
+    claim(value)
+    return fn(*args, **kwargs) if kwargs else fn(*args)
+
+
+class tasklet(Tasklet):  # noqa: N801 - the Stackless name
+    """A Stackless tasklet: ``tasklet(func)(*args)`` makes a runnable one.
+
+    ``tasklet(func)`` only binds ``func``; ``tasklet(func, args, kwargs)``
+    makes it alive but paused. An exception escaping it is raised in the main
+    tasklet (out of ``run()``), as in Stackless. Does not switch.
+    """
+
+    __slots__ = ("_atomic",)
+
+    _kind = "tasklet"
+    _propagate = True
+
+    def __init__(self, func: Any = None, args: Any = None, kwargs: Any = None) -> None:
+        init_task(self, sched(), None, None, None)
+        self._atomic = False
+        self._gr = DEAD
+        self._bind(func, args, kwargs)
+
+    def bind(self, func: Any = None, args: Any = None, kwargs: Any = None) -> tasklet:
+        """Bind ``func``; with ``args`` or ``kwargs`` too, make the tasklet alive
+        but paused. All None unbinds it. Does not switch."""
+        s = self._sched
+        if s.current is self:
+            raise RuntimeError("can't (re)bind the current tasklet")
+        if self.scheduled:
+            raise RuntimeError("tasklet is scheduled")
+        if self is s.main or (self._gr is not None and self._gr is not DEAD):
+            raise RuntimeError("tasklet has C state on its stack")
+        self._bind(func, args, kwargs)
+        return self
+
+    def _bind(self, func: Any, args: Any, kwargs: Any) -> None:
+        if func is not None and not callable(func):
+            raise TypeError("tasklet function must be a callable or None")
+        if self._gr is None:  # set up but never run: forget the call
+            self._args = self._kwargs = None
+            self._gr = DEAD
+            self._sched.alive.pop(self, None)
+        if args is None and kwargs is None:
+            self._temp = self._fn = func
+            return
+        if func is not None:
+            self._temp = func
+        self._setup(args or (), kwargs or {})
+
+    def _setup(self, args: Iterable[Any], kwargs: dict[str, Any]) -> None:
+        func = self._temp
+        if not callable(func):
+            raise RuntimeError("the tasklet was not bound to a function")
+        self._fn, self._args, self._kwargs = func, tuple(args), dict(kwargs) or None
+        self._temp = NO_VALUE  # not started (see shoal._task.NO_VALUE)
+        self._gr = None
+        self._sched.alive[self] = None
+
+    def setup(self, *args: Any, **kwargs: Any) -> tasklet:
+        """Supply the arguments and insert the tasklet at the end of the ring.
+        Does not switch."""
+        if self.alive:
+            raise RuntimeError("tasklet is alive")
+        self._setup(args, kwargs)
+        self._sched.runq.append(self)
+        return self
+
+    __call__ = setup
+
+    @property
+    def tempval(self) -> Any:
+        """The value it resumes with (a blocked sender: the value it sends)."""
+        value = self._temp
+        return None if value is NOWAKE or value is NO_VALUE else value
+
+    @tempval.setter
+    def tempval(self, value: Any) -> None:
+        self._temp = value
+        if value.__class__ is bomb:
+            self._arm()
+
+    def _arm(self) -> None:
+        """If it has not started, make it claim its tempval when it does."""
+        if self._gr is None and self._fn is not _boot and self is not self._sched.main:
+            self._args = (self, self._fn, self._args, self._kwargs)
+            self._fn, self._kwargs = _boot, None
+
+    @property
+    def atomic(self) -> bool:
+        """The atomic flag; shoal never preempts, so it is only bookkeeping."""
+        return self._atomic
+
+    def set_atomic(self, flag: bool) -> bool:
+        """Set the atomic flag; return the previous one. Does not switch."""
+        old, self._atomic = self._atomic, bool(flag)
+        return old
+
+    @property
+    def block_trap(self) -> bool:
+        """When true, a channel action that would block raises RuntimeError."""
+        return self in trapped
+
+    @block_trap.setter
+    def block_trap(self, value: bool) -> None:
+        if value:
+            trapped.add(self)
+        else:
+            trapped.discard(self)
+        install_channel_callback()
+
+    @property
+    def scheduled(self) -> bool:
+        """In the runnables ring, or blocked on a channel."""
+        s = self._sched
+        return self._blocked_on is not None or s.current is self or self in s.runq
+
+    @property
+    def blocked(self) -> bool:
+        """Waiting on a channel."""
+        return self._blocked_on is not None
+
+    @property
+    def paused(self) -> bool:
+        """Alive, but neither runnable nor blocked."""
+        return self.alive and not self.scheduled
+
+    @property
+    def is_main(self) -> bool:
+        return self._sched.main is self
+
+    @property
+    def is_current(self) -> bool:
+        return self._sched.current is self
+
+    @property
+    def thread_id(self) -> int:
+        """The owning thread's id, or -1 once that thread has ended."""
+        tid = self._sched.thread_id
+        alive = tid == threading.get_ident() or any(
+            th.ident == tid for th in threading.enumerate()
+        )
+        return tid if alive else -1
+
+    @property
+    def next(self) -> Any:
+        """The next tasklet in its ring or channel queue, or None."""
+        return self._neighbour(1)
+
+    @property
+    def prev(self) -> Any:
+        """The previous tasklet in its ring or channel queue, or None."""
+        return self._neighbour(-1)
+
+    def _neighbour(self, step: int) -> Any:
+        on = self._blocked_on
+        if on is not None:
+            if not isinstance(on, Channel):
+                return None
+            chain = waiting(on, on._is_sending(self))
+            i = chain.index(self) + step
+            return chain[i] if 0 <= i < len(chain) else None
+        s = self._sched
+        ring = [s.current, *s.runq]
+        return ring[(ring.index(self) + step) % len(ring)] if self in ring else None
+
+    def insert(self) -> tasklet:
+        """Insert at the end of the ring; no-op if already there. Does not switch."""
+        s = self._sched
+        if self._blocked_on is not None:
+            raise RuntimeError("You cannot run a blocked tasklet")
+        if s.current is not self and self not in s.runq:
+            if not self.alive:
+                raise RuntimeError("You cannot run an unbound(dead) tasklet")
+            s.runq.append(self)
+        return self
+
+    def remove(self) -> tasklet:
+        """Take it out of the ring: it is paused. Does not switch."""
+        s = self._sched
+        if self._blocked_on is not None:
+            raise RuntimeError("You cannot remove a blocked tasklet.")
+        if s.current is self:
+            raise RuntimeError("The current tasklet cannot be removed.")
+        if self in s.runq:
+            s.runq.remove(self)
+        return self
+
+    def run(self) -> Any:
+        """Run it now: the head of the ring moves to it, so the caller runs
+        right after its turn. Returns the caller's tempval. Switches."""
+        s = self.insert()._sched
+        cur = s.current
+        if cur is self:
+            return claim(self._take_temp())
+        s.runq.append(cur)
+        _head(s.runq, self)
+        _wants_value(cur)
+        return claim(s.park(cur))
+
+    def switch(self) -> Any:
+        """Like :meth:`run`, but the caller leaves the ring (it is paused).
+        Switches."""
+        s = self.insert()._sched
+        cur = s.current
+        if cur is self:
+            return claim(self._take_temp())
+        _head(s.runq, self)
+        _wants_value(cur)
+        return claim(s.park(cur))
+
+    def throw(
+        self, exc: Any = None, val: Any = None, tb: Any = None, pending: bool = False
+    ) -> Any:
+        """Raise ``exc`` in the tasklet, with the semantics of ``raise``. It is
+        unblocked, inserted if not in the ring, and (unless ``pending``) run at
+        once, as by :meth:`run`. Switches unless pending or dead."""
+        return self._throw(make_bomb(exc, val, tb), pending)
+
+    def raise_exception(self, exc_class: type[BaseException], *args: Any) -> Any:
+        """Raise ``exc_class(*args)`` in the tasklet at once (see throw). Switches."""
+        return self._throw(bomb(exc_class, exc_class(*args)), False)
+
+    def kill(self, pending: bool = False) -> Any:  # type: ignore[override]
+        """Raise TaskletExit in the tasklet (see throw); a no-op if it is not
+        alive. Switches unless pending or not alive."""
+        return self._throw(bomb(TaskletExit, TaskletExit()), pending)
+
+    def _throw(self, b: bomb, pending: bool) -> Any:
+        s = self._sched
+        cur = s.current
+        if cur is self:
+            return b.raise_()
+        if not self.alive:
+            if isinstance(b.value, TaskletExit):
+                return None
+            raise RuntimeError("You cannot throw to a dead tasklet")
+        runq = s.runq
+        on = self._blocked_on
+        if on is not None:
+            on._unpark(self)
+            self._blocked_on = None
+            runq.append(self)
+        elif self not in runq:
+            runq.append(self)
+        started = self._gr is not None
+        if pending or not started:
+            self.tempval = b  # explodes when it resumes, or before it starts
+            if pending:
+                return None
+        runq.append(cur)
+        _head(runq, self)
+        _wants_value(cur)
+        if not started:
+            return claim(s.park(cur))
+        runq.popleft()
+        self._temp = NOWAKE
+        return claim(s.throw_to(cur, self, b.value))
+
+    def bind_thread(self, thread_id: int | None = None) -> None:
+        """Tasklets cannot change threads: greenlets are bound to theirs."""
+        if thread_id in (None, -1, self._sched.thread_id) and self.thread_id == (
+            threading.get_ident()
+        ):
+            return
+        raise NotImplementedError("greenlet cannot move a tasklet to another thread")
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise NotImplementedError(
+            "greenlet cannot pickle a tasklet: its suspended stack is C state"
+        )
+
+    def __reduce__(self) -> NoReturn:
+        self.__reduce_ex__(2)
+
+    def __setstate__(self, state: Any) -> NoReturn:
+        self.__reduce_ex__(2)
+
+
+def make_main() -> Task:
+    """A thread's main tasklet, as a ``tasklet`` (``shoal.stackless`` makes
+    this the scheduler's ``make_main``). Does not switch."""
+    main = tasklet.__new__(tasklet)  # no __init__: it binds a function
+    init_task(main, None, None, (), None)  # type: ignore[arg-type]
+    main._name = "main"
+    main._atomic = False
+    return main
+
+
+def sched() -> Scheduler:
+    """This thread's scheduler, with a ``tasklet`` as its main tasklet."""
+    s = get_scheduler()
+    if s.main.__class__ is not tasklet:
+        # The thread used shoal before this module was imported.
+        old = s.main
+        if s.current is not old:
+            raise RuntimeError(
+                "shoal.stackless must be first used from the main tasklet "
+                "in a thread that already runs shoal tasklets"
+            )
+        new = make_main()
+        for name in Task.__slots__:
+            if not name.startswith("__") and hasattr(old, name):
+                setattr(new, name, getattr(old, name))
+        s.main = s.current = new
+    return s
