@@ -148,10 +148,13 @@ _proxied: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
 
 
 class _Proxy:
-    """Base of the proxy classes of non-exception types: the controller, and
-    for ``make_proxy`` the object operations are delegated to."""
+    """Base of the proxy classes of non-exception types. Each proxy class
+    declares its own slots, ``_shoal_ctl`` (the controller) and
+    ``_shoal_obj`` (for ``make_proxy``, the object operations are delegated
+    to): a slot's getter checks the instance's class, at once when it is
+    the slot's own, through the MRO for a subclass."""
 
-    __slots__ = ("__weakref__", "_shoal_ctl", "_shoal_obj")
+    __slots__ = ("__weakref__",)
 
 
 def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], None]]:
@@ -261,13 +264,12 @@ def proxy_class(t: type, op: Any = None) -> type:
     ns, bind = _namespace(t, op)
     # The class keeps T's name: Python's TypeErrors name it ("object of
     # type 'int' has no len()"), and must read as for a real instance.
+    ns["__slots__"] = ("_shoal_ctl", "_shoal_obj")
     if issubclass(t, BaseException):
-        # raise needs a real exception: derive, with a slot for the controller.
-        ns["__slots__"] = ("_shoal_ctl", "_shoal_obj")
+        # raise needs a real exception: derive from it.
         meta: Any = type(t)
         cls: type = meta(t.__name__, (t,), ns)
     else:
-        ns["__slots__"] = ()
         cls = type(t.__name__, (_Proxy,), ns)
     bind(_slot(cls, "_shoal_ctl").__get__, _slot(cls, "_shoal_obj").__get__)
     cache[t] = cls
