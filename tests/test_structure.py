@@ -173,6 +173,120 @@ def test_taskgroup_first_failure_kills_siblings_and_groups_errors(
     assert "ValueError" not in capsys.readouterr().err
 
 
+def test_a_failing_child_kills_its_siblings_and_interrupts_the_body_at_once() -> None:
+    """The body waits (the owner is not in ``__exit__`` yet): the first
+    failure kills the siblings and ends the body then, not when the body
+    would have finished."""
+    log: list[str] = []
+
+    def fail() -> None:
+        shoal.sleep(0.005)
+        log.append("child fails")
+        raise ValueError("child failed")
+
+    def grouped() -> None:
+        with shoal.TaskGroup() as group:
+            group.spawn(_after, 5, 1, log, "sibling")
+            group.spawn(fail)
+            try:
+                shoal.sleep(5)
+                log.append("body slept")
+            finally:
+                log.append("body finally")
+
+    def main() -> None:
+        with pytest.raises(ExceptionGroup) as info:
+            grouped()
+        (only,) = info.value.exceptions
+        assert isinstance(only, ValueError)
+
+    shoal.run(main)
+    assert log == ["child fails", "body finally", "sibling finally"]
+
+
+@pytest.mark.parametrize("stackless", [False, True])
+def test_a_child_failing_as_the_body_completes_does_not_interrupt_exit(
+    stackless: bool,
+) -> None:
+    """The body's last wait completed (a value handed to it) when a child
+    fails: the owner takes the value, leaves the body, and its exit
+    collects the failure; nothing is thrown into the exit's own wait. Also
+    once ``shoal.stackless`` is imported, which makes the main tasklet a
+    Stackless ``tasklet``, whose ``throw`` has Stackless's semantics."""
+    if stackless:
+        from shoal import stackless as _  # noqa: F401
+    log: list[object] = []
+
+    def main() -> None:
+        ch = shoal.Channel()
+        ch.preference = 1  # the sender goes on after the hand-off
+
+        def send_then_fail() -> None:
+            ch.send("last")
+            raise ValueError("child failed")
+
+        def grouped() -> None:
+            with shoal.TaskGroup() as group:
+                group.spawn(send_then_fail)
+                log.append(ch.receive())
+
+        with pytest.raises(ExceptionGroup) as info:
+            grouped()
+        (only,) = info.value.exceptions
+        assert isinstance(only, ValueError)
+
+    shoal.run(main)
+    assert log == ["last"]
+
+
+@pytest.mark.parametrize("scope", ["timeout", "move_on_after"])
+def test_an_outer_timeout_ends_a_waiting_task_group_as_itself(scope: str) -> None:
+    """A scope around a TaskGroup expires while the body waits: the
+    children are killed, and the scope sees its own expiry (TimeoutError,
+    or a silent exit), not an ExceptionGroup."""
+    log: list[str] = []
+
+    def main() -> None:
+        make = getattr(shoal, scope)
+        try:
+            with make(0.01) as outer, shoal.TaskGroup() as group:
+                group.spawn(_after, 5, 1, log, "child")
+                shoal.sleep(5)
+            log.append(f"left silently, caught={outer.cancelled_caught}")
+        except shoal.TimeoutError:
+            log.append("TimeoutError")
+
+    shoal.run(main)
+    expected = "TimeoutError" if scope == "timeout" else "left silently, caught=True"
+    assert log == ["child finally", expected]
+
+
+def test_a_body_error_comes_with_the_failures_of_children_killed() -> None:
+    """The body raises; a child fails as it is killed (its ``finally``
+    raises): both errors are in the group, the body's first."""
+
+    def child() -> None:
+        try:
+            shoal.sleep(5)
+        finally:
+            raise KeyError("cleanup failed")
+
+    def grouped() -> None:
+        with shoal.TaskGroup() as group:
+            group.spawn(child)
+            shoal.schedule()
+            raise LookupError("body")
+
+    def main() -> None:
+        with pytest.raises(ExceptionGroup) as info:
+            grouped()
+        body, cleanup = info.value.exceptions
+        assert isinstance(body, LookupError)
+        assert isinstance(cleanup, KeyError)
+
+    shoal.run(main)
+
+
 def test_taskgroup_body_error_kills_children() -> None:
     """The block raising kills the children; its error is in the group."""
     log: list[str] = []

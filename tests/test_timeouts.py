@@ -60,6 +60,42 @@ def test_a_scope_that_exited_never_fires_later() -> None:
     assert _run(main) is False
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_scope_whose_read_completed_as_it_expired_never_fires_later(
+    loop: str,
+) -> None:
+    """The data and the deadline are both due in one round of the loop (the
+    thread was blocked past both). Either the read wins, the block ends,
+    and nothing is raised later; or the timeout wins, the read has not
+    happened, and the data is still there to read."""
+    log: list[object] = []
+
+    def main() -> None:
+        a, b = shoal.socket.socketpair()
+        with a, b:
+
+            def reader() -> None:
+                try:
+                    with shoal.timeout(0.02):
+                        log.append(("got", a.recv(10)))
+                except shoal.TimeoutError:
+                    log.append(("timed out, then read", a.recv(10)))
+                shoal.sleep(0.05)  # past the deadline, outside the scope
+                log.append("after sleep")
+
+            r = shoal.spawn(reader)
+            shoal.sleep(0)  # the reader waits for data
+            b.sendall(b"data")
+            time.sleep(0.05)  # blocks the thread, and so the hub
+            r.get(timeout=5)
+
+    shoal.run(main, loop=loop)
+    assert log in (
+        [("got", b"data"), "after sleep"],
+        [("timed out, then read", b"data"), "after sleep"],
+    )
+
+
 def test_operation_done_just_in_time_is_not_reported_failed() -> None:
     """A receive that completes before the deadline returns its value."""
 

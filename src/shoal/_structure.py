@@ -24,7 +24,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
-from ._errors import TaskletExit
+from ._errors import Interruption, TaskletExit
 from ._hub import ready
 from ._scheduler import DEAD, Scheduler, Task, get_scheduler
 from ._task import init_task
@@ -166,19 +166,53 @@ def _wait_all(branches: list[Tasklet], ends: _Ends) -> None:
             raise exc
 
 
+class _ChildFailed(Interruption):
+    """A task group's child failed while the owner ran the group's block:
+    thrown into the owner, it ends the block, and the group's exit
+    collects the failure (private: only that group catches it)."""
+
+    def __init__(self, group: TaskGroup) -> None:
+        super().__init__(group)
+        self.group = group
+
+    def aimed(self) -> bool:
+        return self.group._in_block
+
+
+def _child(fn: Callable[[], Any], group: TaskGroup, i: int) -> Any:
+    """The body of a task group's child: ``fn()``; its failure ends the
+    owner's block (see ``TaskGroup``). Called as ``_branch`` is."""
+    try:
+        return fn()
+    except TaskletExit:
+        raise
+    except BaseException:
+        group._child_failed()
+        raise
+    finally:
+        group._done.put(i)
+
+
 class TaskGroup:
     """``with TaskGroup() as group: group.spawn(fn, *args)``: the block exits
     only when every child has finished. The first child to fail kills its
-    siblings, and the failures are raised as an ``ExceptionGroup``. If the
-    block itself raises (or its tasklet is killed), the children are killed.
-    Entering does not switch; leaving waits for the children (switches)."""
+    siblings and ends the block at once (the owner leaves it at its switch
+    point, its ``finally`` blocks run), and the failures are raised as an
+    ``ExceptionGroup``. If the block itself raises (or its tasklet is
+    killed, or a timeout scope around the group expires), the children are
+    killed: an error of the block is raised in the group, first, with the
+    children's; a kill or an expiry goes on as itself. Entering does not
+    switch; leaving waits for the children (switches)."""
 
-    __slots__ = ("_children", "_closed", "_done")
+    __slots__ = ("_children", "_closed", "_done", "_in_block", "_interrupted", "_owner")
 
     def __init__(self) -> None:
         self._children: list[Tasklet] = []
         self._done = _new_ends()
         self._closed = False
+        self._in_block = False
+        self._interrupted = False
+        self._owner: Task | None = None
 
     def spawn(self, fn: Callable[..., Any], /, *args: Any) -> Tasklet:
         """Start ``fn(*args)`` as a child of the group. Does not switch."""
@@ -187,13 +221,26 @@ class TaskGroup:
         if not callable(fn):
             raise TypeError(f"TaskGroup.spawn() needs a callable, got {fn!r}")
         job = partial(fn, *args) if args else fn
-        t = spawn(_branch, job, self._done, len(self._children))
+        t = spawn(_child, job, self, len(self._children))
         t._sched.observed.add(t)
         self._children.append(t)
         return t
 
     def __enter__(self) -> TaskGroup:
+        if self._owner is not None:
+            raise RuntimeError(f"{self!r} cannot be entered twice")
+        self._owner = get_scheduler().current
+        self._in_block = True
         return self
+
+    def _child_failed(self) -> None:
+        """A child failed: if the owner still runs the block, end it (see
+        ``_ChildFailed``); its exit kills the siblings. Switches."""
+        if self._in_block and not self._interrupted:
+            self._interrupted = True
+            owner = self._owner
+            assert owner is not None
+            owner._interrupt(_ChildFailed(self))  # type: ignore[attr-defined]
 
     def __exit__(
         self,
@@ -201,6 +248,9 @@ class TaskGroup:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._in_block = False
+        if isinstance(exc, _ChildFailed) and exc.group is self:
+            exc = None  # a child failed: collected below, with the rest
         failures: list[BaseException] = []
         try:
             if exc is None:
@@ -208,10 +258,19 @@ class TaskGroup:
         finally:
             self._closed = True
             _end(self._children, get_scheduler())
-        if isinstance(exc, TaskletExit):
-            return  # the owner is being killed: its children went too
         if exc is not None:
-            failures.insert(0, exc)
+            failed = [
+                (t, f)
+                for t in self._children
+                if (f := t.exception) is not None and not isinstance(f, TaskletExit)
+            ]
+            if not isinstance(exc, Exception):
+                # A kill, an expiry, KeyboardInterrupt: it goes on as itself,
+                # and the children that failed as they were killed say so.
+                for t, f in failed:
+                    t._report(f)
+                return
+            failures = [exc, *(f for _, f in failed)]
         if not failures:
             return
         errors = [f for f in failures if isinstance(f, Exception)]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from . import _scheduler
-from ._errors import TaskletExit, bomb
+from ._errors import Interruption, TaskletExit, bomb
 from ._hub import Hub, get_hub, new_loop
 from ._introspect import monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
@@ -133,6 +133,15 @@ class Tasklet(Task):
             return
         self._throw_in(self._own_scheduler("throw"), exc)
 
+    def _interrupt(self, exc: Interruption) -> None:
+        """:meth:`throw` of ``exc``, thrown by a construct of shoal (a scope's
+        expiry, a task group's failed child): shoal's semantics whatever the
+        class, Stackless's ``tasklet.throw`` having its own. Switches unless
+        the tasklet is dead or has not started."""
+        if self._gr is DEAD:
+            return
+        self._throw_in(self._own_scheduler("interrupt"), exc)
+
     def _throw_in(self, s: Any, exc: BaseException) -> None:
         """:meth:`throw` of ``exc``, an instance, into this tasklet of ``s``,
         the calling thread's scheduler. Switches unless not started."""
@@ -164,6 +173,8 @@ class Tasklet(Task):
             s.switch_to(cur, self, self._take_temp())
         if self._gr is DEAD:
             return
+        if isinstance(exc, Interruption) and not exc.aimed():
+            return  # it left the block on its way here: too late
         blocked_on = self._blocked_on
         if blocked_on is not None:
             blocked_on._unpark(self)

@@ -13,7 +13,9 @@ happened; one whose operation already completed returns from it first).
 it on its way out; the scope it belongs to turns it into ``TimeoutError``
 (``timeout``) or into a silent exit (``move_on_after``). A scope catches only
 its own: with nested scopes the innermost expired one wins. A scope that
-has exited is marked done, so it never fires later.
+has exited is marked done, so it never fires later; nor does one that
+expired as the operation in it completed, and that the tasklet left on its
+way to its next switch point (``_Expired`` is an ``Interruption``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ._errors import TimeoutError
+from ._errors import Interruption, TimeoutError
 from ._hub import get_hub
 from ._scheduler import Task, get_scheduler
 
@@ -36,12 +38,15 @@ T = TypeVar("T")
 _NUMBERS = (int, float)
 
 
-class _Expired(BaseException):
+class _Expired(Interruption):
     """A scope's time ran out (private: only that scope catches it)."""
 
     def __init__(self, scope: CancelScope) -> None:
         super().__init__(scope)
         self.scope = scope
+
+    def aimed(self) -> bool:
+        return self.scope._open
 
 
 class CancelScope:
@@ -51,6 +56,7 @@ class CancelScope:
     __slots__ = (
         "_active",
         "_hub",
+        "_open",
         "_raise",
         "_tasklet",
         "cancelled_caught",
@@ -61,6 +67,8 @@ class CancelScope:
     seconds: float
     _raise: bool
     _active: bool
+    #: Between ``__enter__`` and ``__exit__``.
+    _open: bool
     _hub: Any
     _tasklet: Task | None
     deadline: float
@@ -76,7 +84,7 @@ class CancelScope:
         s = get_scheduler()
         hub = self._hub = s.hub or get_hub(s)
         self._tasklet = s.current
-        self._active = True
+        self._active = self._open = True
         self.deadline = time.monotonic() + self.seconds
         hub.deadlines().add(self)
         # The deadline will wake the tasklet: blocking now is no deadlock,
@@ -92,7 +100,7 @@ class CancelScope:
             self._active = False
             hub = self._hub
             hub.drop_waiter()
-            t.throw(_Expired(self))  # type: ignore[attr-defined]
+            t._interrupt(_Expired(self))  # type: ignore[attr-defined]
             # Back in the hub, outside a flush: run what became runnable.
             if hub.sched.runq:
                 hub.ensure_flush()
@@ -103,6 +111,7 @@ class CancelScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        self._open = False
         if self._active:
             self._active = False
             hub = self._hub
@@ -130,7 +139,7 @@ def _fill(scope: CancelScope, seconds: float, raise_: bool) -> None:
         raise ValueError("a timeout needs a number of seconds, got nan")
     scope.seconds = seconds
     scope._raise = raise_
-    scope._active = False
+    scope._active = scope._open = False
     scope._hub = None
     scope._tasklet = None
     scope.deadline = 0.0
