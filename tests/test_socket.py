@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
+import select
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -14,6 +18,9 @@ import shoal
 import shoal.socket as socket
 from shoal._hub import get_hub as shoal_hub
 from shoal._scheduler import get_scheduler
+
+if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
+    from exceptiongroup import ExceptionGroup
 
 
 def _echo(conn: socket.socket, address: object) -> None:
@@ -423,5 +430,261 @@ def test_sockets_that_waited_leave_no_cyclic_garbage() -> None:
             assert gc.collect() == 0
         finally:
             gc.enable()
+
+    shoal.run(main)
+
+
+def _tcp_pair() -> tuple[socket.socket, socket.socket]:
+    """Two connected shoal sockets on 127.0.0.1 (TCP). Switches."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=5)
+        server, _ = listener.accept()
+    server.settimeout(None)
+    client.settimeout(None)
+    return client, server
+
+
+def _read_ops(sock: socket.socket) -> dict[str, Callable[[], object]]:
+    """Each way to read ``sock``, as a call that would read 10 bytes."""
+    return {
+        "recv": lambda: sock.recv(10),
+        "recv_into": lambda: sock.recv_into(bytearray(10)),
+        "recvfrom": lambda: sock.recvfrom(10),
+        "recvfrom_into": lambda: sock.recvfrom_into(bytearray(10)),
+        "recvmsg": lambda: sock.recvmsg(10),
+        "recvmsg_into": lambda: sock.recvmsg_into([bytearray(10)]),
+        "makefile": lambda: _read_through_a_file(sock),
+    }
+
+
+def _read_through_a_file(sock: socket.socket) -> bytes | None:
+    with sock.makefile("rb", buffering=0) as f:
+        return f.read(10)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        "recv",
+        "recv_into",
+        "recvfrom",
+        "recvfrom_into",
+        "recvmsg",
+        "recvmsg_into",
+        "makefile",
+    ],
+)
+def test_a_second_reader_is_busy_even_when_its_read_would_not_block(op: str) -> None:
+    """While a tasklet waits to read a socket, another tasklet's read of it
+    raises BusyError, naming the socket and the reader, even with data
+    already there (it would otherwise take the data the first one waits
+    for); the first one then gets it."""
+
+    def main() -> None:
+        a, b = _tcp_pair()
+        with a, b:
+            first = shoal.spawn(a.recv, 100)
+            first.name = "the-first-reader"
+            shoal.sleep(0.001)  # it waits, registered as the reader
+            b.sendall(b"data")
+            # The data is there; the hub has not woken the reader yet.
+            assert select.select([a], [], [], 5)[0] == [a]
+            with pytest.raises(shoal.BusyError) as info:
+                _read_ops(a)[op]()
+            assert repr(a) in str(info.value)
+            assert "is already being read by <Tasklet 'the-first-reader'" in str(
+                info.value
+            )
+            assert first.get(timeout=5) == b"data"
+
+    shoal.run(main)
+
+
+def _write_ops(sock: socket.socket, file: object) -> dict[str, Callable[[], object]]:
+    """Each way to write ``sock``, as a call that sends a few b"Y"."""
+    return {
+        "send": lambda: sock.send(b"Y" * 10),
+        "sendall": lambda: sock.sendall(b"Y" * 10),
+        "sendto": lambda: sock.sendto(b"Y" * 10, sock.getpeername()),
+        "sendmsg": lambda: sock.sendmsg([b"Y" * 10]),
+        "sendfile": lambda: sock.sendfile(file),
+    }
+
+
+@pytest.mark.parametrize("op", ["send", "sendall", "sendto", "sendmsg", "sendfile"])
+def test_a_second_writer_is_busy_even_when_its_write_would_not_block(op: str) -> None:
+    """While a tasklet's sendall waits for room, another tasklet's write
+    raises BusyError even once there is room (its bytes would otherwise land
+    inside the first one's message); the first message arrives whole."""
+    payload = bytes(range(251)) * 2_000  # 502 KB, more than the buffers hold
+
+    def main() -> None:
+        a, b = _tcp_pair()
+        with a, b, tempfile.TemporaryFile() as f:
+            f.write(b"Y" * 10)
+            f.seek(0)
+            a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            first = shoal.spawn(a.sendall, payload)
+            first.name = "the-first-writer"
+            shoal.sleep(0.01)  # it waits for room, registered as the writer
+            assert "writable" in repr(first)
+            got = bytearray()
+            b.setblocking(False)
+            # Make room without switching (the writer is not woken): read
+            # what arrived until the kernel reports `a` writable.
+            for _ in range(1000):
+                with contextlib.suppress(BlockingIOError):
+                    while chunk := b.recv(1 << 16):
+                        got += chunk
+                if select.select([], [a], [], 0)[1]:
+                    break
+                time.sleep(0.001)
+            else:
+                pytest.fail("no room for the second writer")
+            with pytest.raises(shoal.BusyError) as info:
+                _write_ops(a, f)[op]()
+            assert repr(a) in str(info.value)
+            assert "is already being written by <Tasklet 'the-first-writer'" in str(
+                info.value
+            )
+            b.settimeout(5)
+            while len(got) < len(payload):
+                got += b.recv(1 << 16)
+            first.get(timeout=5)
+            assert got == payload
+
+    shoal.run(main)
+
+
+def test_the_module_has_every_public_name_of_the_stdlibs() -> None:
+    """A drop-in: each public name of the stdlib module (but the modules it
+    imports for itself) is here, shoal's own where it has one; ``__all__``
+    is the stdlib's."""
+    import socket as stdlib
+    import types
+
+    public = {
+        name
+        for name in dir(stdlib)
+        if not name.startswith("_")
+        and not isinstance(getattr(stdlib, name), types.ModuleType)
+    }
+    ours = {n for n in dir(socket) if not n.startswith("_")}
+    assert public - ours == set()
+    assert sorted(socket.__all__) == sorted(stdlib.__all__)
+    cooperative = {
+        "create_connection",
+        "create_server",
+        "fromfd",
+        "getaddrinfo",
+        "gethostbyname",
+        "socket",
+        "socketpair",
+    }
+    for name in public:
+        same = getattr(socket, name) is getattr(stdlib, name)
+        assert same is (name not in cooperative), name
+    for name in ("AddressInfo", "MsgFlag", "SocketIO", "AddressFamily", "EAGAIN"):
+        assert getattr(socket, name) is getattr(stdlib, name)
+
+
+def _closed_port() -> int:
+    probe = socket.create_server(("127.0.0.1", 0))
+    port: int = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def test_create_connection_all_errors() -> None:
+    """As the stdlib's: with all_errors=True every attempt's error comes in
+    an ExceptionGroup; without it, the single error."""
+
+    def main() -> None:
+        port = _closed_port()
+        with pytest.raises(ExceptionGroup) as info:
+            socket.create_connection(("127.0.0.1", port), timeout=5, all_errors=True)
+        assert str(info.value).startswith("create_connection failed")
+        [refused] = info.value.exceptions
+        assert isinstance(refused, ConnectionRefusedError)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), 5, None, all_errors=False)
+
+    shoal.run(main)
+
+
+def test_close_kill_from_a_handler_ends_the_others_and_returns() -> None:
+    """close(kill=True) called by a connection's own handler ends every
+    other connection (one not even started yet included) and returns to
+    the caller, whose connection ends when its handler returns."""
+    events: list[str] = []
+
+    def handler(conn: socket.socket, address: object) -> None:
+        data = None
+        try:
+            data = conn.recv(10)
+            if data == b"stop":
+                server.close(kill=True)
+                events.append(f"close returned, {server.connections} left")
+                conn.sendall(b"bye")
+        finally:
+            events.append(f"handler ended after {data!r}")
+
+    def main() -> None:
+        nonlocal server
+        server = shoal.serve_tcp(handler)
+        address = server.address
+        waiting = [socket.create_connection(address, timeout=5) for _ in range(2)]
+        stopper = socket.create_connection(address, timeout=5)
+        for _ in range(100):
+            if server.connections == 3:
+                break
+            shoal.sleep(0.001)
+        assert server.connections == 3
+        # The stop and a fourth connection in one poll of the hub: the
+        # fourth's tasklet is made but has not run when the handler closes.
+        stopper.sendall(b"stop")
+        late = socket.socket()
+        late.setblocking(False)
+        assert late.connect_ex(address) in (0, errno.EINPROGRESS)
+        late.settimeout(5)
+        assert stopper.recv(10) == b"bye"
+        server.serve_forever()  # returns: the server is closed
+        for c in [*waiting, late]:
+            assert c.recv(10) == b""  # closed by the server
+            c.close()
+        assert stopper.recv(10) == b""
+        stopper.close()
+        assert server.connections == 0
+
+    server: shoal.Server
+    shoal.run(main)
+    # The two waiting handlers, then the caller; the late connection's
+    # handler never ran.
+    assert events == [
+        "handler ended after None",
+        "handler ended after None",
+        "close returned, 1 left",
+        "handler ended after b'stop'",
+    ]
+
+
+def test_recvmsg_and_sendmsg_wait_like_recv_and_send() -> None:
+    """recvmsg, recvmsg_into and sendmsg (and so the stdlib's recv_fds and
+    send_fds) wait cooperatively on a blocking socket instead of raising
+    BlockingIOError from the non-blocking descriptor."""
+
+    def main() -> None:
+        a, b = _tcp_pair()
+        with a, b:
+            reader = shoal.spawn(a.recvmsg, 10)
+            shoal.sleep(0.001)  # it waits
+            assert b.sendmsg([b"he", b"llo"]) == 5
+            assert reader.get(timeout=5)[0] == b"hello"
+            buffer = bytearray(10)
+            reader = shoal.spawn(a.recvmsg_into, [buffer])
+            shoal.sleep(0.001)
+            b.sendall(b"into")
+            assert reader.get(timeout=5)[0] == 4
+            assert buffer[:4] == b"into"
 
     shoal.run(main)

@@ -4,7 +4,7 @@ The accepting tasklet takes a unit of a ``Semaphore`` before each ``accept``
 when ``max_connections`` is set, so connections beyond the limit wait in the
 listen backlog until one closes. A handler's exception is logged and closes
 that connection only. ``close()`` stops accepting; ``close(kill=True)`` also
-ends the connections' tasklets.
+ends the connections' tasklets, but the caller's own when a handler calls it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ class Server:
         #: The address the server listens on: (host, port).
         self.address: tuple[str, int] = self._listener.getsockname()[:2]
         self._limit = Semaphore(max_connections) if max_connections else None
-        self._connections: dict[Tasklet, None] = {}
+        #: Each connection's tasklet, and its socket (closed by the tasklet,
+        #: or by close(kill=True) if the tasklet never ran).
+        self._connections: dict[Tasklet, _socket.socket] = {}
         self._closed = False
         self._acceptor = spawn(self._accept_loop)
 
@@ -52,7 +54,7 @@ class Server:
                 if self._closed:
                     return
                 raise
-            self._connections[spawn(self._serve, conn, address)] = None
+            self._connections[spawn(self._serve, conn, address)] = conn
 
     def _serve(self, conn: _socket.socket, address: Any) -> None:
         try:
@@ -72,14 +74,28 @@ class Server:
 
     def close(self, kill: bool = False) -> None:
         """Stop accepting; with ``kill``, also end every connection's
-        tasklet. Switches."""
+        tasklet (each ends as killed, its ``finally`` blocks run) and close
+        its socket, then return.
+
+        A handler that calls it (from its connection's own tasklet) ends
+        every other connection and returns: it is not killed, so it can
+        answer and return, and its connection closes when it does, as
+        always. Switches."""
         if not self._closed:
             self._closed = True
             self._acceptor.kill()
             self._listener.close()
         if kill:
-            for t in list(self._connections):
+            me = current()
+            for t, conn in list(self._connections.items()):
+                if t is me:
+                    continue
                 t.kill()
+                if self._connections.pop(t, None) is not None:
+                    # It never ran: _serve's finally did not close or count.
+                    conn.close()
+                    if self._limit is not None:
+                        self._limit.release()
 
     def serve_forever(self) -> None:
         """Wait until the server is closed. Switches."""

@@ -1,16 +1,18 @@
 """A cooperative drop-in for the standard ``socket`` module.
 
-Every name of the stdlib module is here; ``socket``, ``create_connection``,
-``create_server``, ``socketpair``, ``fromfd``, ``getaddrinfo`` and
-``gethostbyname`` are cooperative: a call that would block parks only the
-calling tasklet (the hub waits for the descriptor), and name lookups run in a
-thread. Timeouts (``settimeout``) raise ``shoal.TimeoutError``, which is also
-``socket.timeout``. Two tasklets reading (or writing) one socket at once:
-the second gets ``shoal.BusyError``; closing a socket that a tasklet waits
-on wakes it with ``shoal.ClosedFileError``. ``ssl.SSLContext.wrap_socket``
-on one of these sockets gives a cooperative ``SSLSocket`` (``import shoal``
-installs that through the stdlib's ``SSLContext.sslsocket_class`` hook,
-for shoal sockets only; see ``shoal._tls``).
+Every public name of the stdlib module is here; ``socket``,
+``create_connection``, ``create_server``, ``socketpair``, ``fromfd``,
+``getaddrinfo`` and ``gethostbyname`` are cooperative: a call that would
+block parks only the calling tasklet (the hub waits for the descriptor), and
+name lookups run in a thread. Timeouts (``settimeout``) raise
+``shoal.TimeoutError``, which is also ``socket.timeout``. Two tasklets
+reading (or writing) one socket at once: the second gets
+``shoal.BusyError``, even if its own call would not wait; closing a socket
+that a tasklet waits on wakes it with ``shoal.ClosedFileError``.
+``ssl.SSLContext.wrap_socket`` on one of these sockets gives a cooperative
+``SSLSocket`` (``import shoal`` installs that through the stdlib's
+``SSLContext.sslsocket_class`` hook, for shoal sockets only; see
+``shoal._tls``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import errno as _errno
 import os as _os
 import socket as _stdlib
+import sys as _sys
 import weakref
+from types import ModuleType
 from typing import Any
 
 from ._bridge import to_thread
@@ -26,6 +30,9 @@ from ._errors import BusyError, ClosedFileError, bomb
 from ._hub import HubWait, get_hub, hub_wait
 from ._io import new_wait, wait_fd
 from ._scheduler import Task, get_scheduler
+
+if _sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
+    from exceptiongroup import ExceptionGroup
 
 _OURS = {
     "create_connection",
@@ -36,8 +43,20 @@ _OURS = {
     "socket",
     "socketpair",
 }
-# A drop-in: every other name of the stdlib module, as it is there.
-globals().update({n: getattr(_stdlib, n) for n in _stdlib.__all__ if n not in _OURS})
+# A drop-in: every other public name of the stdlib module, as it is there,
+# whether or not its __all__ lists it (AddressInfo, MsgFlag, SocketIO, the
+# errno constants it imports). Not the modules it imports for its own use
+# (os, sys, io, errno, array, selectors): they are not its API, and
+# `shoal.socket.os` would only invite code that relies on an accident.
+globals().update(
+    {
+        name: value
+        for name, value in vars(_stdlib).items()
+        if not name.startswith("_")
+        and name not in _OURS
+        and not isinstance(value, ModuleType)
+    }
+)
 __all__ = list(_stdlib.__all__)
 
 _recv = _stdlib.socket.recv
@@ -118,7 +137,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         cur = get_scheduler().current
         other = self._writer
         if other is not None and other[0] is not cur:
-            raise BusyError(f"{self!r} is already being written by {other[0]!r}")
+            raise _busy(self, other[0], writing=True)
         wait = new_wait(_Readiness(self, True))
         self._writer = (cur, wait)
         try:
@@ -135,7 +154,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         cur = s.current
         other = self._reader
         if other is not None and other is not cur:
-            raise BusyError(f"{self!r} is already being read by {other!r}")
+            raise _busy(self, other, writing=False)
         hub = s.hub or get_hub(s)
         wait = self._rwait
         if wait is None or wait.hub is not hub:
@@ -155,6 +174,20 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
                 value.raise_()
         finally:
             self._reader = None
+
+    def _check_busy(self, writing: bool) -> None:
+        """Raise ``BusyError`` if another tasklet waits to write (or read)
+        this socket: even a call that would not wait must not take the data
+        that tasklet waits for, or put bytes inside its message. Callers test
+        ``_reader`` (``_writer``) first, an attribute load; this is the rare
+        case. Does not switch."""
+        if writing:
+            pair = self._writer
+            other = None if pair is None else pair[0]
+        else:
+            other = self._reader
+        if other is not None and other is not get_scheduler().current:
+            raise _busy(self, other, writing)
 
     def _readable(self) -> None:
         """A loop callback: the descriptor is readable. Wakes the reader, or,
@@ -266,10 +299,14 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         return 0
 
     # recv, recv_into, send and sendall are the hot paths: the C method
-    # first, the waiting only when it would block.
+    # first, the waiting only when it would block. Each read (write) first
+    # refuses to run while another tasklet waits to read (write): one
+    # attribute test while nobody does.
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Receive up to ``bufsize`` bytes. Switches if it waits."""
+        if self._reader is not None:
+            self._check_busy(False)
         if self._drained and not flags and self._shoal_timeout != 0.0:
             self._wait_readable()
         try:
@@ -281,6 +318,8 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receive into ``buffer``. Switches if it waits."""
+        if self._reader is not None:
+            self._check_busy(False)
         if self._drained and not flags and self._shoal_timeout != 0.0:
             self._wait_readable()
         try:
@@ -292,15 +331,35 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
         """Receive a datagram and its sender. Switches if it waits."""
+        if self._reader is not None:
+            self._check_busy(False)
         got: tuple[bytes, Any] = self._retry(False, super().recvfrom, bufsize, flags)
         return got
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Any:
         """Receive a datagram into ``buffer``. Switches if it waits."""
+        if self._reader is not None:
+            self._check_busy(False)
         return self._retry(False, super().recvfrom_into, buffer, nbytes, flags)
+
+    def recvmsg(self, *args: Any) -> Any:
+        """Receive data and ancillary data (``bufsize[, ancbufsize[,
+        flags]]``), as the stdlib's. Switches if it waits."""
+        if self._reader is not None:
+            self._check_busy(False)
+        return self._retry(False, super().recvmsg, *args)
+
+    def recvmsg_into(self, *args: Any) -> Any:
+        """:meth:`recvmsg` into buffers (``buffers[, ancbufsize[, flags]]``).
+        Switches if it waits."""
+        if self._reader is not None:
+            self._check_busy(False)
+        return self._retry(False, super().recvmsg_into, *args)
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Send some of ``data``; how many bytes went. Switches if it waits."""
+        if self._writer is not None:
+            self._check_busy(True)
         try:
             n: int = _send(self, data, flags)
         except BlockingIOError:
@@ -309,6 +368,8 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Send all of ``data``. Switches while it waits."""
+        if self._writer is not None:
+            self._check_busy(True)
         sent = 0
         if type(data) is bytes:
             try:
@@ -324,14 +385,32 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
 
     def sendto(self, data: Any, *args: Any) -> int:
         """Send a datagram. Switches if it waits."""
+        if self._writer is not None:
+            self._check_busy(True)
         n: int = self._retry(True, super().sendto, data, *args)
+        return n
+
+    def sendmsg(self, *args: Any) -> int:
+        """Send data and ancillary data (``buffers[, ancdata[, flags[,
+        address]]]``), as the stdlib's. Switches if it waits."""
+        if self._writer is not None:
+            self._check_busy(True)
+        n: int = self._retry(True, super().sendmsg, *args)
         return n
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
         """Send a file's contents through :meth:`send` (the stdlib's own
         path would block the thread in a selector). Switches."""
+        if self._writer is not None:
+            self._check_busy(True)
         n: int = self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined]
         return n
+
+
+def _busy(sock: socket, other: Task, writing: bool) -> BusyError:
+    """The error for a second reader (writer) of ``sock``."""
+    doing = "written" if writing else "read"
+    return BusyError(f"{sock!r} is already being {doing} by {other!r}")
 
 
 class _Readiness:
@@ -415,25 +494,39 @@ def create_connection(
     address: tuple[str, int],
     timeout: Any = _stdlib._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
     source_address: Any = None,
+    *,
+    all_errors: bool = False,
 ) -> socket:
     """As ``socket.create_connection``: try each address of ``host`` until
-    one connects. Switches."""
+    one connects. When all fail, raise the last error, or with
+    ``all_errors`` an ``ExceptionGroup`` of every one (Python 3.10 too).
+    Switches."""
     host, port = address
     errors: list[OSError] = []
     for family, type_, proto, _, sockaddr in getaddrinfo(
         host, port, 0, _stdlib.SOCK_STREAM
     ):
-        sock = socket(family, type_, proto)
+        sock = None
         try:
+            sock = socket(family, type_, proto)
             if timeout is not _stdlib._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
                 sock.settimeout(timeout)
             if source_address:
                 sock.bind(source_address)
             sock.connect(sockaddr)
+            errors.clear()  # no cycle through a kept traceback
             return sock
         except OSError as e:
+            if not all_errors:
+                errors.clear()  # the stdlib raises only the last one
             errors.append(e)
-            sock.close()
-    if errors:
-        raise errors[0]
-    raise OSError(f"getaddrinfo returned no address for {host!r}")
+            if sock is not None:
+                sock.close()
+    if not errors:
+        raise OSError("getaddrinfo returns an empty list")
+    try:
+        if not all_errors:
+            raise errors[0]
+        raise ExceptionGroup("create_connection failed", tuple(errors))
+    finally:
+        errors.clear()  # the frames' locals would hold the errors, a cycle
