@@ -162,6 +162,47 @@ def test_connect_refused_and_name_lookup() -> None:
     shoal.run(main)
 
 
+@pytest.mark.parametrize(
+    ("name", "args", "stdlib_name"),
+    [
+        ("gethostbyname", ("localhost",), "gethostbyname"),
+        ("gethostbyname_ex", ("localhost",), "gethostbyname_ex"),
+        ("gethostbyaddr", ("127.0.0.1",), "gethostbyaddr"),
+        ("getnameinfo", (("127.0.0.1", 80), 0), "getnameinfo"),
+        ("getfqdn", ("localhost",), "gethostbyaddr"),
+    ],
+)
+def test_name_lookups_run_in_a_thread(
+    name: str,
+    args: tuple[object, ...],
+    stdlib_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each blocking lookup of the stdlib module runs in a worker thread, so
+    the hub (and every other tasklet) goes on meanwhile; the answer is the
+    stdlib's."""
+    import socket as stdlib
+    import threading
+
+    real = getattr(stdlib, stdlib_name)
+    threads: list[threading.Thread] = []
+
+    def recording(*a: object) -> object:
+        threads.append(threading.current_thread())
+        return real(*a)
+
+    monkeypatch.setattr(stdlib, stdlib_name, recording)
+    expected = getattr(stdlib, name)(*args)
+    threads.clear()
+
+    def main() -> object:
+        return getattr(socket, name)(*args)
+
+    assert shoal.run(main) == expected
+    assert threads
+    assert all(t is not threading.main_thread() for t in threads)
+
+
 def test_sendfile() -> None:
     """sendfile sends a file's bytes cooperatively."""
 
@@ -577,7 +618,11 @@ def test_the_module_has_every_public_name_of_the_stdlibs() -> None:
         "create_server",
         "fromfd",
         "getaddrinfo",
+        "getfqdn",
+        "gethostbyaddr",
         "gethostbyname",
+        "gethostbyname_ex",
+        "getnameinfo",
         "socket",
         "socketpair",
     }

@@ -39,7 +39,11 @@ _OURS = {
     "create_server",
     "fromfd",
     "getaddrinfo",
+    "getfqdn",
+    "gethostbyaddr",
     "gethostbyname",
+    "gethostbyname_ex",
+    "getnameinfo",
     "socket",
     "socketpair",
 }
@@ -464,6 +468,26 @@ def gethostbyname(hostname: str) -> str:
     if _numeric(hostname):
         return _stdlib.gethostbyname(hostname)
     return to_thread(_stdlib.gethostbyname, hostname)
+
+
+def gethostbyname_ex(hostname: str) -> tuple[str, list[str], list[str]]:
+    """As ``socket.gethostbyname_ex``; the lookup runs in a thread. Switches."""
+    return to_thread(_stdlib.gethostbyname_ex, hostname)
+
+
+def gethostbyaddr(ip_address: str) -> tuple[str, list[str], list[str]]:
+    """As ``socket.gethostbyaddr``; the lookup runs in a thread. Switches."""
+    return to_thread(_stdlib.gethostbyaddr, ip_address)
+
+
+def getnameinfo(sockaddr: tuple[Any, ...], flags: int) -> tuple[str, str]:
+    """As ``socket.getnameinfo``; the lookup runs in a thread. Switches."""
+    return to_thread(_stdlib.getnameinfo, sockaddr, flags)
+
+
+def getfqdn(name: str = "") -> str:
+    """As ``socket.getfqdn``; its lookups run in a thread. Switches."""
+    return to_thread(_stdlib.getfqdn, name)
 
 
 def _adopt(sock: _stdlib.socket) -> socket:
