@@ -240,3 +240,32 @@ def test_stdlib_sockets_still_get_the_stdlib_ssl_socket(contexts: Contexts) -> N
     with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
         assert type(tls) is ssl.SSLSocket
     assert issubclass(ssl.SSLContext.sslsocket_class, ssl.SSLSocket)
+
+
+def test_a_second_tls_reader_is_busy_even_when_its_read_would_not_block(
+    contexts: Contexts,
+) -> None:
+    """One tasklet waits to read; a record arrives; before it runs, a second
+    tasklet reads: it gets BusyError, and the first one gets the data."""
+    server_ctx, client_ctx = contexts
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        tls_a = server_ctx.wrap_socket(
+            a, server_side=True, do_handshake_on_connect=False
+        )
+        tls_b = client_ctx.wrap_socket(
+            b, server_hostname="localhost", do_handshake_on_connect=False
+        )
+        with tls_a, tls_b:
+            handshake = shoal.spawn(tls_a.do_handshake)
+            tls_b.do_handshake()
+            handshake.get(timeout=10)
+            first = shoal.spawn(tls_a.recv, 100)
+            shoal.sleep(0)  # it waits in the hub
+            tls_b.sendall(b"record")  # in a's buffer now; the hub has not run
+            with pytest.raises(shoal.BusyError, match="already being read by"):
+                tls_a.recv(100)
+            assert first.get(timeout=10) == b"record"
+
+    shoal.run(main)

@@ -52,16 +52,26 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
                     raise
                 self._wait(True)
 
+    # ssl.SSLSocket's recv, recv_into, sendall and the rest come through
+    # read, write and send: each refuses to run while another tasklet waits
+    # to read (write), as a plain shoal socket's do.
+
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         """Read up to ``len`` decrypted bytes (into ``buffer``). Switches."""
+        if self._reader is not None:
+            self._check_busy(False)
         return self._ssl_call(super().read, len, buffer)
 
     def write(self, data: Any) -> int:
         """Encrypt and send ``data``; how many bytes went. Switches."""
+        if self._writer is not None:
+            self._check_busy(True)
         return self._ssl_call(super().write, data)
 
     def send(self, data: Any, flags: int = 0) -> int:
         """As :meth:`write` once TLS is on; a plain send before. Switches."""
+        if self._writer is not None:
+            self._check_busy(True)
         return self._ssl_call(super().send, data, flags)
 
     def do_handshake(self, block: bool = False) -> None:
