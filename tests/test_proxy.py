@@ -4,14 +4,18 @@ delegating proxy behaves as the real object does, failures included."""
 from __future__ import annotations
 
 import abc
+import array
 import asyncio
 import collections
 import contextlib
 import copy
+import datetime
+import decimal
 import math
 import operator
 import os
 import pathlib
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +31,9 @@ from shoal.proxy import (
     make_proxy,
     tproxy,
 )
+
+if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
+    from exceptiongroup import BaseExceptionGroup, ExceptionGroup
 
 # -- the objects ----------------------------------------------------------------
 
@@ -87,6 +94,72 @@ class Shape(abc.ABC):
 class Square(Shape):
     def area(self) -> float:
         return 4.0
+
+
+class EqualMeta(type):
+    """A metaclass whose classes all compare equal, and (with ``__eq__`` and
+    no ``__hash__``) are unhashable."""
+
+    def __eq__(cls, other: object) -> bool:
+        return isinstance(other, EqualMeta)
+
+
+class Unhashable(metaclass=EqualMeta):
+    def hello(self) -> str:
+        return "hello"
+
+
+class AlsoUnhashable(metaclass=EqualMeta):
+    def hello(self) -> str:
+        return "also"
+
+
+class UnhashableError(Exception, metaclass=EqualMeta):
+    pass
+
+
+class KeywordMeta(type):
+    """A metaclass that needs a keyword argument: ``class C(metaclass=KeywordMeta, tag=1)``."""
+
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any], *, tag: int
+    ) -> KeywordMeta:
+        cls = super().__new__(mcs, name, bases, ns)
+        cls.tag = tag  # type: ignore[attr-defined]
+        return cls
+
+
+class Tagged(metaclass=KeywordMeta, tag=1):
+    pass
+
+
+class TaggedError(Exception, metaclass=KeywordMeta, tag=2):
+    pass
+
+
+class NotIterable:
+    """Python's idiom for "not supported": a special method set to None."""
+
+    def __getitem__(self, index: int) -> int:
+        return index
+
+    __iter__ = None
+    __reversed__ = None
+    __contains__ = None
+
+
+class IterableAgain(NotIterable):
+    def __iter__(self) -> Any:  # type: ignore[override]
+        return iter([1])
+
+
+class NoAddition:
+    __add__ = None
+
+
+class InPlaceOnly:
+    def __iadd__(self, other: int) -> InPlaceOnly:
+        return self
 
 
 def sample_function(a: int, b: int = 2) -> int:
@@ -554,6 +627,104 @@ def test_a_delegating_exception_proxy_chains_like_an_exception() -> None:
     assert isinstance(info.value.__context__, ValueError)
 
 
+def test_a_proxied_exception_group_is_raised_and_caught() -> None:
+    """An exception group's own __new__ wants a message and exceptions: the
+    proxy is made without asking for them, and its operations go to the
+    controller."""
+    for group, base in (
+        (ExceptionGroup, Exception),
+        (BaseExceptionGroup, BaseException),
+    ):
+        rec = Recorder(answer="from the controller")
+        p = tproxy(group, rec)
+        assert isinstance(p, group)
+        assert p.__class__ is group
+        assert p.message == "from the controller"
+        assert str(p) == "from the controller"
+        assert get_controller(p) is rec
+        assert [(n, a) for n, a, _ in rec.ops] == [
+            ("__getattribute__", ("message",)),
+            ("__str__", ()),
+        ]
+        with pytest.raises(group) as info:
+            raise p
+        assert info.value is p
+        caught = None
+        try:
+            raise p
+        except base as e:  # a plain except, as code that knows no proxies
+            caught = e
+        assert caught is p
+
+
+def test_a_delegating_proxy_of_an_exception_group() -> None:
+    value, key = ValueError(1), KeyError(2)
+    p = make_proxy(_delegate, obj=ExceptionGroup("two", [value, key]))
+    assert isinstance(p, ExceptionGroup)
+    assert p.message == "two"
+    assert p.exceptions == (value, key)
+    match, rest = p.split(ValueError)
+    assert match.exceptions == (value,)
+    assert rest.exceptions == (key,)
+    with pytest.raises(ExceptionGroup) as info:
+        raise p
+    assert info.value is p
+    # An ExceptionGroup's proxy of a group of BaseExceptions still works.
+    base = BaseExceptionGroup("base", [KeyboardInterrupt()])
+    mixed = make_proxy(_delegate, type=ExceptionGroup, obj=base)
+    assert mixed.message == "base"
+
+
+# except* is new syntax in 3.11: compiled only where it exists.
+_EXCEPT_STAR = """
+def handle_values(p, handled):
+    try:
+        raise p
+    except* ValueError as group:
+        handled.append(group)
+
+
+def handle_all(p, handled):
+    try:
+        raise p
+    except* ValueError as group:
+        handled.append(group)
+    except* KeyError as group:
+        handled.append(group)
+
+
+def reraise_whole(p):
+    try:
+        raise p
+    except* Exception:
+        raise
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="except* is new in 3.11")
+def test_except_star_splits_a_delegating_proxy_of_an_exception_group() -> None:
+    """except* splits the group (the controller is asked for ``split`` and
+    ``derive``), and what no clause handles propagates as it would from the
+    real group: the rest, with the original's message."""
+    handlers: dict[str, Any] = {}
+    exec(_EXCEPT_STAR, handlers)
+    value, key = ValueError(1), KeyError(2)
+    p = make_proxy(_delegate, obj=ExceptionGroup("two", [value, key]))
+    handled: list[BaseExceptionGroup[BaseException]] = []
+    with pytest.raises(ExceptionGroup) as info:
+        handlers["handle_values"](p, handled)
+    assert [g.exceptions for g in handled] == [(value,)]
+    assert info.value.message == "two"
+    assert info.value.exceptions == (key,)
+    handled.clear()
+    handlers["handle_all"](p, handled)
+    assert [g.exceptions for g in handled] == [(value,), (key,)]
+    with pytest.raises(ExceptionGroup) as info:  # as the group's derive makes it
+        handlers["reraise_whole"](p)
+    assert info.value.message == "two"
+    assert info.value.exceptions == (value, key)
+
+
 # -- make_proxy ------------------------------------------------------------------
 
 
@@ -760,6 +931,123 @@ def test_slots_metaclass_and_abstract_classes() -> None:
     sq = make_proxy(_delegate, obj=Square())
     assert isinstance(sq, Shape)
     assert sq.area() == 4.0
+
+
+def test_classes_whose_metaclass_makes_them_unhashable_or_equal() -> None:
+    """Proxy classes are found by the identity of the type, not its hash or
+    ``==``: an unhashable class works, and equal classes get their own."""
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(Unhashable)
+    assert Unhashable == AlsoUnhashable
+    rec = Recorder(answer="answer")
+    p, q = tproxy(Unhashable, rec), tproxy(AlsoUnhashable, rec)
+    assert p.__class__ is Unhashable
+    assert q.__class__ is AlsoUnhashable
+    assert type(p) is not type(q)
+    assert p.hello == "answer"
+    assert get_controller(p) is rec
+    assert get_controller(Unhashable()) is None
+    m = make_proxy(_delegate, obj=AlsoUnhashable())
+    assert m.hello() == "also"
+    assert get_controller(m) is _delegate
+    error = make_proxy(_delegate, obj=UnhashableError("bad"))
+    with pytest.raises(UnhashableError, match="bad"):
+        raise error
+    assert get_controller(UnhashableError()) is None
+
+
+def test_a_class_whose_metaclass_needs_keywords() -> None:
+    """A proxy class of a class is made with ``type``, not its metaclass:
+    fine. An exception's must derive from it, with its metaclass, which
+    wants keyword arguments Python does not record: a clear TypeError."""
+    p = make_proxy(_delegate, obj=Tagged())
+    assert p.tag == 1
+    assert isinstance(p, Tagged)
+    with pytest.raises(TypeError, match=r"TaggedError.*keyword arguments") as info:
+        tproxy(TaggedError, Recorder())
+    assert isinstance(info.value.__cause__, TypeError)
+    with pytest.raises(TypeError, match=r"TaggedError.*keyword arguments"):
+        make_proxy(_delegate, obj=TaggedError())
+
+
+C_TYPES = [
+    (collections.deque, lambda: collections.deque([1])),
+    (decimal.Decimal, lambda: decimal.Decimal(1)),
+    (array.array, lambda: array.array("i", [1])),
+    (datetime.date, lambda: datetime.date(2024, 1, 1)),
+]
+
+
+@pytest.mark.parametrize(("t", "make"), C_TYPES)
+def test_messages_name_a_c_type_as_python_does(
+    t: type, make: Callable[[], Any]
+) -> None:
+    """CPython names a type written in C by its module too
+    (``unhashable type: 'collections.deque'``): so does its proxy."""
+    unsupported = [
+        hash,
+        len,
+        iter,
+        operator.neg,
+        lambda x: x[0],
+        lambda x: operator.setitem(x, 0, 1),
+        lambda x: x @ 2,
+        lambda x: 2 @ x,
+        lambda x: x(1),
+    ]
+    compared = 0
+    for expression in unsupported:
+        try:
+            expression(make())
+        except TypeError as e:
+            expected = str(e)
+        else:
+            continue
+        for proxy in (tproxy(t, Recorder()), make_proxy(_delegate, obj=make())):
+            with pytest.raises(TypeError) as info:
+                expression(proxy)
+            assert str(info.value) == expected
+        compared += 1
+    assert compared >= 4
+    assert type(tproxy(t, Recorder())).__name__ == f"{t.__module__}.{t.__name__}"
+    assert type(tproxy(t, Recorder())).__qualname__ == f"tproxy({t.__qualname__})"
+
+
+def test_a_special_method_set_to_none_is_not_supported() -> None:
+    """``__iter__ = None`` makes a class with ``__getitem__`` not iterable:
+    the proxy refuses as the real instance does, without the controller."""
+    cases: list[tuple[type, Callable[[Any], Any]]] = [
+        (NotIterable, iter),
+        (NotIterable, reversed),
+        (NotIterable, lambda x: 1 in x),
+        (NoAddition, lambda x: x + 1),
+        (NoAddition, lambda x: 1 + x),
+        (NoAddition, lambda x: operator.iadd(x, 1)),
+    ]
+    for t, expression in cases:
+        with pytest.raises(TypeError) as real_error:
+            expression(t())
+        rec = Recorder()
+        with pytest.raises(TypeError) as proxy_error:
+            expression(tproxy(t, rec))
+        assert str(proxy_error.value) == str(real_error.value)
+        assert rec.ops == []
+    with pytest.raises(TypeError) as real_error:
+        InPlaceOnly() + 1  # type: ignore[operator]
+    rec = Recorder(answer="added")
+    p = tproxy(InPlaceOnly, rec)
+    with pytest.raises(TypeError) as proxy_error:
+        p + 1
+    assert str(proxy_error.value) == str(real_error.value)
+    p += 1
+    assert p == "added"
+    assert rec.ops == [("__iadd__", (1,), {})]
+    rec = Recorder(answer=0)
+    p = tproxy(NotIterable, rec)
+    assert p[3] == 0
+    rec.answer = iter([1])
+    assert list(tproxy(IterableAgain, rec)) == [1]  # a subclass's method counts
+    assert [n for n, _, _ in rec.ops] == ["__getitem__", "__iter__"]
 
 
 @given(st.lists(st.integers()), st.lists(st.integers()), st.integers(-3, 3))

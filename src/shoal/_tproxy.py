@@ -12,12 +12,14 @@ except ``__class__``, which answers ``T``: so ``p.__class__ is T``, and
 ``isinstance(p, T)`` is true (``isinstance`` consults ``__class__`` when the
 real type does not match, and so do ABCs and ``super()``).
 
-A special method that ``T`` lacks is left out, so the operation fails with
-the ``TypeError`` Python raises for a real instance; the class is named like
-``T`` so those messages read the same. Binary operators come in threes: when
-``T`` supports ``+`` at all, ``__add__``, ``__radd__`` and ``__iadd__`` all
-reach the controller (``[1] + p`` is ``__radd__`` on the proxy, since a
-list's own ``+`` refuses a non-list).
+A special method that ``T`` lacks is left out, and one that ``T`` sets to
+None (Python's "not supported": ``__iter__ = None``) is None too, so the
+operation fails with the ``TypeError`` Python raises for a real instance;
+the class is named as those messages name ``T`` (``deque`` is
+``collections.deque`` there), so they read the same. Binary operators come
+in threes: when ``T`` supports ``+`` at all, ``__add__``, ``__radd__`` and
+``__iadd__`` all reach the controller (``[1] + p`` is ``__radd__`` on the
+proxy, since a list's own ``+`` refuses a non-list).
 
 The proxy class does not derive from ``T``: C code that checks for a real
 ``list`` (``PyList_Check``) would otherwise read the empty list inside the
@@ -29,12 +31,16 @@ derived from it, and ``except T`` catches it. The interpreter writes a
 raised exception's traceback, cause and context into the proxy itself, so
 those four attributes are the proxy's own, not the controller's.
 
+The caches of proxy classes are keyed by the identity of the type, not by
+its hash and ``==``, which a metaclass may define (or make unhashable).
+
 ``type(p)`` is the proxy class: CPython gives no way to hide it. Use
 ``p.__class__`` or ``isinstance`` instead.
 """
 
 from __future__ import annotations
 
+import builtins
 import types
 import weakref
 from collections.abc import Callable
@@ -122,14 +128,63 @@ _TEXT_CONVERSIONS = [
     "__round__",
 ]
 _CONTAINER = ("__len__", "__getitem__", "__contains__", "__setitem__", "__delitem__")
+# The special methods a proxy class may forward: a type that sets one to
+# None gets a None there too. (__hash__ = None is handled on its own.)
+_SPECIAL = frozenset(
+    (
+        *_ALWAYS_0,
+        *_ALWAYS_1,
+        *_COMPARE,
+        *_IF_0,
+        *_IF_1,
+        *_IF_2,
+        *_IF_ANY,
+        *(f"__{form}{op}__" for op in BINARY_OPERATORS for form in ("", "r", "i")),
+    )
+) - {"__idivmod__"}
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
 
 
+_ABSENT: Any = object()
+
+
+def _lookup(t: type, name: str) -> Any:
+    """What instances of ``t`` find for special method ``name``, or
+    ``_ABSENT``: looked up in the class and its bases only, as Python does,
+    not the metaclass (every class has a ``__call__``; its instances may
+    not)."""
+    for klass in t.__mro__:
+        namespace = vars(klass)
+        if name in namespace:
+            return namespace[name]
+    return _ABSENT
+
+
 def _has(t: type, name: str) -> bool:
-    """Whether instances of ``t`` have special method ``name``: looked up in
-    the class and its bases only, as Python does, not the metaclass (every
-    class has a ``__call__``; its instances may not)."""
-    return any(name in vars(klass) for klass in t.__mro__)
+    """Whether instances of ``t`` support special method ``name``: it is
+    defined, and not None (Python's "not supported", ``__iter__ = None``)."""
+    found = _lookup(t, name)
+    return found is not _ABSENT and found is not None
+
+
+def _c_name(t: type) -> str:
+    """The name CPython's messages give ``t`` (its ``tp_name``): ``__name__``
+    for a class made by a class statement, ``module.name`` for most types
+    written in C (``collections.deque``; not builtins). Python shows it only
+    in messages, such as this one, which makes no instance and runs no code
+    of ``t``: ``bool.__new__(T): T is not a subtype of bool``."""
+    try:
+        bool.__new__(t)
+    except TypeError as e:
+        message = str(e)
+    else:  # t is bool
+        return t.__name__
+    head, tail = "bool.__new__(", " is not a subtype of bool"
+    size = (len(message) - len(head) - len("): ") - len(tail)) // 2
+    name = message[len(head) : len(head) + size]
+    if message == f"{head}{name}): {name}{tail}" and name.endswith(t.__name__):
+        return name
+    return t.__name__  # not CPython's message: the best guess
 
 
 def _refuse(message: str) -> Callable[..., Any]:
@@ -142,9 +197,39 @@ def _refuse(message: str) -> Callable[..., Any]:
 #: The ``kwargs`` of every operation called without keyword arguments.
 NO_KWARGS: Any = types.MappingProxyType({})
 
-_classes: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
-_op_classes: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
-_proxied: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
+
+class _ByIdentity:
+    """A map from types to values, keyed by the identity of the type: a
+    ``WeakKeyDictionary`` would use the type's hash and ``==``, which come
+    from its metaclass, which may make it unhashable or equal to another.
+    An entry leaves when its type dies."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref[type], Any]] = {}
+
+    def get(self, t: type) -> Any:
+        """The value for ``t``, or None."""
+        entry = self._entries.get(id(t))
+        if entry is None or entry[0]() is not t:
+            return None
+        return entry[1]
+
+    def set(self, t: type, value: Any) -> None:
+        key = id(t)
+        entries = self._entries
+
+        def forget(ref: weakref.ref[type]) -> None:
+            if entries.get(key, (None,))[0] is ref:
+                del entries[key]
+
+        entries[key] = (weakref.ref(t, forget), value)
+
+
+_classes = _ByIdentity()  # type -> its tproxy class
+_op_classes = _ByIdentity()  # type -> its make_proxy class
+_proxied = _ByIdentity()  # proxy class -> the type it stands for
 
 
 class _Proxy:
@@ -188,10 +273,17 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
         if _has(t, name):
             ns[name] = varargs(name)
     for opname in BINARY_OPERATORS:
-        if _has(t, f"__{opname}__") or _has(t, f"__r{opname}__"):
-            forms = (f"__{opname}__", f"__r{opname}__", f"__i{opname}__")
-            for name in forms[:2] if opname == "divmod" else forms:
-                ns[name] = varargs(name) if opname == "pow" else binary(name)
+        plain, reflected = f"__{opname}__", f"__r{opname}__"
+        in_place = () if opname == "divmod" else (f"__i{opname}__",)
+        if _has(t, plain) or _has(t, reflected):
+            forms: tuple[str, ...] = (plain, reflected, *in_place)
+        else:  # an in-place form alone (x += y, and no x + y)
+            forms = tuple(name for name in in_place if _has(t, name))
+        for name in forms:
+            ns[name] = varargs(name) if opname == "pow" else binary(name)
+        for name in in_place:
+            if _lookup(t, name) is _ABSENT and _lookup(t, plain) is None:
+                ns[name] = None  # x += y falls back to x + y, set to None
     hashable = getattr(t, "__hash__", None) is not None
     ns["__hash__"] = unary("__hash__") if hashable else None
     if issubclass(t, (str, bytes, bytearray)):
@@ -203,12 +295,16 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
     if static and not any(_has(t, n) for n in _CONTAINER):
         # A builtin type that is no container says "does not support item
         # deletion"; the proxy class would say "doesn't": speak as the type.
+        c_name = _c_name(t)
         ns["__setitem__"] = _refuse(
-            f"'{t.__name__}' object does not support item assignment"
+            f"'{c_name}' object does not support item assignment"
         )
-        ns["__delitem__"] = _refuse(
-            f"'{t.__name__}' object does not support item deletion"
-        )
+        ns["__delitem__"] = _refuse(f"'{c_name}' object does not support item deletion")
+    for name in _SPECIAL:
+        if _lookup(t, name) is None:
+            # Python's "not supported" (``__iter__ = None``): CPython then
+            # refuses with its own message, as for a real instance.
+            ns[name] = None
 
     set_ = ternary("__setattr__")
     if issubclass(t, BaseException):
@@ -257,24 +353,42 @@ def proxy_class(t: type, op: Any = None) -> type:
     if not isinstance(t, type):
         raise TypeError(f"tproxy() needs a type to proxy, got {t!r}")
     cache = _classes if op is None else _op_classes
-    try:
-        return cache[t]
-    except KeyError:
-        pass
+    cls: type | None = cache.get(t)
+    if cls is not None:
+        return cls
     ns, bind = _namespace(t, op)
-    # The class keeps T's name: Python's TypeErrors name it ("object of
-    # type 'int' has no len()"), and must read as for a real instance.
+    # The class has T's name as CPython's TypeErrors give it ("object of
+    # type 'int' has no len()", "unhashable type: 'collections.deque'"),
+    # so that they read as for a real instance.
+    name = _c_name(t)
     ns["__slots__"] = ("_shoal_ctl", "_shoal_obj")
     if issubclass(t, BaseException):
-        # raise needs a real exception: derive from it.
-        meta: Any = type(t)
-        cls: type = meta(t.__name__, (t,), ns)
+        cls = _exception_class(t, name, ns)
     else:
-        cls = type(t.__name__, (_Proxy,), ns)
+        cls = type(name, (_Proxy,), ns)
     bind(_slot(cls, "_shoal_ctl").__get__, _slot(cls, "_shoal_obj").__get__)
-    cache[t] = cls
-    _proxied[cls] = t
+    cache.set(t, cls)
+    _proxied.set(cls, t)
     return cls
+
+
+def _exception_class(t: type, name: str, ns: dict[str, Any]) -> type:
+    """The proxy class of exception type ``t``: raise needs a real exception,
+    so it derives from ``t``, and is made by ``t``'s metaclass."""
+    meta: Any = type(t)
+    try:
+        return meta(name, (t,), ns)  # type: ignore[no-any-return]
+    except TypeError as e:
+        # A metaclass or __init_subclass__ may want the keyword arguments
+        # of the class statement (class E(Exception, metaclass=M, tag=1)),
+        # which Python passes on and does not keep.
+        raise TypeError(
+            f"cannot proxy exception class {t.__module__}.{t.__qualname__}: "
+            f"raise needs a proxy class derived from it, and its metaclass or "
+            f"__init_subclass__ refused one ({e}); if they need the keyword "
+            f"arguments of its class statement, those cannot be passed "
+            f"again: Python does not record them"
+        ) from e
 
 
 def _slot(cls: type, name: str) -> Any:
@@ -294,35 +408,67 @@ def tproxy(t: type, controller: Callable[..., Any]) -> Any:
     return new_proxy(proxy_class(t), controller)
 
 
-def new_proxy(cls: type, controller: Callable[..., Any], obj: Any = None) -> Any:
+def new_proxy(
+    cls: type, controller: Callable[..., Any], obj: Any = None, like: Any = None
+) -> Any:
     """An instance of proxy class ``cls`` with ``controller`` (and, for
-    make_proxy, ``obj``: the pair (controller, object)). Does not switch."""
-    p = _allocate(cls)
+    make_proxy, ``obj``: the pair (controller, object)); ``like``, the
+    object proxied, if any (see :func:`_allocate`). Does not switch."""
+    p = _allocate(cls, like)
     _slot(cls, "_shoal_ctl").__set__(p, controller)
     _slot(cls, "_shoal_obj").__set__(p, obj)
     return p
 
 
-def _allocate(cls: type) -> Any:
+def _allocate(cls: type, like: Any = None) -> Any:
     """A bare instance of proxy class ``cls``, made by the ``__new__`` of the
     builtin type its layout comes from (``object``, or an exception type),
     never by a ``__new__`` written in Python, which might want arguments."""
     for klass in cls.__mro__[1:]:
         new = klass.__dict__.get("__new__")
         if new is not None and not isinstance(new, staticmethod):
+            if klass is _GROUP:
+                return _new_group(new, cls, like)
             return new(cls)
     raise AssertionError(f"no builtin __new__ for {cls!r}")  # object has one
 
 
+# Python 3.11's exception groups, whose __new__ insists on a message and a
+# non-empty sequence of exceptions (3.10: None, and the backport's groups
+# are classes written in Python).
+_GROUP: Any = getattr(builtins, "BaseExceptionGroup", None)
+_PLACEHOLDER = "placeholder sub-exception of a shoal tproxy (see docs/proxy.md)"
+
+
+def _new_group(new: Any, cls: type, like: Any) -> Any:
+    """A bare proxy of an exception group, made by ``BaseExceptionGroup``'s
+    ``__new__``. What it keeps in its own storage is read by nothing but
+    ``except*`` (attributes and methods are the controller's): a clause
+    that matches the whole group and re-raises it makes the group raised
+    next from these exceptions, with the proxy's ``derive``. So a proxy of
+    group ``like`` keeps ``like``'s (read from its storage: for a proxy,
+    what it was made with), and a proxy of no group a placeholder."""
+    if issubclass(type(like), _GROUP):
+        fields = vars(_GROUP)
+        message = fields["message"].__get__(like)
+        exceptions = fields["exceptions"].__get__(like)
+        try:
+            return new(cls, message, exceptions)
+        except TypeError:  # a BaseExceptionGroup's exceptions, an ExceptionGroup
+            pass
+    return new(cls, "", (Exception(_PLACEHOLDER),))
+
+
 def proxied_type(cls: type) -> type | None:
     """The type that proxy class ``cls`` stands for, or None. Does not switch."""
-    return _proxied.get(cls)
+    t: type | None = _proxied.get(cls)
+    return t
 
 
 def get_controller(p: Any) -> Any:
     """The controller of proxy ``p`` (for ``make_proxy``, the controller given
     to it), or None for any other object. Does not switch."""
     cls = type(p)
-    if cls not in _proxied:
+    if _proxied.get(cls) is None:
         return None
     return _slot(cls, "_shoal_ctl").__get__(p)

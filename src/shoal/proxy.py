@@ -309,4 +309,4 @@ def make_proxy(
             )
         type = obj.__class__
     cls = proxy_class(type, _operation_class)
-    return new_proxy(cls, controller, (controller, obj))
+    return new_proxy(cls, controller, (controller, obj), obj)
