@@ -797,6 +797,47 @@ def test_make_proxy_keeps_the_proxy_through_in_place_and_fluent_calls() -> None:
     assert plain.n == 5
 
 
+def test_make_proxy_keeps_the_proxy_through_async_with_and_anext() -> None:
+    """``async with p as v`` gives the proxy when the object's
+    ``__aenter__`` gives the object itself, as ``with`` does; so does an
+    ``__anext__`` that gives the object; anything else comes as it is."""
+
+    class Resource:
+        async def __aenter__(self) -> Resource:
+            return self
+
+        async def __aexit__(self, *exc_info: object) -> None:
+            return None
+
+        def __aiter__(self) -> Resource:
+            return self
+
+        async def __anext__(self) -> Resource:
+            return self
+
+    class Other:
+        async def __aenter__(self) -> str:
+            return "other"
+
+        async def __aexit__(self, *exc_info: object) -> None:
+            return None
+
+    async def main() -> None:
+        p = make_proxy(_delegate, obj=Resource())
+        async with p as v:
+            assert v is p
+        assert await anext(aiter(p)) is p
+        async with make_proxy(_delegate, obj=Other()) as w:
+            assert w == "other"
+        with contextlib.ExitStack() as stack:
+            q = make_proxy(_delegate, obj=stack)
+            with q as entered:
+                assert entered is q
+
+    with contextlib.closing(asyncio.new_event_loop()) as loop:
+        loop.run_until_complete(main())
+
+
 def test_make_proxy_conversions_return_real_values() -> None:
     s = make_proxy(_delegate, obj="text")
     assert type(str(s)) is str

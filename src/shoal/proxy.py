@@ -124,6 +124,17 @@ for _op in (op for op in BINARY_OPERATORS if op not in ("divmod", "pow")):
     _DELEGATE[f"__r{_op}__"] = _reflected(_plain)
     _DELEGATE[f"__i{_op}__"] = getattr(operator, f"i{_op}")
 
+# These return an awaitable: what it gives when awaited, if the object
+# itself, becomes the proxy (``async with p as v``, as ``with`` does).
+_AWAITED = frozenset(["__aenter__", "__anext__"])
+
+
+async def _awaited_as_proxy(awaitable: Any, obj: Any, proxy: Any) -> Any:
+    """Await ``awaitable``; give ``proxy`` if that gives ``obj``."""
+    result = await awaitable
+    return proxy if result is obj else result
+
+
 # Python insists on the exact type these return: never swap in the proxy.
 _CONVERSIONS = frozenset(
     [
@@ -174,7 +185,8 @@ class ProxyOperation:
         """Perform the operation on ``obj`` exactly as Python would on the
         real object, and return the result, with ``obj`` itself replaced by
         the proxy (so ``p += [1]`` and methods returning ``self`` keep the
-        proxy), except for conversions, which return the real value. A
+        proxy; for ``__aenter__`` and ``__anext__``, what their awaitable
+        gives), except for conversions, which return the real value. A
         method of ``obj`` written in Python comes back bound to the proxy; a
         builtin one (``list.append``) cannot be, and stays bound to ``obj``.
         Does not switch (the operation may)."""
@@ -189,6 +201,8 @@ class ProxyOperation:
         )
         if result is obj:
             return result if opname in _CONVERSIONS else self.proxyobj
+        if opname in _AWAITED:
+            return _awaited_as_proxy(result, obj, self.proxyobj)
         if (
             opname == "__getattribute__"
             and type(result) is types.MethodType
