@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 from collections.abc import Callable
 
+import greenlet
 import pytest
 
 import shoal
@@ -1017,3 +1019,282 @@ def test_three_stage_pipeline_preserves_order(capacity: int, preference: int) ->
     for ch in chans:
         assert ch.closed
         assert ch.balance == 0
+
+
+# -- channels belong to one thread ----------------------------------------------------
+#
+# docs/design.md: "Channels belong to one thread". An operation from another
+# thread that would hand a value to a waiting tasklet, or take one from it, raises
+# RuntimeError before anything changes: the tasklet keeps waiting.
+
+FOREIGN = "belongs to tasklets of another thread"
+
+
+def _in_another_thread(fn: Callable[[], object]) -> BaseException | None:
+    """Run ``fn`` in a new OS thread; return what it raised, or None."""
+    raised: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            fn()
+        except BaseException as e:
+            raised.append(e)
+
+    th = threading.Thread(target=body)
+    th.start()
+    th.join(timeout=10)
+    assert not th.is_alive()
+    return raised[0] if raised else None
+
+
+def _channel_of_layout(layout: str, sender_waits: bool) -> shoal.Channel:
+    """A channel on the fast path (fresh, its queues deques, or the queue
+    of the peer that is to wait single in a channel that has had a deque),
+    or on the general one (preference, schedule_all, a buffer)."""
+    if layout == "buffered":
+        return shoal.Channel(1)
+    ch = shoal.Channel()
+    if layout == "deque":  # both waiter queues are deques
+        ch._queue(True)
+        ch._queue(False)
+    elif layout == "not single":
+        ch._queue(not sender_waits)
+    elif layout == "preference 1":
+        ch.preference = 1
+    elif layout == "preference 0":
+        ch.preference = 0
+    elif layout == "schedule_all":
+        ch.schedule_all = True
+    return ch
+
+
+LAYOUTS = [
+    "fresh",
+    "deque",
+    "not single",
+    "preference 1",
+    "preference 0",
+    "schedule_all",
+    "buffered",
+]
+
+SENDS: dict[str, Callable[[shoal.Channel], object]] = {
+    "send": lambda ch: ch.send("foreign"),
+    # In shoal.run(), which closes the thread's hub (a timeout needs one).
+    "send with timeout": lambda ch: shoal.run(ch.send, "foreign", timeout=5),
+    "send_nowait": lambda ch: ch.send_nowait("foreign"),
+    "send_exception": lambda ch: ch.send_exception(ValueError, "foreign"),
+    "select": lambda ch: shoal.select(ch.send_case("foreign")),
+    "select with default": lambda ch: shoal.select(ch.send_case("x"), default=None),
+}
+
+RECEIVES: dict[str, Callable[[shoal.Channel], object]] = {
+    "receive": lambda ch: ch.receive(),
+    "receive with timeout": lambda ch: shoal.run(ch.receive, timeout=5),
+    "receive_nowait": lambda ch: ch.receive_nowait(),
+    "next": lambda ch: next(ch),
+    "select": lambda ch: shoal.select(ch.receive_case()),
+    "select with default": lambda ch: shoal.select(ch.receive_case(), default=None),
+}
+
+
+def _assert_scheduler_intact(main: shoal.Tasklet) -> None:
+    assert shoal.current() is main
+    other = shoal.Channel()
+    t = shoal.spawn(other.receive)
+    shoal.schedule()
+    t.kill()
+    assert t.dead
+    assert shoal.spawn(lambda: "spawned").get() == "spawned"
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("op", list(SENDS))
+def test_send_from_another_thread_to_a_waiting_receiver_is_refused(
+    layout: str, op: str
+) -> None:
+    """A send from another thread would hand the value to a tasklet of this
+    one: RuntimeError, and the receiver still waits, then gets a value sent
+    from its own thread."""
+    main = shoal.current()
+    ch = _channel_of_layout(layout, sender_waits=False)
+    r = shoal.spawn(ch.receive)
+    shoal.schedule()
+    before = repr(r)
+    assert ch.balance == -1
+    err = _in_another_thread(lambda: SENDS[op](ch))
+    assert type(err) is RuntimeError, err
+    assert FOREIGN in str(err)
+    assert repr(ch) in str(err)
+    assert "shoal.to_thread" in str(err)
+    assert ch.balance == -1
+    assert repr(r) == before
+    assert "receiving on" in before
+    _assert_scheduler_intact(main)
+    ch.send("mine")
+    assert r.get() == "mine"
+    assert ch.balance == 0
+
+
+#: The one gap: ``receive()`` on the fast path (a default channel, no
+#: callback) takes a plain waiting sender without asking which thread calls;
+#: a sound test would cost a ping-pong message 7% (docs/design.md, Channels).
+UNCHECKED = pytest.mark.xfail(
+    strict=True, reason="the receive fast path does not check the thread"
+)
+
+
+def _receive_cases() -> list[object]:
+    cases: list[object] = []
+    for layout in LAYOUTS:
+        for op in RECEIVES:
+            fast = layout in ("fresh", "deque", "not single")
+            unchecked = fast and op in ("receive", "receive with timeout", "next")
+            marks = [UNCHECKED] if unchecked else []
+            cases.append(pytest.param(layout, op, marks=marks, id=f"{op}-{layout}"))
+    return cases
+
+
+@pytest.mark.parametrize(("layout", "op"), _receive_cases())
+def test_receive_from_another_thread_from_a_waiting_sender_is_refused(
+    layout: str, op: str
+) -> None:
+    """A receive from another thread would take a waiting sender's value (or,
+    buffered, refill from it): RuntimeError; the sender still waits. Except
+    on the receive fast path (UNCHECKED)."""
+    main = shoal.current()
+    ch = _channel_of_layout(layout, sender_waits=True)
+    if layout == "buffered":
+        ch.send("buffered")
+    s = shoal.spawn(ch.send, "waiting")
+    shoal.schedule()
+    before = repr(s)
+    assert ch.balance == 1
+    err = _in_another_thread(lambda: RECEIVES[op](ch))
+    if not (type(err) is RuntimeError and FOREIGN in str(err)):
+        s.join()  # taken from the other thread: let the sender finish first
+    assert type(err) is RuntimeError, err
+    assert FOREIGN in str(err)
+    assert repr(ch) in str(err)
+    assert ch.balance == 1
+    assert len(ch) == (1 if layout == "buffered" else 0)
+    assert repr(s) == before
+    assert "sending on" in before
+    _assert_scheduler_intact(main)
+    if layout == "buffered":
+        assert ch.receive() == "buffered"
+    assert ch.receive() == "waiting"
+    s.join()
+    assert s.exception is None
+    assert ch.balance == 0
+
+
+def test_a_waiting_select_of_another_thread_is_refused() -> None:
+    """A select in this thread waits on a channel; another thread's send
+    would fire it: RuntimeError, and the select still waits."""
+    ch, other = shoal.Channel(), shoal.Channel()
+    sel = shoal.spawn(shoal.select, ch.receive_case(), other.receive_case())
+    shoal.schedule()
+    assert ch.balance == other.balance == -1
+    err = _in_another_thread(lambda: ch.send("foreign"))
+    assert type(err) is RuntimeError
+    assert FOREIGN in str(err)
+    assert ch.balance == other.balance == -1
+    assert "selecting on" in repr(sel)
+    other.send("mine")
+    case, value = sel.get()
+    assert case.channel is other
+    assert value == "mine"
+
+
+@pytest.mark.parametrize("waits", ["receive", "send", "select"])
+def test_a_tasklet_of_another_thread_waiting_here_is_refused(waits: str) -> None:
+    """The other way round: a tasklet of another thread waits on a channel,
+    and this thread's send or receive would reach it. RuntimeError here; the
+    other thread's tasklet keeps waiting and then completes in its thread."""
+    main = shoal.current()
+    ch = shoal.Channel()
+    waiting, resume = threading.Event(), threading.Event()
+    got: list[object] = []
+
+    def other_thread() -> None:
+        if waits == "receive":
+            t = shoal.spawn(ch.receive)
+        elif waits == "send":
+            t = shoal.spawn(ch.send, "theirs")
+        else:
+            t = shoal.spawn(shoal.select, ch.receive_case())
+        shoal.schedule()
+        waiting.set()
+        assert resume.wait(timeout=10)
+        if waits == "send":
+            got.append(ch.receive())
+        else:
+            ch.send("theirs")
+        result = t.get()
+        got.append(result[1] if waits == "select" else result)
+
+    th = threading.Thread(target=other_thread)
+    th.start()
+    try:
+        assert waiting.wait(timeout=10)
+        balance = ch.balance
+        # (Not receive(): its fast path does not check; see UNCHECKED.)
+        if waits == "send":
+            ops = [lambda: shoal.select(ch.receive_case()), ch.receive_nowait]
+        else:
+            ops = [lambda: ch.send("mine"), lambda: ch.send_nowait("mine")]
+        for op in ops:
+            with pytest.raises(RuntimeError, match=FOREIGN):
+                op()
+        assert ch.balance == balance
+        _assert_scheduler_intact(main)
+    finally:
+        resume.set()
+        th.join(timeout=10)
+    assert not th.is_alive()
+    assert got == (["theirs", None] if waits == "send" else ["theirs"])
+
+
+def test_close_with_a_waiter_of_another_thread_is_refused() -> None:
+    """close() would wake a tasklet of this thread from another: RuntimeError,
+    and the channel stays open with its waiter."""
+    ch = shoal.Channel()
+    r = shoal.spawn(ch.receive)
+    shoal.schedule()
+    err = _in_another_thread(ch.close)
+    assert type(err) is RuntimeError
+    assert FOREIGN in str(err)
+    assert not ch.closed
+    assert ch.balance == -1
+    ch.close()
+    with pytest.raises(shoal.ChannelClosed):
+        r.get()
+
+
+@pytest.mark.parametrize("single", [True, False])
+def test_hand_offs_from_a_nested_greenlet_of_this_thread(single: bool) -> None:
+    """A tasklet running in a greenlet of its own (not the one it last
+    switched from) takes a waiting sender's value and hands one to a waiting
+    receiver: the fast paths leave both to the general ones, which tell this
+    from another thread's call. It works."""
+    a, b = shoal.Channel(), shoal.Channel()
+    if not single:
+        a._queue(True)
+        b._queue(False)
+    log: list[object] = []
+
+    def nested() -> None:
+        log.append(a.receive())  # a sender waits: the receive's take path
+        b.send("to receiver")  # a receiver waits: the send's take path
+
+    s = shoal.spawn(a.send, "from sender")
+    r = shoal.spawn(lambda: log.append(b.receive()))
+    shoal.schedule()
+    assert (a.balance, b.balance) == (1, -1)
+    t = shoal.spawn(lambda: greenlet.greenlet(nested).switch())
+    t.join()
+    r.join()
+    s.join()
+    assert log == ["from sender", "to receiver"]
+    assert (a.balance, b.balance) == (0, 0)

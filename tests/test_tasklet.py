@@ -61,6 +61,37 @@ def test_join_never_raises(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Traceback" in err
 
 
+def test_an_escaping_taskletexit_is_not_printed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Exceptions escaping a tasklet are printed, unless it is TaskletExit:
+    from a kill, raised by the tasklet itself, or a subclass of it."""
+
+    class Quit(shoal.TaskletExit):
+        pass
+
+    def raises(exc: BaseException) -> None:
+        raise exc
+
+    ch = shoal.Channel()
+    killed = shoal.spawn(ch.receive)
+    shoal.schedule()
+    killed.kill()
+    own = shoal.spawn(raises, shoal.TaskletExit("done"))
+    sub = shoal.spawn(raises, Quit())
+    for t in (own, sub):
+        t.join()
+    assert isinstance(killed.exception, shoal.TaskletExit)
+    assert isinstance(own.exception, shoal.TaskletExit)
+    assert isinstance(sub.exception, Quit)
+    # The same way, an exception that is not TaskletExit is printed.
+    shoal.spawn(raises, KeyError("printed")).join()
+    err = capsys.readouterr().err
+    assert "TaskletExit" not in err
+    assert "Quit" not in err
+    assert "failed with KeyError" in err
+
+
 def test_exception_does_not_propagate_to_others() -> None:
     """An exception escaping one tasklet leaves the others running."""
     log: list[str] = []
@@ -391,6 +422,33 @@ def test_deadlock_lists_every_blocked_tasklet() -> None:
     assert "3 blocked" in msg
     for t in ts:
         t.kill()
+
+
+def test_deadlock_report_lists_at_most_1000_blocked_tasklets() -> None:
+    """With more than 1,000 blocked tasklets the report lists the first 1,000
+    (main first, then in spawn order) and says how many more there are."""
+    ch = shoal.Channel()
+
+    def waits() -> None:
+        ch.receive()
+
+    ts = [shoal.spawn(waits) for _ in range(1005)]
+    shoal.schedule()
+    try:
+        with pytest.raises(shoal.DeadlockError) as info:
+            shoal.Channel().receive()
+        lines = str(info.value).splitlines()
+        assert "1006 blocked:" in lines[0]
+        listed = lines[1:]
+        assert len(listed) == 1001
+        assert "'main' receiving on" in listed[0]
+        assert all("waits-" in line for line in listed[1:1000])
+        assert listed[999] == f"  {ts[998]!r}"
+        assert listed[-1] == "  ... and 6 more"
+    finally:
+        for t in ts:
+            t.kill()
+    assert ch.balance == 0
 
 
 def test_deadlock_when_last_tasklet_ends() -> None:

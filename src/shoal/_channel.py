@@ -24,6 +24,7 @@ waiting sender takes the value and the sender goes to the end of the queue.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -325,6 +326,12 @@ class Channel(HandOff):
         """
         if self._closing:
             return
+        s = get_scheduler()
+        for sending in (False, True):
+            for w in self._waiters(sending):
+                t = w.select.tasklet if type(w) is Waiter else w
+                if t is not None and t._sched is not s:
+                    raise self._foreign(t)
         self._closing = True
         self._update_switches()
         for sending in (False, True):
@@ -352,40 +359,94 @@ class Channel(HandOff):
 
     # -- the hand-off -------------------------------------------------------------
 
+    def _check_peer(self, s: Scheduler, sending: bool) -> None:
+        """Raise RuntimeError if the first live waiter to send (or receive)
+        is a tasklet of another thread than ``s``'s. Changes nothing. (The
+        general paths test each waiter before they take it; the send fast
+        path leaves to them every hand-off it cannot prove this thread's;
+        the receive fast path does not check: see docs/design.md.)"""
+        q = self._senders if sending else self._receivers
+        if type(q) is not deque:
+            q = () if q is NOQUEUE else (q,)
+        for w in q:
+            t = w.select.tasklet if type(w) is Waiter else w
+            if t is not None:
+                if t._sched is not s:
+                    raise self._foreign(t)
+                return
+
+    def _foreign(self, t: Task) -> RuntimeError:
+        """The error for a hand-off with ``t``, a tasklet of another thread."""
+        return RuntimeError(
+            f"{self!r} belongs to tasklets of another thread ({t!r} waits on "
+            f"it in thread {t._sched.thread_id}, this is thread "
+            f"{threading.get_ident()}): channels cannot be shared between "
+            "threads; to hand values between threads use shoal.to_thread, "
+            "shoal.wait_future or a queue.Queue"
+        )
+
     def _give(self, s: Scheduler, cur: Task, value: Any) -> bool:
-        """Hand ``value`` to the first live waiting receiver; True if there was one."""
-        rq = self._queue(False)
+        """Hand ``value`` to the first live waiting receiver; True if there
+        was one. Raises RuntimeError, changing nothing, if that receiver is
+        another thread's."""
+        rq = self._receivers
+        if type(rq) is not deque:  # a single plain receiver (the caller saw one)
+            if rq._sched is not s:
+                raise self._foreign(rq)
+            rq = self._queue(False)
         while rq:
-            t = rq.popleft()
+            t = rq[0]
             wake = value
             if type(t) is Waiter:
+                owner = t.select.tasklet
+                if owner is not None and owner._sched is not s:
+                    raise self._foreign(owner)
+                rq.popleft()
                 t, wake = self._claim(t, value)
                 if t is None:
                     continue
+            else:
+                if t._sched is not s:
+                    raise self._foreign(t)
+                rq.popleft()
             self._wake(s, cur, t, wake, self._send_switches)
             return True
         return False
 
     def _take(self, s: Scheduler, cur: Task) -> Any:
         """Take a buffered value or one from the first live waiting sender;
-        ``_EMPTY`` if there is none."""
+        ``_EMPTY`` if there is none. Raises RuntimeError, changing nothing,
+        if that sender (or the one a refill takes) is another thread's."""
+        sq = self._senders
+        if sq and type(sq) is not deque and sq._sched is not s:
+            raise self._foreign(sq)  # a single plain sender
         buf = self._buffer
         if buf:
+            if type(sq) is deque and sq:
+                self._check_peer(s, True)  # before the refill takes one
             value = buf.popleft()
             if _count(self._senders) > self._stale_s:
                 self._refill(buf)
             return value
-        if not self._senders:
+        if not sq:
             return _EMPTY
-        sq = self._queue(True)
+        if type(sq) is not deque:
+            sq = self._queue(True)
         while sq:
-            t = sq.popleft()
+            t = sq[0]
             if type(t) is Waiter:
+                owner = t.select.tasklet
+                if owner is not None and owner._sched is not s:
+                    raise self._foreign(owner)
+                sq.popleft()
                 value = t.value
                 t, wake = self._claim(t, None)
                 if t is None:
                     continue
             else:
+                if t._sched is not s:
+                    raise self._foreign(t)
+                sq.popleft()
                 value = t._temp
                 wake = None
             self._wake(s, cur, t, wake, self._recv_switches)

@@ -67,6 +67,19 @@ def get_channel_callback() -> ChannelCallback | None:
 NOQUEUE: deque[Any] = ()  # type: ignore[assignment]
 
 
+def _pop_own(q: deque[Any]) -> Any:
+    """Take the first waiter out of waiter deque ``q`` and return it, if it
+    is a tasklet waiting plainly whose scheduler is this thread's (tested as
+    in ``HandOff.send``); else leave it and return None: the general path
+    deals with a select's ``Waiter``, and refuses another thread's tasklet.
+    Does not switch."""
+    t = q[0]
+    if type(t) is Waiter or t._sched.current._gr is not getcurrent():
+        return None
+    q.popleft()
+    return t
+
+
 def _pop_plain(q: deque[Any]) -> Any:
     """Take the first waiter out of waiter deque ``q`` and return it, if it
     is a tasklet waiting plainly; if it is a select's ``Waiter``, leave it
@@ -154,29 +167,33 @@ class HandOff:
             return
         rq = self._receivers
         if rq:
-            # The common case last, where it needs no jump.
-            if not self._single:
-                if type(rq) is deque:
-                    t = _pop_plain(rq)
-                    if t is None:  # a select waits: the general path
-                        self._send_anyhow(value)
-                        return
-                else:
-                    t = rq
-                    self._receivers = NOQUEUE
+            # A receiver waits. Its scheduler is this thread's if its
+            # current tasklet's greenlet is getcurrent() (see
+            # _scheduler.hint); if not, another thread calls (refused) or
+            # code in a greenlet of this tasklet's own: the general path
+            # tells them apart, before anything changes. The common case
+            # last, where it needs no jump.
+            if not self._single and type(rq) is deque:
+                t = _pop_own(rq)
+                if t is None:  # a select waits, or as above
+                    self._send_anyhow(value)
+                    return
+                s = t._sched
+                cur = s.current
             else:
                 t = rq
+                s = t._sched
+                cur = s.current
+                if cur._gr is not getcurrent():
+                    self._send_anyhow(value)
+                    return
                 self._receivers = NOQUEUE
-            # A receiver waits: run it now with the value; this tasklet goes
-            # to the end of the run queue, its send done (_temp set: a kill
-            # lets it return first). The waiter's scheduler is this
-            # thread's: no lookup needed.
-            s = t._sched
-            cur = s.current
+            # Run the receiver now with the value; this tasklet goes to the
+            # end of the run queue, its send done (_temp set: a kill lets it
+            # return first). cur._gr is where it resumes: tested above.
             t._blocked_on = None
             cur._temp = None
             s.runq.append(cur)
-            cur._gr = getcurrent()
             s.current = t
             t._gr.switch(value)
             return
@@ -250,8 +267,11 @@ class HandOff:
                 t = sq
                 self._senders = NOQUEUE
             # A sender waits: take its value; it goes to the end of the run
-            # queue of its scheduler (this thread's), and this tasklet
-            # carries on.
+            # queue of its scheduler, and this tasklet carries on. Unlike
+            # send(), this path does not check that the sender's scheduler
+            # is this thread's: a sound test needs getcurrent() (the
+            # general paths check), which would cost a ping-pong message 7%
+            # (see "Channels" in docs/design.md).
             value = t._temp
             t._temp = None
             t._blocked_on = None
