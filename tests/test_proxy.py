@@ -1134,3 +1134,22 @@ def test_dict_operations_match_hypothesis(d: dict[str, int], key: str) -> None:
     p[key] = 1
     assert p[key] == 1
     assert (p | {"z": 0}) == (dict(d, **{key: 1}) | {"z": 0})
+
+
+@pytest.mark.parametrize("base", [object, Exception])
+def test_a_proxied_class_made_at_run_time_can_die(base: type) -> None:
+    """The proxy classes are cached while their proxies live, and do not
+    keep the proxied type alive once none does."""
+    import gc
+    import weakref
+
+    made = type("Made", (base,), {"x": 1})
+    p = tproxy(made, lambda *args, **kwargs: 1)
+    assert type(tproxy(made, lambda *args, **kwargs: 2)) is type(p)
+    q = make_proxy(_delegate, obj=made())
+    assert type(make_proxy(_delegate, obj=made())) is type(q)
+    ref = weakref.ref(made)
+    del made, p, q
+    for _ in range(3):  # the proxy classes are cyclic garbage, then the type
+        gc.collect()
+    assert ref() is None

@@ -227,8 +227,8 @@ class _ByIdentity:
         entries[key] = (weakref.ref(t, forget), value)
 
 
-_classes = _ByIdentity()  # type -> its tproxy class
-_op_classes = _ByIdentity()  # type -> its make_proxy class
+_classes = _ByIdentity()  # type -> a weak reference to its tproxy class
+_op_classes = _ByIdentity()  # type -> a weak reference to its make_proxy class
 _proxied = _ByIdentity()  # proxy class -> the type it stands for
 
 
@@ -353,7 +353,11 @@ def proxy_class(t: type, op: Any = None) -> type:
     if not isinstance(t, type):
         raise TypeError(f"tproxy() needs a type to proxy, got {t!r}")
     cache = _classes if op is None else _op_classes
-    cls: type | None = cache.get(t)
+    # Held weakly: a proxy class refers to its type (its base, for an
+    # exception), so a strong cache would keep every proxied type alive,
+    # classes made at run time included. A class lives while its proxies do.
+    ref = cache.get(t)
+    cls: type | None = None if ref is None else ref()
     if cls is not None:
         return cls
     ns, bind = _namespace(t, op)
@@ -367,7 +371,7 @@ def proxy_class(t: type, op: Any = None) -> type:
     else:
         cls = type(name, (_Proxy,), ns)
     bind(_slot(cls, "_shoal_ctl").__get__, _slot(cls, "_shoal_obj").__get__)
-    cache.set(t, cls)
+    cache.set(t, weakref.ref(cls))
     _proxied.set(cls, t)
     return cls
 
