@@ -541,6 +541,29 @@ def test_a_second_reader_is_busy_even_when_its_read_would_not_block(op: str) -> 
     shoal.run(main)
 
 
+def test_a_second_acceptor_is_busy_even_when_its_accept_would_not_block() -> None:
+    """While a tasklet waits in accept, another tasklet's accept of the
+    same listener raises BusyError even with a connection waiting (it would
+    take the one the first waits for); the first then gets it."""
+
+    def main() -> None:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            first = shoal.spawn(listener.accept)
+            shoal.sleep(0.001)  # it waits, registered as the reader
+            # A blocking stdlib connect: the hub does not run meanwhile.
+            import socket as stdlib
+
+            client = stdlib.create_connection(listener.getsockname(), timeout=5)
+            with client:
+                assert select.select([listener], [], [], 5)[0] == [listener]
+                with pytest.raises(shoal.BusyError, match="already being read by"):
+                    listener.accept()
+                conn, _ = first.get(timeout=5)
+                conn.close()
+
+    shoal.run(main)
+
+
 def _write_ops(sock: socket.socket, file: object) -> dict[str, Callable[[], object]]:
     """Each way to write ``sock``, as a call that sends a few b"Y"."""
     return {

@@ -274,6 +274,8 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
 
     def accept(self) -> tuple[socket, Any]:
         """Wait for a connection; ``(socket, address)``. Switches if it waits."""
+        if self._reader is not None:
+            self._check_busy(False)
         fd, address = self._retry(False, self._accept)  # type: ignore[attr-defined]
         sock = socket(self.family, self.type, self.proto, fileno=fd)
         sock.settimeout(self._shoal_timeout)
@@ -281,6 +283,8 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
 
     def connect(self, address: Any) -> None:
         """Connect, resolving a host name without blocking. Switches."""
+        if self._writer is not None:
+            self._check_busy(True)
         address = _resolve(self.family, self.type, address)
         err = super().connect_ex(address)
         if err in (0, _errno.EISCONN):
