@@ -237,6 +237,46 @@ def test_kill_after_completed_receive_keeps_the_value() -> None:
     assert log == ["kept", "killed"]
 
 
+@pytest.mark.parametrize("how", ["kill", "throw", "run"])
+def test_a_sender_whose_sends_always_complete_is_still_killed(how: str) -> None:
+    """A producer sending to a consumer that always waits: at each of its
+    switch points its last send has completed. The kill (throw, or
+    shoal.run's end) lets it see that once, then interrupts it at its next
+    switch point: it does not run on until it has nothing left to send."""
+    total = 200_000  # bounded: a kill that waited would let all of them go
+    sent: list[int] = []
+
+    def main() -> None:
+        ch = shoal.Channel()
+
+        def producer() -> None:
+            for i in range(total):
+                ch.send(i)
+                sent.append(i)
+
+        def consumer() -> None:
+            for _ in range(total):
+                ch.receive()
+
+        p = shoal.spawn(producer)  # first: shoal.run kills it first
+        c = shoal.spawn(consumer)
+        for _ in range(10):
+            shoal.schedule()
+        assert sent  # it runs
+        if how == "kill":
+            p.kill()
+        elif how == "throw":
+            p.throw(LookupError("stop"))
+            p.join()
+            assert isinstance(p.exception, LookupError)
+        if how != "run":
+            assert p.dead
+            c.kill()
+
+    shoal.run(main)
+    assert 0 < len(sent) < 100
+
+
 def test_current_in_main_and_tasklets() -> None:
     """current() is the main tasklet outside, the running tasklet inside."""
     main = shoal.current()

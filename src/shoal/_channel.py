@@ -179,6 +179,8 @@ class Channel(HandOff):
 
     def _send(self, s: Scheduler, cur: Task, value: Any) -> None:
         """Every send that is not the inlined fast path (see ``HandOff``)."""
+        if _handoff.deferred:
+            _handoff.raise_deferred(cur)
         callback = _handoff._channel_callback
         if callback is not None:
             callback(self, cur, True, not self._can_send())
@@ -231,6 +233,8 @@ class Channel(HandOff):
 
     def _receive(self, s: Scheduler, cur: Task) -> Any:
         """Every receive that is not the inlined fast path (see ``HandOff``)."""
+        if _handoff.deferred:
+            _handoff.raise_deferred(cur)
         callback = _handoff._channel_callback
         if callback is not None:
             callback(self, cur, False, not self._can_receive())

@@ -22,7 +22,15 @@ from ._errors import bomb
 from ._scheduler import Scheduler, Task, Waiter, get_scheduler
 from ._task import NOWAKE
 
-__all__ = ["NOQUEUE", "HandOff", "get_channel_callback", "set_channel_callback"]
+__all__ = [
+    "NOQUEUE",
+    "HandOff",
+    "defer_throw",
+    "get_channel_callback",
+    "raise_deferred",
+    "set_channel_callback",
+    "take_deferred",
+]
 
 _NOWAKE = NOWAKE
 
@@ -34,15 +42,48 @@ _channel_callback: ChannelCallback | None = None
 _watched: object | None = None
 
 
+#: Exceptions a tasklet raises at its next channel action, before the
+#: action: a throw (a kill) found the tasklet's last operation completed,
+#: let it return from it, and awaits it at its next action (see
+#: ``Tasklet.throw``). While any waits, the fast paths leave every action to
+#: the general ones, which raise it (``raise_deferred``).
+deferred: dict[Task, BaseException] = {}
+
+
 def _rewatch() -> None:
     global _watched
     _watched = _channel_callback
     if _watched is None:
         _watched = _watch.gate
+    if _watched is None and deferred:
+        _watched = deferred
 
 
 _watch.gate_listeners.append(_rewatch)
 _rewatch()
+
+
+def defer_throw(t: Task, exc: BaseException) -> None:
+    """Have ``t`` raise ``exc`` at its next channel action. Does not switch."""
+    deferred[t] = exc
+    _rewatch()
+
+
+def take_deferred(t: Task) -> bool:
+    """Forget ``t``'s deferred exception; True if it had not raised it yet.
+    Does not switch."""
+    waiting = deferred.pop(t, None) is not None
+    _rewatch()
+    return waiting
+
+
+def raise_deferred(cur: Task) -> None:
+    """At a channel action of ``cur``, before it: raise the exception
+    deferred for it, if any. Does not switch."""
+    exc = deferred.pop(cur, None)
+    if exc is not None:
+        _rewatch()
+        raise exc
 
 
 def set_channel_callback(callback: ChannelCallback | None) -> ChannelCallback | None:

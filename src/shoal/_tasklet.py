@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from . import _scheduler
 from ._errors import Interruption, TaskletExit, bomb
+from ._handoff import defer_throw, take_deferred
 from ._hub import Hub, get_hub, new_loop
 from ._introspect import monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
@@ -158,21 +159,28 @@ class Tasklet(Task):
             s.failed(self, exc)
             self._finish()
             return
-        while (
+        if (
             self._blocked_on is None
             and self._temp is not NOWAKE
             and self._temp is not NO_VALUE
-            and self._gr is not DEAD
         ):
-            # Its last operation completed: let it see the result and run to
-            # its next switch point first, so nothing is delivered and then
-            # reported as failed.
+            # Its last operation completed: let it see the result first, so
+            # nothing is delivered and then reported as failed. It raises
+            # ``exc`` at its next channel action, before the action (were it
+            # thrown at its next switch point, a send that completes there
+            # too, to a receiver that always waits, would let it run on for
+            # ever); if it switches away elsewhere first, ``exc`` is thrown
+            # there, below.
             if self in runq:
                 runq.remove(self)
             runq.appendleft(cur)
-            s.switch_to(cur, self, self._take_temp())
-        if self._gr is DEAD:
-            return
+            defer_throw(self, exc)
+            try:
+                s.switch_to(cur, self, self._take_temp())
+            finally:
+                waiting = take_deferred(self)
+            if not waiting or self._gr is DEAD:
+                return
         if isinstance(exc, Interruption) and not exc.aimed():
             return  # it left the block on its way here: too late
         blocked_on = self._blocked_on
@@ -187,8 +195,11 @@ class Tasklet(Task):
                 b.type, b.value, b.traceback = type(exc), exc, None
                 s.switch_to(cur, self, b)
                 return
-        elif self in runq:
-            runq.remove(self)
+        else:
+            if self in runq:
+                runq.remove(self)
+            if self._temp is not NO_VALUE:
+                self._temp = NOWAKE  # an operation's that completed meanwhile
         runq.appendleft(cur)
         s.throw_to(cur, self, exc)
 
