@@ -340,3 +340,92 @@ def test_children_may_spawn_children_but_not_after_close() -> None:
             group.spawn(lambda: None)
 
     shoal.run(main)
+
+
+def _slow_finally(log: list[str], name: str, seconds: float) -> None:
+    try:
+        shoal.sleep(5)
+    finally:
+        shoal.sleep(seconds)
+        log.append(f"{name} finally")
+
+
+def test_an_outer_timeout_during_the_cleanup_of_branches_waits_for_all_of_them() -> (
+    None
+):
+    """The inner timeout ends a oneof; while a loser's finally still runs,
+    the outer timeout expires too: the cleanup goes on, every branch's
+    finally runs, and then the outer timeout comes out."""
+    log: list[str] = []
+
+    def main() -> None:
+        with (
+            pytest.raises(shoal.TimeoutError),
+            shoal.timeout(0.05),
+            shoal.timeout(0.01),
+        ):
+            shoal.oneof(
+                lambda: _slow_finally(log, "a", 0.1),
+                lambda: _slow_finally(log, "b", 0),
+                lambda: _slow_finally(log, "c", 0),
+            )
+
+    shoal.run(main)
+    assert log == ["a finally", "b finally", "c finally"]
+
+
+@pytest.mark.parametrize("construct", ["allof", "TaskGroup"])
+def test_killing_the_caller_again_during_the_cleanup_still_ends_every_branch(
+    construct: str,
+) -> None:
+    """The caller is killed; while a branch's finally still runs, it is
+    killed again: every branch still ends, its finally run, before the
+    caller does."""
+    log: list[str] = []
+    fns = [
+        lambda: _slow_finally(log, "a", 0.05),
+        lambda: _slow_finally(log, "b", 0),
+        lambda: _slow_finally(log, "c", 0),
+    ]
+
+    def caller() -> None:
+        try:
+            if construct == "allof":
+                shoal.allof(*fns)
+            else:
+                with shoal.TaskGroup() as group:
+                    for fn in fns:
+                        group.spawn(fn)
+        finally:
+            log.append("caller finally")
+
+    def main() -> None:
+        c = shoal.spawn(caller)
+        shoal.sleep(0.01)
+        again = shoal.spawn(lambda: (shoal.sleep(0.02), c.kill()))
+        c.kill()
+        again.get(timeout=5)
+        assert c.dead
+
+    shoal.run(main)
+    assert log == ["a finally", "b finally", "c finally", "caller finally"]
+
+
+def test_a_losing_branch_that_fails_as_it_is_killed_is_reported(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """oneof returns the winner's value; a loser whose finally raises is
+    printed as a failed tasklet is (nobody else gets its exception)."""
+
+    def loser() -> None:
+        try:
+            shoal.sleep(5)
+        finally:
+            raise ValueError("cleanup failed")
+
+    def main() -> object:
+        return shoal.oneof(lambda: (shoal.sleep(0.001), "win")[1], loser)
+
+    assert shoal.run(main) == "win"
+    err = capsys.readouterr().err
+    assert "ValueError: cleanup failed" in err

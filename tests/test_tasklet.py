@@ -589,3 +589,37 @@ def test_killing_tasklets_leaves_no_cyclic_garbage() -> None:
             gc.enable()
 
     shoal.run(main)
+
+
+def test_run_kills_every_leftover_even_when_one_fails_as_it_is_killed() -> None:
+    """A Stackless tasklet's failure goes to main, so killing one whose
+    finally raises raises in run's cleanup: the cleanup still kills the
+    rest (their finally blocks run), then run raises that failure."""
+    from shoal import stackless
+
+    log: list[str] = []
+
+    def main() -> str:
+        ch = stackless.channel()
+
+        def a() -> None:
+            try:
+                ch.receive()
+            finally:
+                raise ValueError("from a's finally")
+
+        def b() -> None:
+            try:
+                ch.receive()
+            finally:
+                log.append("b finally")
+
+        stackless.tasklet(a)()
+        stackless.tasklet(b)()
+        stackless.run()
+        return "result"
+
+    with pytest.raises(ValueError, match="from a's finally"):
+        shoal.run(main)
+    assert log == ["b finally"]
+    assert not shoal.current()._sched.alive

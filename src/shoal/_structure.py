@@ -113,20 +113,45 @@ def _start(
     return branches, ends
 
 
-def _end(branches: list[Tasklet], s: Scheduler) -> None:
+def _end(branches: list[Tasklet], s: Scheduler, report: bool = True) -> None:
     """Kill the branches still alive, waiting for each to finish; ``s`` is
-    this thread's scheduler. Switches."""
+    this thread's scheduler. If the caller is interrupted meanwhile (killed
+    again, a timeout around it expires), it goes on until every branch has
+    ended, then raises that: no branch outlives the call. With ``report``,
+    a branch that fails as it is killed (its ``finally`` raises) is reported
+    as an unobserved tasklet's failure is: nobody else will get it.
+    Switches."""
+    interrupted: BaseException | None = None
+    killed = []
     for t in branches:
         if t._gr is DEAD:
             continue
         if t._sched is not s:
             t.kill()  # a TaskGroup child spawned in another thread: raises
             continue
-        # t.kill(), less the checks made above.
-        t._throw_in(s, TaskletExit())
+        killed.append(t)
+        thrown = False
         while t._gr is not DEAD:
-            t.join()
+            try:
+                if thrown:
+                    t.join()
+                else:
+                    thrown = True
+                    t._throw_in(s, TaskletExit())  # t.kill(), less its checks
+            except BaseException as exc:
+                if interrupted is None:
+                    interrupted = exc
     s.observed.difference_update(branches)
+    if report:
+        for t in killed:
+            failure = t._exception
+            if failure is not None and not isinstance(failure, TaskletExit):
+                t._report(failure)
+    if interrupted is not None:
+        try:
+            raise interrupted
+        finally:
+            interrupted = None  # no cycle through this frame
 
 
 def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
@@ -257,7 +282,7 @@ class TaskGroup:
                 self._wait(failures)
         finally:
             self._closed = True
-            _end(self._children, get_scheduler())
+            _end(self._children, get_scheduler(), report=False)
         if exc is not None:
             failed = [
                 (t, f)

@@ -323,6 +323,26 @@ def current() -> Tasklet:
     return get_scheduler().current  # type: ignore[return-value]
 
 
+def _kill_leftovers(s: Any) -> None:
+    """Kill every tasklet of ``s`` still alive, oldest first, each waited
+    for. An exception raised meanwhile in the caller (a Stackless tasklet
+    hands its failure to main) does not stop it: the first is raised once
+    every tasklet has ended. Switches."""
+    first: BaseException | None = None
+    while s.alive:
+        for t in list(s.alive):
+            try:
+                t.kill()
+            except BaseException as exc:
+                if first is None:
+                    first = exc
+    if first is not None:
+        try:
+            raise first
+        finally:
+            first = None  # no cycle through this frame
+
+
 def run(
     fn: Callable[..., T], /, *args: Any, loop: str | None = None, **kwargs: Any
 ) -> T:
@@ -355,9 +375,7 @@ def run(
         return fn(*args, **kwargs)
     finally:
         try:
-            while s.alive:
-                for t in list(s.alive):
-                    t.kill()  # type: ignore[attr-defined]
+            _kill_leftovers(s)
         finally:
             s.in_run = False
             s.stop_hub()
