@@ -756,3 +756,166 @@ def test_recvmsg_and_sendmsg_wait_like_recv_and_send() -> None:
             assert buffer[:4] == b"into"
 
     shoal.run(main)
+
+
+def test_accept_gives_the_default_timeout_not_the_listeners() -> None:
+    """As the stdlib's: the accepted socket has ``getdefaulttimeout()``
+    (normally None, blocking), whatever the listener's timeout."""
+
+    def accepted_timeout(listener_timeout: float | None) -> float | None:
+        with (
+            socket.create_server(("127.0.0.1", 0)) as listener,
+            socket.create_connection(listener.getsockname(), timeout=5),
+        ):
+            listener.settimeout(listener_timeout)
+            conn, _ = listener.accept()
+            with conn:
+                return conn.gettimeout()
+
+    def main() -> None:
+        assert accepted_timeout(5) is None
+        assert accepted_timeout(0) is None
+        assert accepted_timeout(None) is None
+        socket.setdefaulttimeout(2.5)
+        try:
+            assert accepted_timeout(5) == 2.5
+            assert accepted_timeout(None) == 2.5
+        finally:
+            socket.setdefaulttimeout(None)
+
+    shoal.run(main)
+
+
+def test_sendall_timeout_bounds_the_whole_call() -> None:
+    """As the stdlib's since 3.5: ``settimeout(t)`` bounds the whole sendall,
+    not each partial send. A reader that takes a little every 20 ms keeps
+    every single wait short; sendall still raises shoal.TimeoutError (which
+    is socket.timeout) once 0.3 s have passed. A reader that keeps up lets a
+    sendall under a timeout finish."""
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with a, b:
+            a.settimeout(0.3)
+            done = [False]
+
+            def slow_reader() -> None:
+                end = time.monotonic() + 10
+                while not done[0] and time.monotonic() < end:
+                    shoal.sleep(0.02)
+                    b.recv(65536)
+
+            reader = shoal.spawn(slow_reader)
+            started = time.monotonic()
+            with pytest.raises(socket.timeout) as info:
+                a.sendall(b"x" * 8_000_000)  # ~2.5 s at this reader's pace
+            elapsed = time.monotonic() - started
+            done[0] = True
+            reader.join(timeout=5)
+            assert isinstance(info.value, shoal.TimeoutError)
+            assert 0.25 < elapsed < 1.0, elapsed
+
+        a, b = socket.socketpair()
+        with a, b:
+            a.settimeout(5)
+            payload = bytes(range(256)) * 20_000
+            sender = shoal.spawn(a.sendall, payload)
+            got = bytearray()
+            while len(got) < len(payload):
+                got += b.recv(1 << 16)
+            sender.get(timeout=10)
+            assert got == payload
+
+    shoal.run(main)
+
+
+def _full_unix_listener(path: str) -> tuple[socket.socket, list[socket.socket]]:
+    """A Unix listener on ``path`` whose backlog is full, and the clients
+    (connected, not accepted) that filled it. Does not switch."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(0)
+    clients: list[socket.socket] = []
+    for _ in range(10):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.connect(path)
+        except BlockingIOError:
+            c.close()
+            return listener, clients
+        clients.append(c)
+    raise AssertionError("the backlog never filled")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux's EAGAIN from connect")
+def test_unix_connect_to_a_full_backlog_waits_until_accepted() -> None:
+    """A Unix-domain connect to a listener whose backlog is full (EAGAIN)
+    waits, as the stdlib's blocking connect does, until the listener accepts
+    and it really connects (it used to return at once, unconnected)."""
+
+    def main() -> None:
+        with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+            path = f"{tmp}/s"
+            listener, early = _full_unix_listener(path)
+            for s in [listener, *early]:
+                stack.enter_context(s)
+            accepted: list[socket.socket] = []
+
+            def acceptor() -> None:
+                shoal.sleep(0.2)
+                for _ in range(len(early) + 3):
+                    conn = stack.enter_context(listener.accept()[0])
+                    accepted.append(conn)
+
+            serving = shoal.spawn(acceptor)
+            started = time.monotonic()
+            for timeout in (None, 5, None):
+                c = stack.enter_context(socket.socket(socket.AF_UNIX))
+                c.settimeout(timeout)
+                c.connect(path)
+                assert c.getpeername() == path
+                c.sendall(b"x")
+            assert 0.15 < time.monotonic() - started < 5
+            serving.get(timeout=5)
+            # The three connects that waited went through: their bytes came.
+            assert [conn.recv(1) for conn in accepted[len(early) :]] == [b"x"] * 3
+
+    shoal.run(main)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux's EAGAIN from connect")
+def test_unix_connect_to_a_full_backlog_times_out_or_is_woken_by_close() -> None:
+    """A connect waiting on a full backlog raises shoal.TimeoutError after
+    the socket's timeout, BlockingIOError at once under timeout 0, and
+    ClosedFileError when another tasklet closes the socket."""
+
+    def main() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = f"{tmp}/s"
+            listener, early = _full_unix_listener(path)
+            with listener, contextlib.ExitStack() as stack:
+                for s in early:
+                    stack.enter_context(s)
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                with c:
+                    c.settimeout(0.2)
+                    started = time.monotonic()
+                    with pytest.raises(socket.timeout) as info:
+                        c.connect(path)
+                    assert 0.15 < time.monotonic() - started < 2
+                    assert isinstance(info.value, shoal.TimeoutError)
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                with c:
+                    c.setblocking(False)
+                    with pytest.raises(BlockingIOError):
+                        c.connect(path)
+                c = stack.enter_context(socket.socket(socket.AF_UNIX))
+                waiter = shoal.spawn(c.connect, path)
+                shoal.sleep(0.05)
+                assert "to connect (the listener's backlog is full)" in repr(waiter)
+                c.close()
+                waiter.join(timeout=5)
+                assert isinstance(waiter.exception, shoal.ClosedFileError)
+
+    shoal.run(main)

@@ -21,12 +21,14 @@ import errno as _errno
 import os as _os
 import socket as _stdlib
 import sys as _sys
+import time as _time
 import weakref
 from types import ModuleType
 from typing import Any
 
 from ._bridge import to_thread
 from ._errors import BusyError, ClosedFileError, bomb
+from ._errors import TimeoutError as _TimeoutError
 from ._hub import HubWait, get_hub, hub_wait
 from ._io import new_wait, wait_fd
 from ._scheduler import Task, get_scheduler
@@ -63,11 +65,16 @@ globals().update(
 )
 __all__ = list(_stdlib.__all__)
 
+_AF_UNIX = getattr(_stdlib, "AF_UNIX", None)
 _recv = _stdlib.socket.recv
 _recv_into = _stdlib.socket.recv_into
 _send = _stdlib.socket.send
 
 _WAITING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EALREADY)
+#: The longest pause between two tries of a Unix-domain connect that found
+#: the listener's backlog full (the first is 1 ms, each next one twice as
+#: long): how late, at most, it notices that the listener accepted.
+_CONNECT_BACKOFF = 0.05
 
 
 class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
@@ -138,6 +145,11 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         if not writing:
             self._wait_readable()
             return
+        self._wait_writable(self._shoal_timeout)
+
+    def _wait_writable(self, timeout: float | None) -> None:
+        """Wait until the socket is writable; ``shoal.TimeoutError`` after
+        ``timeout``. Switches."""
         cur = get_scheduler().current
         other = self._writer
         if other is not None and other[0] is not cur:
@@ -145,7 +157,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         wait = new_wait(_Readiness(self, True))
         self._writer = (cur, wait)
         try:
-            wait_fd(wait, self.fileno(), self._shoal_timeout, writing=True)
+            wait_fd(wait, self.fileno(), timeout, writing=True)
         finally:
             self._writer = None
 
@@ -277,8 +289,9 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         if self._reader is not None:
             self._check_busy(False)
         fd, address = self._retry(False, self._accept)  # type: ignore[attr-defined]
+        # As the stdlib's: the new socket has the default timeout (its
+        # __init__ takes it), not the listener's.
         sock = socket(self.family, self.type, self.proto, fileno=fd)
-        sock.settimeout(self._shoal_timeout)
         return sock, address
 
     def connect(self, address: Any) -> None:
@@ -293,10 +306,58 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             raise OSError(err, _os.strerror(err))
         if self._shoal_timeout == 0.0:
             raise BlockingIOError(err, _os.strerror(err))
+        if err == _errno.EAGAIN and self.family == _AF_UNIX:
+            self._connect_again(address)
+            return
         self._wait(True)
         err = self.getsockopt(_stdlib.SOL_SOCKET, _stdlib.SO_ERROR)
         if err:
             raise OSError(err, _os.strerror(err))
+
+    def _connect_again(self, address: Any) -> None:
+        """A Unix-domain connect found the listener's backlog full (EAGAIN):
+        nothing is in progress, and the socket is writable meanwhile, so
+        there is nothing to wait for on the loop. Try again after a pause
+        (growing to ``_CONNECT_BACKOFF``) until it connects, as the stdlib's
+        blocking connect waits in the kernel; ``shoal.TimeoutError`` once the
+        socket's timeout has passed. Switches."""
+        timeout = self._shoal_timeout
+        deadline = None if timeout is None else _time.monotonic() + timeout
+        pause = 0.001
+        while True:
+            if deadline is not None:
+                left = deadline - _time.monotonic()
+                if left <= 0:
+                    raise _TimeoutError(
+                        f"{self!r}: connect timed out after {timeout} s"
+                    )
+                pause = min(pause, left)
+            self._pause(pause)
+            err = super().connect_ex(address)
+            if err in (0, _errno.EISCONN):
+                return
+            if err != _errno.EAGAIN:
+                raise OSError(err, _os.strerror(err))
+            pause = min(pause * 2, _CONNECT_BACKOFF)
+
+    def _pause(self, seconds: float) -> None:
+        """``shoal.sleep(seconds)`` as this socket's writer: a second writer
+        gets ``BusyError``, and closing the socket wakes it with
+        ``ClosedFileError``. Switches."""
+        s = get_scheduler()
+        cur = s.current
+        other = self._writer
+        if other is not None and other[0] is not cur:
+            raise _busy(self, other[0], writing=True)
+        # A wait that nothing but its timeout (or a close) ends.
+        wait = HubWait(s.hub or get_hub(s), _Connecting(self))
+        self._writer = (cur, wait)
+        try:
+            hub_wait(s, wait, seconds)
+        except _TimeoutError:
+            pass  # the pause is over
+        finally:
+            self._writer = None
 
     def connect_ex(self, address: Any) -> int:
         """:meth:`connect`, returning an error number instead of raising."""
@@ -375,7 +436,9 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         return n
 
     def sendall(self, data: Any, flags: int = 0) -> None:
-        """Send all of ``data``. Switches while it waits."""
+        """Send all of ``data``. Switches while it waits; the timeout bounds
+        the whole call, as the stdlib's does (the data sent before a
+        ``shoal.TimeoutError`` is gone)."""
         if self._writer is not None:
             self._check_busy(True)
         sent = 0
@@ -383,13 +446,44 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             try:
                 sent = _send(self, data, flags)
             except BlockingIOError:
-                sent = self._after_wait(True, _send, self, data, flags)
-            if sent == len(data):
-                return  # the usual case: it all went at once
+                blocked = True
+            else:
+                if sent == len(data):
+                    return  # the usual case: it all went at once
+                blocked = False
+        else:
+            blocked = False
         with memoryview(data) as view, view.cast("B") as octets:
-            total = len(octets)
-            while sent < total:
-                sent += self.send(octets[sent:], flags)
+            self._send_rest(octets, sent, flags, blocked)
+
+    def _send_rest(
+        self, octets: memoryview, sent: int, flags: int, blocked: bool
+    ) -> None:
+        """:meth:`sendall` from ``octets[sent:]`` on; ``blocked``: the last
+        send would have blocked. The deadline is reckoned at the first wait,
+        so a sendall that never waits never reads the clock. Switches."""
+        total = len(octets)
+        deadline = None
+        while sent < total:
+            if blocked:
+                timeout = self._shoal_timeout
+                if timeout == 0.0:
+                    raise BlockingIOError(_errno.EAGAIN, _os.strerror(_errno.EAGAIN))
+                if timeout is not None:
+                    now = _time.monotonic()
+                    if deadline is None:
+                        deadline = now + timeout
+                    timeout = deadline - now
+                    if timeout <= 0:
+                        raise _TimeoutError(f"{self!r}: sendall timed out")
+                self._wait_writable(timeout)
+            if self._writer is not None:
+                self._check_busy(True)
+            try:
+                sent += _send(self, octets[sent:], flags)
+                blocked = False
+            except BlockingIOError:
+                blocked = True
 
     def sendto(self, data: Any, *args: Any) -> int:
         """Send a datagram. Switches if it waits."""
@@ -435,6 +529,18 @@ class _Readiness:
     def __str__(self) -> str:
         what = "writable" if self.writing else "readable"
         return f"{self.sock()!r} to be {what}"
+
+
+class _Connecting(_Readiness):
+    """What a Unix-domain connect to a full backlog awaits between tries."""
+
+    __slots__ = ()
+
+    def __init__(self, sock: socket) -> None:
+        super().__init__(sock, True)
+
+    def __str__(self) -> str:
+        return f"{self.sock()!r} to connect (the listener's backlog is full)"
 
 
 def _numeric(host: Any) -> bool:
