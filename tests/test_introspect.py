@@ -53,6 +53,48 @@ def test_dump_tasklets_shows_each_tasklet_its_state_and_stack() -> None:
     assert "hub: <Hub" in text
 
 
+def test_dump_tasklets_shows_a_stack_of_only_shoal_frames() -> None:
+    """A tasklet spawned with shoal's own function (shoal.sleep, Queue.get, a
+    TaskGroup child) and blocked in it has started: it shows that function
+    and what it waits in, not "not started", and not the worker greenlet's
+    base frame."""
+
+    def main() -> str:
+        q = shoal.Queue()
+        with shoal.TaskGroup() as g:
+            sleeper = shoal.spawn(shoal.sleep, 30)
+            sleeper.name = "sleeper"
+            getter = shoal.spawn(q.get)
+            getter.name = "getter"
+            child = g.spawn(shoal.sleep, 30)
+            child.name = "child"
+            shoal.sleep(0.01)
+            fresh = shoal.spawn(print)
+            fresh.name = "fresh"
+            out = io.StringIO()
+            shoal.dump_tasklets(out)
+            for t in (sleeper, getter, child, fresh):
+                t.kill()
+        return out.getvalue()
+
+    text = shoal.run(main)
+    blocks = text.split("\n<")
+    for name, frame in (
+        ("sleeper", "in sleep"),
+        ("getter", "in get"),
+        ("child", "in sleep"),
+    ):
+        block = next(b for b in blocks if f"'{name}'" in b)
+        assert "not started" not in block, block
+        assert frame in block, block
+        assert "shoal/_hub.py" in block or "shoal/_sync.py" in block, block
+        assert "in _worker" not in block, block
+    child_block = next(b for b in blocks if "'child'" in b)
+    assert "in _child" in child_block  # the outermost frame: what it was spawned with
+    fresh_block = next(b for b in blocks if "'fresh'" in b)
+    assert "(no stack: not started)" in fresh_block
+
+
 def test_dump_tasklets_defaults_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     shoal.dump_tasklets()
     assert "'main' running" in capsys.readouterr().err

@@ -28,20 +28,38 @@ from typing import IO, Any
 from ._hub import Hub
 from ._scheduler import DEAD, Scheduler, Task, get_scheduler
 from ._watch import count_switches
+from ._workers import _worker
 
 __all__ = ["Monitor", "dump_tasklets", "monitor", "monitor_from_environment"]
 
 _PACKAGE = os.path.dirname(__file__)
 _IDLE_CODES = (Hub.run_loop.__code__,)  # uvloop polls in C under run_loop
+#: The body of every worker greenlet: the base of each tasklet's stack.
+_BASE_CODES = (_worker.__code__,)
 
 
 def _stack(frame: FrameType | None) -> list[str]:
     """The formatted stack that ends at ``frame``, without the scheduler's
-    own frames at its base (the worker greenlet that runs every tasklet)."""
-    frames = traceback.extract_stack(frame)
-    while frames and frames[0].filename.startswith(_PACKAGE):
-        del frames[0]
-    return traceback.format_list(frames)
+    own frames at its base (the worker greenlet that runs every tasklet).
+
+    A tasklet spawned with one of shoal's own functions (``shoal.sleep``,
+    ``Queue.get``, a ``TaskGroup`` child) has only shoal's frames: then only
+    the worker greenlet's base frame is left out, and the stack starts at
+    the function it was spawned with."""
+    chain: list[FrameType] = []
+    while frame is not None:
+        chain.append(frame)
+        frame = frame.f_back
+    chain.reverse()
+    base = 0
+    while base < len(chain) and chain[base].f_code.co_filename.startswith(_PACKAGE):
+        base += 1
+    if base == len(chain):  # only shoal's frames
+        base = 0
+        while base < len(chain) - 1 and chain[base].f_code in _BASE_CODES:
+            base += 1
+    summary = traceback.StackSummary.extract((f, f.f_lineno) for f in chain[base:])
+    return summary.format()
 
 
 def dump_tasklets(file: IO[str] | None = None) -> None:
