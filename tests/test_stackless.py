@@ -14,6 +14,7 @@ ends with only the main tasklet runnable, and uses bounded loops only.
 from __future__ import annotations
 
 import pickle
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -877,6 +878,27 @@ def test_preference_and_schedule_all_are_clamped() -> None:
     assert ch.schedule_all == 0
 
 
+def test_preference_and_schedule_all_need_integers_and_read_as_ints() -> None:
+    """As in C (channelobject.c): non-integers raise TypeError with C's
+    messages, bools count as integers, and schedule_all reads as an int."""
+    ch = stackless.channel()
+    ch.schedule_all = True
+    assert ch.schedule_all == 1
+    assert type(ch.schedule_all) is int
+    ch.schedule_all = 0
+    assert type(ch.schedule_all) is int
+    for bad in ("x", 1.5, None):
+        with pytest.raises(TypeError, match=r"^preference must be set to an integer$"):
+            ch.preference = bad
+        with pytest.raises(
+            TypeError, match=r"^preference must be set to a bool or integer$"
+        ):
+            ch.schedule_all = bad
+    assert (ch.preference, ch.schedule_all) == (-1, 0)
+    ch.preference = True
+    assert ch.preference == 1
+
+
 def test_balance_and_queue_with_waiting_receivers() -> None:
     """Waiting receivers make balance negative and queue up in FIFO order."""
     events: list[Any] = []
@@ -1135,6 +1157,23 @@ def test_send_exception_raises_in_receiver() -> None:
     assert events[1:] == ["main"]
 
 
+@pytest.mark.parametrize("not_a_class", [int, 1, "x", ValueError("v"), None])
+def test_send_exception_needs_an_exception_class(not_a_class: Any) -> None:
+    """send_exception(x) for anything but an exception class raises TypeError
+    in the sender, naming it, and sends nothing (C: slp_make_bomb)."""
+    events: list[Any] = []
+    ch = stackless.channel()
+    t = blocked_receiver(events, ch)
+    with pytest.raises(TypeError, match=r"send_exception.*exception class") as info:
+        ch.send_exception(not_a_class, 1)
+    assert repr(not_a_class) in str(info.value)
+    assert events == []
+    assert ch.balance == -1
+    assert t.blocked
+    ch.send("after")
+    assert events == [("r-got", "after")]
+
+
 def test_send_throw_instance_raises_same_object() -> None:
     """send_throw(instance) raises that exact instance in the receiver."""
     events: list[Any] = []
@@ -1191,6 +1230,31 @@ def test_bomb_sent_as_value_raises_in_receiver() -> None:
     assert events == [("r-caught", err)]
     b = stackless.bomb(KeyError, err, None)
     assert (b.type, b.value, b.traceback) == (KeyError, err, None)
+
+
+def test_bomb_accepts_a_single_exc_info_tuple() -> None:
+    """bomb(sys.exc_info()) is bomb(*sys.exc_info()), as in C (bomb_new);
+    the receiver raises that very exception with its traceback."""
+    events: list[Any] = []
+    ch = stackless.channel()
+    blocked_receiver(events, ch)
+    try:
+        raise KeyError("k")
+    except KeyError:
+        info = sys.exc_info()
+        b = stackless.bomb(info)
+    assert (b.type, b.value, b.traceback) == info
+    ch.send(b)
+    assert events == [("r-caught", info[1])]
+    assert events[0][1] is info[1]
+    short = stackless.bomb((ValueError,))
+    assert (short.type, short.value, short.traceback) == (ValueError, None, None)
+    empty = stackless.bomb(())
+    assert (empty.type, empty.value, empty.traceback) == (None, None, None)
+    by_name = stackless.bomb(type=KeyError, value=info[1], traceback=None)
+    assert (by_name.type, by_name.value) == (KeyError, info[1])
+    with pytest.raises(TypeError, match=r"at most 3"):
+        stackless.bomb((KeyError, info[1], None, None))
 
 
 def test_bomb_in_tempval_explodes_on_resume() -> None:

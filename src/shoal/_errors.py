@@ -109,19 +109,26 @@ class DeadlockError(Error, RuntimeError):
 
 
 class bomb:  # noqa: N801 - the Stackless name
-    """An exception in transit: a tasklet that receives it raises it."""
+    """An exception in transit: a tasklet that receives it raises it.
+
+    ``bomb(type, value, traceback)``, or as in C Stackless a single tuple of
+    up to three items: ``bomb(sys.exc_info())``."""
 
     __slots__ = ("traceback", "type", "value")
 
     def __init__(
         self,
-        exp_type: type[BaseException] | None = None,
-        exp_value: Any = None,
-        exp_traceback: Any = None,
+        type: Any = None,  # C Stackless's keyword names (shadows the builtin)
+        value: Any = None,
+        traceback: Any = None,
     ) -> None:
-        self.type = exp_type
-        self.value = exp_value
-        self.traceback = exp_traceback
+        if value is None and traceback is None and isinstance(type, tuple):
+            if len(type) > 3:
+                raise TypeError(f"bomb() takes at most 3 arguments ({len(type)} given)")
+            type, value, traceback = (*type, None, None, None)[:3]
+        self.type = type
+        self.value = value
+        self.traceback = traceback
 
     def raise_(self) -> Any:
         """Raise the exception this bomb carries. The bomb lets go of it: the

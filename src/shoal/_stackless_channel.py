@@ -103,6 +103,43 @@ class channel(Channel):  # noqa: N801 - the Stackless name
         self._closing = False
         self._update_switches()
 
+    @property
+    def preference(self) -> int:
+        """-1: prefer the receiver (default); 1: prefer the sender; 0: neither.
+        Setting it clamps an integer to -1, 0 or 1."""
+        return self._preference
+
+    @preference.setter
+    def preference(self, value: int) -> None:
+        if not isinstance(value, int):
+            raise TypeError("preference must be set to an integer")  # C's message
+        self._preference = (value > 0) - (value < 0)
+        self._update_switches()
+
+    @property  # type: ignore[override]  # an int, as in C
+    def schedule_all(self) -> int:
+        """1: every hand-off yields to the next runnable tasklet; else 0."""
+        return int(self._schedule_all)
+
+    @schedule_all.setter
+    def schedule_all(self, value: int) -> None:
+        if not isinstance(value, int):
+            # C's message, "preference" and all (channelobject.c)
+            raise TypeError("preference must be set to a bool or integer")
+        self._schedule_all = bool(value)
+        self._update_switches()
+
+    def send_exception(self, exc_type: Any, *args: Any) -> None:
+        """Send an exception: the receiver raises ``exc_type(*args)``. Anything
+        but an exception class raises TypeError here, before anything is
+        sent. Switches like :meth:`send`."""
+        if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
+            raise TypeError(
+                "channel.send_exception needs an exception class as first"
+                f" parameter, got {exc_type!r}"
+            )
+        super().send_exception(exc_type, *args)
+
     def send_throw(self, exc: Any, val: Any = None, tb: Any = None) -> None:
         """Send an exception with the semantics of ``raise``: the receiver
         raises it. Switches like :meth:`send`."""
