@@ -1298,3 +1298,23 @@ def test_hand_offs_from_a_nested_greenlet_of_this_thread(single: bool) -> None:
     s.join()
     assert log == ["from sender", "to receiver"]
     assert (a.balance, b.balance) == (0, 0)
+
+
+@pytest.mark.parametrize("bad", [int, 1, "x", ValueError("an instance"), None])
+def test_send_exception_of_anything_but_an_exception_class_is_refused(
+    bad: object,
+) -> None:
+    """The sender gets TypeError, naming what it gave; nothing is sent and
+    the waiting receiver still waits."""
+
+    def main() -> None:
+        ch = shoal.Channel()
+        receiver = shoal.spawn(ch.receive)
+        shoal.schedule()
+        with pytest.raises(TypeError, match="needs an exception class, got"):
+            ch.send_exception(bad)  # type: ignore[arg-type]
+        assert ch.balance == -1
+        ch.send("after")
+        assert receiver.get() == "after"
+
+    shoal.run(main)

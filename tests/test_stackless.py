@@ -1745,3 +1745,15 @@ def test_last_tasklet_blocking_with_a_bomb_revives_main_with_it() -> None:
     assert isinstance(t.tempval, stackless.bomb)
     t.kill()
     assert ch.balance == 0
+
+
+def test_raise_exception_of_anything_but_an_exception_class_is_refused() -> None:
+    """tasklet.raise_exception(int) is a TypeError in the caller; the
+    tasklet is untouched and still runs."""
+    log: list[str] = []
+    t = stackless.tasklet(lambda: log.append("ran"))()
+    with pytest.raises(TypeError, match="needs an exception class, got"):
+        t.raise_exception(int)  # type: ignore[arg-type]
+    assert t.alive
+    stackless.run()
+    assert log == ["ran"]

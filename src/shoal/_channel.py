@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import _handoff
-from ._errors import ChannelClosed, WouldBlock, bomb
+from ._errors import ChannelClosed, WouldBlock, bomb, is_exception_class
 from ._handoff import NOQUEUE, HandOff
 from ._hub import ready
 from ._scheduler import NOWAKE, Scheduler, Task, Waiter, get_scheduler
@@ -194,7 +194,13 @@ class Channel(HandOff):
         return with_timeout(timeout, self.receive)
 
     def send_exception(self, exc_type: type[BaseException], *args: Any) -> None:
-        """Send an exception: the receiver raises ``exc_type(*args)``. Switches."""
+        """Send an exception: the receiver raises ``exc_type(*args)``.
+        Anything but an exception class raises TypeError here, before
+        anything is sent. Switches."""
+        if not is_exception_class(exc_type):
+            raise TypeError(
+                f"send_exception() needs an exception class, got {exc_type!r}"
+            )
         self.send(bomb(exc_type, exc_type(*args)))
 
     def send_nowait(self, value: Any) -> None:

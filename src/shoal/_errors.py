@@ -45,7 +45,14 @@ __all__ = [
     "TimeoutError",
     "WouldBlock",
     "bomb",
+    "is_exception_class",
 ]
+
+
+def is_exception_class(x: object) -> bool:
+    """Whether ``x`` is an exception class (what ``send_exception`` and
+    ``raise_exception`` take). Does not switch."""
+    return isinstance(x, type) and issubclass(x, BaseException)
 
 
 class TaskletExit(BaseException):

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import _handoff
 from ._channel import Channel
-from ._errors import ChannelClosed, bomb
+from ._errors import ChannelClosed, bomb, is_exception_class
 from ._task import Task
 
 __all__ = [
@@ -133,7 +133,7 @@ class channel(Channel):  # noqa: N801 - the Stackless name
         """Send an exception: the receiver raises ``exc_type(*args)``. Anything
         but an exception class raises TypeError here, before anything is
         sent. Switches like :meth:`send`."""
-        if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
+        if not is_exception_class(exc_type):
             raise TypeError(
                 "channel.send_exception needs an exception class as first"
                 f" parameter, got {exc_type!r}"

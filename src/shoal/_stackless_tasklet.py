@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from ._channel import Channel
-from ._errors import TaskletExit, bomb
+from ._errors import TaskletExit, bomb, is_exception_class
 from ._scheduler import DEAD, NOWAKE, Scheduler, Task, get_scheduler
 from ._stackless_channel import install_channel_callback, make_bomb, trapped, waiting
 from ._task import HUB_TURN, NO_VALUE, init_task
@@ -267,7 +267,13 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
         return self._throw(make_bomb(exc, val, tb), pending)
 
     def raise_exception(self, exc_class: type[BaseException], *args: Any) -> Any:
-        """Raise ``exc_class(*args)`` in the tasklet at once (see throw). Switches."""
+        """Raise ``exc_class(*args)`` in the tasklet at once (see throw).
+        Anything but an exception class raises TypeError here, before the
+        tasklet is touched. Switches."""
+        if not is_exception_class(exc_class):
+            raise TypeError(
+                f"raise_exception() needs an exception class, got {exc_class!r}"
+            )
         return self._throw(bomb(exc_class, exc_class(*args)), False)
 
     def kill(self, pending: bool = False) -> Any:  # type: ignore[override]
