@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -473,3 +477,224 @@ def test_code_in_the_hub_may_complete_channel_operations_that_need_no_wait() -> 
         sender.get(timeout=5)
 
     shoal.run(main)
+
+
+# -- a hub made outside shoal.run ---------------------------------------------
+
+
+def _sleep_then(word: str) -> str:
+    shoal.sleep(0.001)
+    return word
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_hub_made_outside_run_is_closed_when_a_run_starts(
+    loop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wait outside shoal.run makes the thread's hub, whose loop then runs
+    (suspended in its greenlet); the next run closes it before starting its
+    own, so sleeping outside, running, sleeping outside again and running
+    again all work."""
+    monkeypatch.setenv("SHOAL_LOOP", loop)  # the hub made outside run
+    s = get_scheduler()
+    made = get_hub()  # a hub whose loop never ran is closed too
+    assert shoal.run(lambda: "first", loop=loop) == "first"
+    assert made.loop.is_closed()
+    for word in ["second", "third"]:
+        shoal.sleep(0.001)
+        outside = get_hub()
+        assert asyncio.get_running_loop() is outside.loop  # suspended, running
+        assert shoal.run(_sleep_then, word, loop=loop) == word
+        assert outside.loop.is_closed()
+        assert s.hub is None
+        assert shoal.current() is s.main
+        assert not s.runq
+        assert asyncio._get_running_loop() is None
+
+
+def test_tasklets_waiting_in_a_hub_made_outside_run_are_killed_when_a_run_starts() -> (
+    None
+):
+    """Their waits are on a loop that will not run again: the run kills them
+    first (their finally blocks may still wait, in that hub). Tasklets that
+    wait on anything else live on into the run."""
+    log: list[str] = []
+    ch = shoal.Channel()
+
+    def sleeper() -> None:
+        try:
+            shoal.sleep(10)
+        except shoal.TaskletExit:
+            shoal.sleep(0.001)  # the old hub still runs while it is killed
+            log.append("sleeper killed")
+            raise
+
+    sleepy = shoal.spawn(sleeper)
+    receiver = shoal.spawn(lambda: log.append(ch.receive()))
+    shoal.sleep(0.001)  # both have started: this made the thread's hub
+    shoal.spawn(log.append, "late starter")
+
+    def main() -> str:
+        log.append("run")
+        ch.send("received in the run")
+        shoal.sleep(0.001)
+        return "done"
+
+    start = time.monotonic()
+    assert shoal.run(main) == "done"
+    assert time.monotonic() - start < 5
+    # The kill switched: the runnable one ran then.
+    assert log == ["late starter", "sleeper killed", "run", "received in the run"]
+    assert isinstance(sleepy.exception, shoal.TaskletExit)
+    assert receiver.dead
+    assert receiver.exception is None
+
+
+def test_run_refuses_to_start_inside_a_timeout_scope_entered_outside_it() -> None:
+    """The scope's deadline is on the thread's hub, which a run replaces: a
+    RuntimeError, and the hub and the scope stay as they were."""
+    s = get_scheduler()
+    with shoal.move_on_after(0.05) as scope:
+        shoal.sleep(0.001)
+        with pytest.raises(RuntimeError, match="inside a timeout scope entered"):
+            shoal.run(lambda: None)
+        assert shoal.current() is s.main
+        assert s.hub is not None
+        shoal.sleep(5)  # the scope still fires
+    assert scope.cancelled_caught
+    assert shoal.run(lambda: "ok") == "ok"  # and closes the thread's hub
+    assert s.hub is None
+
+
+# -- exceptions escaping the hub's loop ------------------------------------------
+
+
+@pytest.fixture
+def sigint() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt (Python's default) during the test."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _sigint_soon() -> None:
+    """Have the hub's loop raise SIGINT in a callback, 10 ms from now."""
+    get_hub().loop.call_later(0.01, signal.raise_signal, signal.SIGINT)
+
+
+def _blocks(how: str, log: list[str]) -> None:
+    """Main waits in the hub, directly or while a tasklet sleeps in it."""
+
+    def sleeper() -> None:
+        try:
+            shoal.sleep(5)
+        finally:
+            log.append("sleeper finally")
+
+    if how == "sleep":
+        shoal.sleep(5)
+    elif how == "join":
+        shoal.spawn(sleeper).join()
+    else:
+        shoal.spawn(sleeper)
+        shoal.Channel().receive()
+
+
+def _check_run_ended(s: Any, loop: str) -> None:
+    assert shoal.current() is s.main
+    assert s.hub is None
+    assert not s.runq
+    assert not s.alive
+    assert s.main._blocked_on is None
+    assert shoal.run(_sleep_then, "again", loop=loop) == "again"
+
+
+@pytest.mark.parametrize("how", ["sleep", "join", "channel"])
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.usefixtures("sigint")
+def test_an_interrupt_in_the_hub_goes_to_main_and_run_cleans_up(
+    loop: str, how: str
+) -> None:
+    """A KeyboardInterrupt raised in the hub's loop (a signal while it
+    polls) is raised in the main tasklet, wherever it waits, with the
+    scheduler's state whole; shoal.run kills the rest, closes the hub and
+    raises it."""
+    log: list[str] = []
+    s = get_scheduler()
+
+    def main() -> None:
+        _sigint_soon()
+        _blocks(how, log)
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        shoal.run(main, loop=loop)
+    assert time.monotonic() - start < 2
+    assert log == ([] if how == "sleep" else ["sleeper finally"])
+    _check_run_ended(s, loop)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.usefixtures("sigint")
+def test_a_real_sigint_while_main_waits_in_the_hub(loop: str) -> None:
+    """SIGINT sent by another thread while main joins a sleeping tasklet."""
+    log: list[str] = []
+    s = get_scheduler()
+    timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+
+    def main() -> None:
+        timer.start()
+        _blocks("join", log)
+
+    start = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            shoal.run(main, loop=loop)
+    finally:
+        timer.cancel()
+        timer.join()
+    assert time.monotonic() - start < 2
+    assert log == ["sleeper finally"]
+    _check_run_ended(s, loop)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_system_exit_from_a_loop_callback_goes_to_main(loop: str) -> None:
+    """Any exception escaping the hub's loop does the same: SystemExit."""
+    log: list[str] = []
+    s = get_scheduler()
+
+    def main() -> None:
+        get_hub().loop.call_later(0.01, sys.exit, 3)
+        _blocks("channel", log)
+
+    with pytest.raises(SystemExit) as caught:
+        shoal.run(main, loop=loop)
+    assert caught.value.code == 3
+    assert log == ["sleeper finally"]
+    _check_run_ended(s, loop)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.usefixtures("sigint")
+def test_an_interrupt_in_a_hub_made_outside_run(
+    loop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside shoal.run too: main gets it, and the hub's loop runs again at
+    the next wait, in a new greenlet; the next run closes it."""
+    monkeypatch.setenv("SHOAL_LOOP", loop)
+    s = get_scheduler()
+    _sigint_soon()
+    with pytest.raises(KeyboardInterrupt):
+        shoal.sleep(5)
+    assert shoal.current() is s.main
+    assert not s.runq
+    hub = get_hub()
+    assert hub.waiting == 0
+    shoal.sleep(0.001)
+    assert get_hub() is hub
+    assert shoal.run(lambda: "ok", loop=loop) == "ok"
+    assert hub.loop.is_closed()
+    assert s.hub is None

@@ -18,7 +18,8 @@ hub's loop.
 The loop is uvloop where it is installed, the stdlib loop elsewhere; the
 ``SHOAL_LOOP`` environment variable (``asyncio`` or ``uvloop``) or
 ``shoal.run(fn, loop=...)`` chooses. Each ``shoal.run`` makes a fresh hub
-and closes it at the end.
+and closes it at the end; it first closes one that a wait outside any run
+made (``close_thread_hub``).
 
 The waiting count is what tells a deadlock from a wait: when nothing is
 runnable and nobody waits in the hub, nothing can ever wake anyone.
@@ -42,6 +43,7 @@ __all__ = [
     "Hub",
     "HubTimer",
     "HubWait",
+    "close_thread_hub",
     "current_time",
     "get_hub",
     "hub_wait",
@@ -137,10 +139,17 @@ class Hub:
             self.sched.runq.remove(self.task)
 
     def run_loop(self, *_: object) -> None:
-        """The body of the hub greenlet (started from the run queue, maybe)."""
+        """The body of the hub greenlet (started from the run queue, maybe).
+        An exception escaping the loop (``KeyboardInterrupt`` from a signal,
+        ``SystemExit`` from a callback) ends the greenlet and goes to the
+        main tasklet (``Scheduler.hub_failed``)."""
         self.queued = False
         self.ensure_flush()
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        except BaseException as exc:
+            self.sched.hub_failed(self, exc)
+            raise
 
     def wake_if(self, t: Task, waitable: Any, value: Any) -> None:
         """A loop callback: if ``t`` still waits on ``waitable``, its wait is
@@ -183,6 +192,32 @@ def get_hub(s: Scheduler | None = None) -> Hub:
         hub = Hub(s, new_loop())
         s.set_hub(hub)
     return hub
+
+
+def close_thread_hub(s: Scheduler) -> None:
+    """Close the hub of ``s`` made at a wait outside ``shoal.run``, before a
+    run makes its own: that hub's loop is still running, suspended in its
+    greenlet, and a thread runs one loop at a time. Tasklets waiting in it
+    are killed first, oldest first, as ``run`` kills its leftovers: their
+    waits are registered on that loop, which will not run again. A timeout
+    scope entered outside the run and still active (its deadline is on that
+    hub) is a ``RuntimeError``, and the hub stays. Switches."""
+    hub = s.hub
+    if hub is None:
+        return
+    while True:
+        waiting = [t for t in s.alive if isinstance(t._blocked_on, HubWait)]
+        if not waiting:
+            break
+        for t in waiting:
+            t.kill()  # type: ignore[attr-defined]  # a Tasklet
+    if hub.waiting:
+        raise RuntimeError(
+            "shoal.run() cannot start inside a timeout scope entered outside"
+            " it: the scope's deadline is on the thread's hub, and each run"
+            " replaces that hub with a fresh one; enter the scope inside the run"
+        )
+    s.stop_hub()
 
 
 class HubWait:

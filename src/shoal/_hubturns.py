@@ -16,7 +16,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from greenlet import getcurrent, greenlet
+from greenlet import GreenletExit, getcurrent, greenlet
 
 from . import _watch
 from ._errors import BlockingInHubError, DeadlockError
@@ -230,9 +230,48 @@ class HubTurns:
         main._blocked_on = None
         main._gr.throw(exc)
 
+    def hub_failed(self, hub: Any, exc: BaseException) -> None:
+        """In the hub greenlet, whose loop's ``run_forever`` raised (a
+        ``KeyboardInterrupt`` from a signal, a ``SystemExit`` from a
+        callback): the greenlet ends, and the caller re-raises the exception
+        to its parent. That is the tasklet :meth:`wakeup` names (main), made
+        current here and taken off what it waited on, or out of the run
+        queue: its wait is over, as a kill's. While :meth:`stop_hub` stops
+        the hub, it is the stopper. The next wait in the hub starts a new
+        greenlet on the same loop. Does not switch: the greenlet's end does.
+        """
+        if isinstance(exc, GreenletExit):
+            return  # the greenlet is collected (its thread ended): nobody waits
+        gr = hub.gr
+        hub.gr = hub.task._gr = None
+        # A flush the loop was about to run, or a turn of the hub in the run
+        # queue, would never come: the next wait starts afresh.
+        hub.flushing = False
+        hub.queued = False
+        runq = self.runq
+        task = hub.task
+        if task in runq:
+            kept = [t for t in runq if t is not task]
+            runq.clear()
+            runq.extend(kept)
+        if hub.closing:
+            return
+        main = self.wakeup()
+        on = main._blocked_on
+        if on is not None:
+            on._unpark(main)
+            main._blocked_on = None
+        elif main in runq:
+            runq.remove(main)
+        main._temp = _NOWAKE
+        self.current = main
+        gr.parent = main._gr
+
     def stop_hub(self) -> None:
         """Stop and close the hub's loop; its greenlet ends. From a tasklet
-        (the main one, at the end of ``shoal.run``); switches."""
+        (the main one: at the end of ``shoal.run``, or at its start for a
+        hub made outside it); switches. The loop's last round runs no
+        tasklet: the run queue is set aside meanwhile."""
         hub = self.hub
         if hub is None:
             return
@@ -240,22 +279,30 @@ class HubTurns:
         # Turns the hub still has in the run queue (queue_hub, or a throw
         # made from the hub) would resume a greenlet that is about to end.
         runq = self.runq
-        if hub.task in runq:
-            kept = [t for t in runq if t is not hub.task]
+        task = hub.task
+        kept = [t for t in runq if t is not task]
+        runq.clear()
+        hub.queued = False
+        try:
+            gr = hub.gr
+            if gr is not None and not gr.dead:
+                hub.closing = True
+                hub.loop.stop()
+                # When run_forever returns, the hub greenlet ends: come back.
+                gr.parent = getcurrent()
+                cur = self.current
+                self.current = task
+                self.set_hub(hub)  # for the last flush, if one is pending
+                try:
+                    gr.switch()
+                finally:
+                    self.set_hub(None)
+                    self.current = cur
+        finally:
+            # Tasklets its last round woke (a loop callback) run later.
+            woken = [t for t in runq if t is not task]
             runq.clear()
             runq.extend(kept)
-        hub.queued = False
-        gr = hub.gr
-        if gr is not None and not gr.dead:
-            hub.closing = True
-            hub.loop.stop()
-            # When run_forever returns, the hub greenlet ends: come back here.
-            gr.parent = getcurrent()
-            cur = self.current
-            self.current = hub.task
-            self.set_hub(hub)  # for the last flush, if one is pending
-            gr.switch()
-            self.set_hub(None)
-            self.current = cur
-        hub.loop.close()
-        del hub.call_flush  # its bound flush: no reference cycle left behind
+            runq.extend(woken)
+            hub.loop.close()
+            del hub.call_flush  # its bound flush: no reference cycle left

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from . import _scheduler
 from ._errors import Interruption, TaskletExit, bomb
 from ._handoff import defer_throw, take_deferred
-from ._hub import Hub, get_hub, new_loop
+from ._hub import Hub, close_thread_hub, get_hub, new_loop
 from ._introspect import monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 from ._task import NO_VALUE, init_task
@@ -350,7 +350,9 @@ def run(
 
     Each run gets a fresh hub whose event loop ``loop`` names ("uvloop" or
     "asyncio"; default: the ``SHOAL_LOOP`` environment variable, else uvloop
-    where installed), closed at the end. ``SHOAL_MONITOR=<milliseconds>``
+    where installed), closed at the end; a hub that a wait outside any run
+    made is closed first, and the tasklets waiting in it are killed.
+    ``SHOAL_MONITOR=<milliseconds>``
     has :func:`shoal.monitor` watch the run. Tasklets still alive when ``fn``
     returns are killed, their ``finally`` blocks run, before ``run`` returns.
     Switches.
@@ -362,13 +364,13 @@ def run(
         )
     if s.in_run:
         raise RuntimeError("shoal.run() cannot be called while it is already running")
+    close_thread_hub(s)
     hub = Hub(s, new_loop(loop))
     try:
         watcher = monitor_from_environment()
     except BaseException:
         hub.loop.close()
         raise
-    outer = s.hub
     s.set_hub(hub)
     s.in_run = True
     try:
@@ -379,6 +381,5 @@ def run(
         finally:
             s.in_run = False
             s.stop_hub()
-            s.set_hub(outer)
             if watcher is not None:
                 watcher.close()
