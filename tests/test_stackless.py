@@ -1757,3 +1757,20 @@ def test_raise_exception_of_anything_but_an_exception_class_is_refused() -> None
     assert t.alive
     stackless.run()
     assert log == ["ran"]
+
+
+def test_the_hubs_turn_is_not_in_the_stackless_ring() -> None:
+    """Under shoal.run, with a tasklet waiting in the hub, the hub's turn is
+    queued in the run queue: Stackless code does not see it as a tasklet."""
+
+    def main() -> None:
+        sleeper = shoal.spawn(shoal.sleep, 0.01)
+        shoal.schedule()  # it waits in the hub, whose turn is queued
+        x = stackless.tasklet(lambda: None)()
+        assert stackless.getruncount() == 2  # main and x
+        assert stackless.main.next is x
+        assert x.next is stackless.main
+        stackless.run()
+        sleeper.join()
+
+    shoal.run(main)

@@ -210,7 +210,9 @@ class tasklet(Tasklet):  # noqa: N801 - the Stackless name
             i = chain.index(self) + step
             return chain[i] if 0 <= i < len(chain) else None
         s = self._sched
-        ring = [s.current, *s.runq]
+        # The hub's turn in the run queue is shoal's, not a tasklet's.
+        hub = s.hubtask
+        ring = [t for t in (s.current, *s.runq) if t is not hub]
         return ring[(ring.index(self) + step) % len(ring)] if self in ring else None
 
     def insert(self) -> tasklet:

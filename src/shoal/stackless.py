@@ -90,8 +90,11 @@ def getmain() -> tasklet:
 
 
 def getruncount() -> int:
-    """How many tasklets are in the runnables ring, the current one included."""
-    return len(get_scheduler().runq) + 1
+    """How many tasklets are in the runnables ring, the current one included
+    (not the hub's turn, queued there while it waits for I/O or time)."""
+    s = get_scheduler()
+    runq = s.runq
+    return len(runq) + 1 - (1 if s.hubtask in runq else 0)
 
 
 def __getattr__(name: str) -> Any:
