@@ -11,6 +11,7 @@ import greenlet
 import pytest
 
 import shoal
+from _threads import FOREIGN, in_another_thread
 
 
 def _hand_off_log(ch: shoal.Channel, *, sender_first: bool) -> list[str]:
@@ -1027,25 +1028,6 @@ def test_three_stage_pipeline_preserves_order(capacity: int, preference: int) ->
 # thread that would hand a value to a waiting tasklet, or take one from it, raises
 # RuntimeError before anything changes: the tasklet keeps waiting.
 
-FOREIGN = "belongs to tasklets of another thread"
-
-
-def _in_another_thread(fn: Callable[[], object]) -> BaseException | None:
-    """Run ``fn`` in a new OS thread; return what it raised, or None."""
-    raised: list[BaseException] = []
-
-    def body() -> None:
-        try:
-            fn()
-        except BaseException as e:
-            raised.append(e)
-
-    th = threading.Thread(target=body)
-    th.start()
-    th.join(timeout=10)
-    assert not th.is_alive()
-    return raised[0] if raised else None
-
 
 def _channel_of_layout(layout: str, sender_waits: bool) -> shoal.Channel:
     """A channel on the fast path (fresh, its queues deques, or the queue
@@ -1122,7 +1104,7 @@ def test_send_from_another_thread_to_a_waiting_receiver_is_refused(
     shoal.schedule()
     before = repr(r)
     assert ch.balance == -1
-    err = _in_another_thread(lambda: SENDS[op](ch))
+    err = in_another_thread(lambda: SENDS[op](ch))
     assert type(err) is RuntimeError, err
     assert FOREIGN in str(err)
     assert repr(ch) in str(err)
@@ -1170,7 +1152,7 @@ def test_receive_from_another_thread_from_a_waiting_sender_is_refused(
     shoal.schedule()
     before = repr(s)
     assert ch.balance == 1
-    err = _in_another_thread(lambda: RECEIVES[op](ch))
+    err = in_another_thread(lambda: RECEIVES[op](ch))
     if not (type(err) is RuntimeError and FOREIGN in str(err)):
         s.join()  # taken from the other thread: let the sender finish first
     assert type(err) is RuntimeError, err
@@ -1196,7 +1178,7 @@ def test_a_waiting_select_of_another_thread_is_refused() -> None:
     sel = shoal.spawn(shoal.select, ch.receive_case(), other.receive_case())
     shoal.schedule()
     assert ch.balance == other.balance == -1
-    err = _in_another_thread(lambda: ch.send("foreign"))
+    err = in_another_thread(lambda: ch.send("foreign"))
     assert type(err) is RuntimeError
     assert FOREIGN in str(err)
     assert ch.balance == other.balance == -1
@@ -1262,7 +1244,7 @@ def test_close_with_a_waiter_of_another_thread_is_refused() -> None:
     ch = shoal.Channel()
     r = shoal.spawn(ch.receive)
     shoal.schedule()
-    err = _in_another_thread(ch.close)
+    err = in_another_thread(ch.close)
     assert type(err) is RuntimeError
     assert FOREIGN in str(err)
     assert not ch.closed

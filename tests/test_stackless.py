@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 import shoal
+from _threads import FOREIGN, in_another_thread
 from shoal import stackless
 
 DEADLOCK = r"Deadlock: the last runnable tasklet cannot be blocked"
@@ -1609,26 +1610,6 @@ def test_every_thread_gets_a_stackless_main() -> None:
     th.start()
     th.join()
     assert got == [(True, True, True), "ran"]
-
-
-FOREIGN = "belongs to tasklets of another thread"
-
-
-def in_another_thread(fn: Callable[[], object]) -> BaseException | None:
-    """Run ``fn`` in a new OS thread; return what it raised, or None."""
-    raised: list[BaseException] = []
-
-    def body() -> None:
-        try:
-            fn()
-        except BaseException as e:
-            raised.append(e)
-
-    th = threading.Thread(target=body)
-    th.start()
-    th.join(timeout=10)
-    assert not th.is_alive()
-    return raised[0] if raised else None
 
 
 FOREIGN_SENDS: dict[str, Callable[[Any], object]] = {
