@@ -490,7 +490,11 @@ def test_data_descriptor_set_and_delete() -> None:
     o = Owner()
     o.attribute = 5
     del o.attribute
+    # A real property gets __set_name__ when its class is made, where the
+    # interpreter has it (3.11 does): so does the proxy.
+    named = [("__set_name__", (Owner, "attribute"))]
     assert [(n, a) for n, a, _ in rec.ops] == [
+        *(named if hasattr(property, "__set_name__") else []),
         ("__set__", (o, 5)),
         ("__delete__", (o,)),
     ]
@@ -1153,3 +1157,65 @@ def test_a_proxied_class_made_at_run_time_can_die(base: type) -> None:
     for _ in range(3):  # the proxy classes are cyclic garbage, then the type
         gc.collect()
     assert ref() is None
+
+
+def test_match_statements_see_a_proxy_as_the_sequence_or_mapping_it_proxies() -> None:
+    """Sequence and mapping patterns accept a proxy of a list, tuple or dict
+    (the interpreter checks a flag of the class, which the proxy class has
+    too); a str stays no sequence, as for a real one."""
+
+    def kind(x: Any) -> str:
+        match x:
+            case [a, b]:
+                return f"pair {a} {b}"
+            case {"k": v}:
+                return f"mapping {v}"
+            case _:
+                return "other"
+
+    assert kind(make_proxy(_delegate, obj=[1, 2])) == "pair 1 2"
+    assert kind(make_proxy(_delegate, obj=(3, 4))) == "pair 3 4"
+    assert kind(make_proxy(_delegate, obj={"k": 5})) == "mapping 5"
+    assert kind(make_proxy(_delegate, obj="ab")) == "other"
+
+
+def test_set_name_reaches_a_proxied_descriptor() -> None:
+    """A proxy set as a class attribute gets ``__set_name__`` as the object
+    would: make_proxy passes it on, a tproxy's controller sees it."""
+
+    class Named:
+        name = ""
+
+        def __set_name__(self, owner: type, name: str) -> None:
+            self.name = f"{owner.__name__}.{name}"
+
+    named = Named()
+    rec = Recorder()
+
+    class Holder:
+        a = make_proxy(_delegate, obj=named)
+        b = tproxy(Named, rec)
+
+    assert named.name == "Holder.a"
+    assert rec.ops == [("__set_name__", (Holder, "b"), {})]
+
+
+def test_a_proxied_class_answers_isinstance_and_issubclass() -> None:
+    class Base:
+        pass
+
+    class Derived(Base):
+        pass
+
+    p = make_proxy(_delegate, obj=Base)
+    assert isinstance(Derived(), p)
+    assert issubclass(Derived, p)
+    assert not isinstance(3, p)
+
+
+def test_copy_uses_the_objects_own_copy_through_a_proxy() -> None:
+    class Copied:
+        def __copy__(self) -> str:
+            return "custom copy"
+
+    assert copy.copy(make_proxy(_delegate, obj=Copied())) == "custom copy"

@@ -41,6 +41,7 @@ its hash and ``==``, which a metaclass may define (or make unhashable).
 from __future__ import annotations
 
 import builtins
+import collections.abc
 import types
 import weakref
 from collections.abc import Callable
@@ -105,9 +106,18 @@ _IF_0 = [
     "__aiter__",
     "__anext__",
     "__aenter__",
+    "__copy__",
 ]
-_IF_1 = ["__contains__", "__getitem__", "__delitem__", "__missing__", "__delete__"]
-_IF_2 = ("__setitem__", "__set__")
+_IF_1 = [
+    "__contains__",
+    "__getitem__",
+    "__delitem__",
+    "__missing__",
+    "__delete__",
+    "__instancecheck__",
+    "__subclasscheck__",
+]
+_IF_2 = ("__setitem__", "__set__", "__set_name__")
 _IF_ANY = ("__call__", "__round__", "__exit__", "__aexit__", "__get__")
 # A raised exception's own state, written by the interpreter into the proxy.
 _OWN_EXCEPTION_STATE = frozenset(
@@ -143,6 +153,8 @@ _SPECIAL = frozenset(
     )
 ) - {"__idivmod__"}
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+_TPFLAGS_SEQUENCE = 1 << 5  # what a match statement's [a, b] pattern tests
+_TPFLAGS_MAPPING = 1 << 6  # ... and its {"k": v} pattern
 
 
 _ABSENT: Any = object()
@@ -371,6 +383,12 @@ def proxy_class(t: type, op: Any = None) -> type:
     else:
         cls = type(name, (_Proxy,), ns)
     bind(_slot(cls, "_shoal_ctl").__get__, _slot(cls, "_shoal_obj").__get__)
+    # match statements test a flag of the class for sequence and mapping
+    # patterns (not isinstance): registering with the ABC sets it.
+    if t.__flags__ & _TPFLAGS_SEQUENCE:
+        collections.abc.Sequence.register(cls)
+    elif t.__flags__ & _TPFLAGS_MAPPING:
+        collections.abc.Mapping.register(cls)
     cache.set(t, weakref.ref(cls))
     _proxied.set(cls, t)
     return cls
