@@ -283,3 +283,39 @@ def test_many_scopes_come_and_go_and_the_live_ones_still_fire() -> None:
 
     shoal.run(main)
     assert fired == ["fast", "slow"]
+
+
+@pytest.mark.parametrize("how", ["move_on_after", "receive_timeout", "event_timeout"])
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_deadlock_after_a_timeout_fired_is_still_reported(
+    how: str, loop: str
+) -> None:
+    """A timeout fires (its throw runs from the hub), then the tasklet
+    blocks with nothing left to wake it: DeadlockError, not a hang. Run in
+    a thread, so that a hang fails the test instead of the suite."""
+    import threading
+
+    outcome: list[str] = []
+
+    def main() -> None:
+        ch = shoal.Channel()
+        if how == "move_on_after":
+            with shoal.move_on_after(0.01):
+                ch.receive()
+        elif how == "receive_timeout":
+            with pytest.raises(shoal.TimeoutError):
+                ch.receive(timeout=0.01)
+        else:
+            with pytest.raises(shoal.TimeoutError):
+                shoal.Event().wait(timeout=0.01)
+        try:
+            ch.receive()
+        except shoal.DeadlockError:
+            outcome.append("deadlock reported")
+
+    th = threading.Thread(target=shoal.run, args=(main,), kwargs={"loop": loop})
+    th.daemon = True  # should it hang, it must not hold the test run
+    th.start()
+    th.join(timeout=10)
+    assert not th.is_alive(), "the deadlock hung"
+    assert outcome == ["deadlock reported"]

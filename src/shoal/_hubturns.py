@@ -206,6 +206,16 @@ class HubTurns:
         hub.queued = False
         task._temp = _NOWAKE
         self.current = task
+        self.back_in_hub()
+
+    def back_in_hub(self) -> None:
+        """In the hub greenlet, back from running tasklets (a flush, or a
+        throw made from a loop callback, a timeout's): have the loop run
+        what became runnable; with nothing runnable and nobody waiting in
+        the hub, nothing can ever wake anyone: the deadlock goes to the
+        wake-up tasklet. Switches only then."""
+        hub = self.hub
+        runq = self.runq
         if runq:
             hub.ensure_flush()
         elif not hub.waiting and not hub.closing:

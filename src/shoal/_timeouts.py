@@ -101,9 +101,9 @@ class CancelScope:
             hub = self._hub
             hub.drop_waiter()
             t._interrupt(_Expired(self))  # type: ignore[attr-defined]
-            # Back in the hub, outside a flush: run what became runnable.
-            if hub.sched.runq:
-                hub.ensure_flush()
+            # Back in the hub, outside a flush: run what became runnable,
+            # or report the deadlock if nothing can run or wake any more.
+            hub.sched.back_in_hub()
 
     def __exit__(
         self,
