@@ -919,3 +919,58 @@ def test_unix_connect_to_a_full_backlog_times_out_or_is_woken_by_close() -> None
                 assert isinstance(waiter.exception, shoal.ClosedFileError)
 
     shoal.run(main)
+
+
+def _failing_accepts(monkeypatch: pytest.MonkeyPatch, errors: list[int]) -> list[int]:
+    """Make the next accepts of any shoal socket fail with these errno
+    values, one each (a fault the kernel gives under load); returns the
+    list, emptied as they are used."""
+    real = socket.socket.accept
+
+    def accept(self: socket.socket) -> tuple[socket.socket, object]:
+        if errors:
+            code = errors.pop(0)
+            raise OSError(code, f"injected {errno.errorcode[code]}")
+        return real(self)
+
+    monkeypatch.setattr(socket.socket, "accept", accept)
+    return errors
+
+
+def test_a_server_accepts_again_after_running_out_of_descriptors(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """EMFILE (and a connection reset before it was accepted) is logged,
+    and the server goes on accepting: the next client is served."""
+    left = _failing_accepts(monkeypatch, [errno.EMFILE, errno.ECONNABORTED])
+
+    def main() -> bytes:
+        with (
+            shoal.serve_tcp(_echo) as server,
+            socket.create_connection(server.address, timeout=5) as c,
+        ):
+            c.sendall(b"still served")
+            return c.recv(100)
+
+    with caplog.at_level(logging.WARNING, logger="shoal.server"):
+        assert shoal.run(main) == b"still served"
+    assert left == []
+    assert "EMFILE" in caplog.text
+    assert "ECONNABORTED" in caplog.text
+
+
+def test_a_server_whose_accept_fails_for_good_says_so_in_serve_forever(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Any other accept failure closes the server, and serve_forever raises
+    it rather than returning as if close() had been called."""
+    _failing_accepts(monkeypatch, [errno.EINVAL])
+
+    def main() -> str:
+        server = shoal.serve_tcp(_echo)
+        with pytest.raises(OSError, match="injected EINVAL"):
+            server.serve_forever()
+        return repr(server)
+
+    assert "closed" in shoal.run(main)
+    assert "injected EINVAL" in capsys.readouterr().err  # the acceptor's report

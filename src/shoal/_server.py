@@ -9,12 +9,15 @@ ends the connections' tasklets, but the caller's own when a handler calls it.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from . import socket as _socket
+from ._errors import TaskletExit
+from ._hub import sleep
 from ._sync import Semaphore
 from ._tasklet import Tasklet, current, spawn
 
@@ -23,6 +26,14 @@ __all__ = ["Server", "serve_tcp"]
 log = logging.getLogger("shoal.server")
 
 Handler = Callable[[_socket.socket, Any], object]
+
+#: accept() failures that pass: out of descriptors or memory (they come
+#: back as connections close), a connection reset before it was accepted.
+_TRANSIENT = frozenset(
+    (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED)
+)
+#: How long the server waits before it accepts again after running out.
+ACCEPT_PAUSE = 0.1
 
 
 class Server:
@@ -45,15 +56,30 @@ class Server:
         self._acceptor = spawn(self._accept_loop)
 
     def _accept_loop(self) -> None:
+        """Accept connections until closed. A transient failure (out of
+        descriptors, a connection reset before it was accepted) is logged
+        and accepting goes on, after a pause when out of resources; any
+        other failure closes the server, and ``serve_forever`` raises it."""
         while True:
             if self._limit is not None:
                 self._limit.acquire()
             try:
                 conn, address = self._listener.accept()
-            except OSError:
+            except OSError as exc:
+                if self._limit is not None:
+                    self._limit.release()
                 if self._closed:
                     return
-                raise
+                if exc.errno not in _TRANSIENT:
+                    self._closed = True
+                    self._listener.close()
+                    raise
+                log.warning(
+                    "accept on %s failed (%s); accepting again", self.address, exc
+                )
+                if exc.errno != errno.ECONNABORTED:
+                    sleep(ACCEPT_PAUSE)
+                continue
             self._connections[spawn(self._serve, conn, address)] = conn
 
     def _serve(self, conn: _socket.socket, address: Any) -> None:
@@ -98,8 +124,12 @@ class Server:
                         self._limit.release()
 
     def serve_forever(self) -> None:
-        """Wait until the server is closed. Switches."""
+        """Wait until the server is closed; if accepting failed for good,
+        raise that failure. Switches."""
         self._acceptor.join()
+        exc = self._acceptor.exception
+        if exc is not None and not isinstance(exc, TaskletExit):
+            raise exc
 
     def __enter__(self) -> Server:
         return self
