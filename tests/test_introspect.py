@@ -194,7 +194,12 @@ def test_shoal_monitor_environment_variable(
 
 @pytest.mark.parametrize(
     ("value", "error"),
-    [("abc", "expected a number of milliseconds"), ("0", "expected milliseconds > 0")],
+    [
+        ("abc", "expected a number of milliseconds"),
+        ("0", "expected milliseconds > 0"),
+        ("inf", "at most 86400000"),
+        ("1e300", "at most 86400000"),
+    ],
 )
 def test_bad_shoal_monitor_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, value: str, error: str
@@ -209,3 +214,5 @@ def test_bad_monitor_arguments() -> None:
         shoal.monitor("100")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="milliseconds > 0"):
         shoal.monitor(-1)
+    with pytest.raises(ValueError, match="at most 86400000"):
+        shoal.monitor(float("inf"))

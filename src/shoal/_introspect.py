@@ -172,9 +172,17 @@ def monitor(milliseconds: float = 100, file: IO[str] | None = None) -> Monitor:
         raise TypeError(
             f"monitor() needs milliseconds as a number, got {milliseconds!r}"
         )
-    if not milliseconds > 0:
-        raise ValueError(f"monitor() needs milliseconds > 0, got {milliseconds!r}")
+    if not 0 < milliseconds <= _LONGEST:
+        raise ValueError(
+            f"monitor() needs milliseconds > 0 and at most {_LONGEST:.0f}"
+            f" (a day), got {milliseconds!r}"
+        )
     return Monitor(get_scheduler(), milliseconds, file)
+
+
+#: The longest report threshold a monitor takes: a day, in milliseconds
+#: (its thread's timed waits cannot take infinity, nor 1e300).
+_LONGEST = 86_400_000.0
 
 
 def monitor_from_environment() -> Monitor | None:
@@ -189,6 +197,9 @@ def monitor_from_environment() -> Monitor | None:
         raise ValueError(
             f"SHOAL_MONITOR={value!r}: expected a number of milliseconds"
         ) from None
-    if not milliseconds > 0:
-        raise ValueError(f"SHOAL_MONITOR={value!r}: expected milliseconds > 0")
+    if not 0 < milliseconds <= _LONGEST:
+        raise ValueError(
+            f"SHOAL_MONITOR={value!r}: expected milliseconds > 0 and at most"
+            f" {_LONGEST:.0f} (a day)"
+        )
     return monitor(milliseconds)
