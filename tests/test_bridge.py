@@ -269,3 +269,41 @@ def test_asyncio_streams_on_loopback_from_tasklets() -> None:
             shoal.await_(server.wait_closed(), timeout=5)
 
     assert shoal.run(main) == [f"hello {i}\n".encode() for i in range(5)]
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_run_ends_the_asyncio_work_left_on_its_loop(loop: str) -> None:
+    """As asyncio.run does: a task asyncio code started and left running,
+    and the task of a leftover tasklet's await_, are cancelled and run
+    their finally blocks in the loop before shoal.run returns."""
+    import asyncio
+
+    log: list[str] = []
+
+    async def forever(name: str) -> None:
+        try:
+            await asyncio.sleep(10)
+        finally:
+            log.append(f"{name} finally, loop running: {_loop_running()}")
+
+    def _loop_running() -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
+
+    async def starter() -> None:
+        asyncio.get_running_loop().create_task(forever("started"))
+        await asyncio.sleep(0)
+
+    def main() -> None:
+        shoal.await_(starter())
+        shoal.spawn(shoal.await_, forever("awaited"))
+        shoal.sleep(0.01)
+
+    shoal.run(main, loop=loop)
+    assert sorted(log) == [
+        "awaited finally, loop running: True",
+        "started finally, loop running: True",
+    ]

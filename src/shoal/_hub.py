@@ -45,6 +45,7 @@ __all__ = [
     "HubWait",
     "close_thread_hub",
     "current_time",
+    "finish_asyncio",
     "get_hub",
     "hub_wait",
     "new_loop",
@@ -285,6 +286,43 @@ class HubTimer:
         if self._active:
             self._active = False
             self.hub.timers.discard()  # type: ignore[union-attr]  # it was added
+
+
+def finish_asyncio(s: Scheduler) -> None:
+    """At the end of ``shoal.run``, as at the end of ``asyncio.run``: cancel
+    the asyncio tasks still pending on the hub's loop and wait until they
+    have ended (their ``finally`` blocks run, in the loop), hand those that
+    failed otherwise to the loop's exception handler, and shut the loop's
+    async generators down. From the main tasklet. Switches."""
+    hub = s.hub
+    if hub is None or hub.loop.is_closed():
+        return
+    loop = hub.loop
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        _wait_done(s, hub, asyncio.gather(*tasks, return_exceptions=True))
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            loop.call_exception_handler(
+                {
+                    "message": "unhandled exception during shoal.run() shutdown",
+                    "exception": task.exception(),
+                    "task": task,
+                }
+            )
+    _wait_done(s, hub, loop.create_task(loop.shutdown_asyncgens()))
+
+
+def _wait_done(s: Scheduler, hub: Hub, future: asyncio.Future[Any]) -> None:
+    """Wait in the hub until asyncio ``future`` is done. Switches."""
+    if future.done():
+        return
+    cur = s.current
+    wait = HubWait(hub, "asyncio tasks ending with shoal.run")
+    future.add_done_callback(lambda _: hub.wake_if(cur, wait, None))
+    hub_wait(s, wait)
 
 
 def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from . import _scheduler
 from ._errors import Interruption, TaskletExit, bomb
 from ._handoff import defer_throw, take_deferred
-from ._hub import Hub, close_thread_hub, get_hub, new_loop
+from ._hub import Hub, close_thread_hub, finish_asyncio, get_hub, new_loop
 from ._introspect import monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 from ._task import NO_VALUE, init_task
@@ -377,7 +377,10 @@ def run(
         return fn(*args, **kwargs)
     finally:
         try:
-            _kill_leftovers(s)
+            try:
+                _kill_leftovers(s)
+            finally:
+                finish_asyncio(s)
         finally:
             s.in_run = False
             s.stop_hub()
