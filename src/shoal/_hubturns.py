@@ -206,7 +206,10 @@ class HubTurns:
         hub.queued = False
         task._temp = _NOWAKE
         self.current = task
-        self.back_in_hub()
+        if runq:  # back_in_hub(), its common case inlined: once per flush
+            hub.ensure_flush()
+        elif not hub.waiting and not hub.closing:
+            self.back_in_hub()
 
     def back_in_hub(self) -> None:
         """In the hub greenlet, back from running tasklets (a flush, or a
