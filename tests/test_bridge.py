@@ -307,3 +307,42 @@ def test_run_ends_the_asyncio_work_left_on_its_loop(loop: str) -> None:
         "awaited finally, loop running: True",
         "started finally, loop running: True",
     ]
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_pending_asyncio_task_is_no_deadlock_and_one_after_it_is(loop: str) -> None:
+    """A tasklet waits on an Event that an asyncio task sets later: not a
+    deadlock. Once no asyncio task is left to wake it, a wait is one."""
+    import asyncio
+
+    def main() -> list[str]:
+        log: list[str] = []
+        ev = shoal.Event()
+
+        async def producer() -> None:
+            await asyncio.sleep(0.01)
+            ev.set()
+
+        async def start() -> None:
+            asyncio.get_running_loop().create_task(producer())
+
+        shoal.await_(start())
+        ev.wait()
+        log.append("set by the asyncio task")
+
+        async def idle() -> None:
+            await asyncio.sleep(0.01)  # ends without waking anyone
+
+        async def start_idle() -> None:
+            asyncio.get_running_loop().create_task(idle())
+
+        shoal.await_(start_idle())
+        with pytest.raises(shoal.DeadlockError):
+            shoal.Channel().receive()
+        log.append("deadlock once the task is done")
+        return log
+
+    assert shoal.run(main, loop=loop) == [
+        "set by the asyncio task",
+        "deadlock once the task is done",
+    ]

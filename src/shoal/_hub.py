@@ -81,6 +81,7 @@ class Hub:
     """One thread's event loop and the tasklets waiting on it."""
 
     __slots__ = (
+        "_watched",
         "call_flush",
         "closing",
         "flushing",
@@ -114,6 +115,8 @@ class Hub:
         self.queued = False
         #: Being stopped by Scheduler.stop_hub: no deadlock reports.
         self.closing = False
+        #: Asyncio tasks that can_wake() counted, watched until done.
+        self._watched: set[asyncio.Task[Any]] = set()
         #: When the loop last polled and ran the tasklets (``run_ready``).
         self.polled = 0.0
         #: Every sleep's, timeout's and scope's deadline (``deadlines()``).
@@ -129,6 +132,30 @@ class Hub:
     def add_waiter(self) -> None:
         """Somebody waits on the hub (a timer, a future, a deadline)."""
         self.waiting += 1
+
+    def can_wake(self) -> bool:
+        """Whether anything on the loop may still wake a tasklet: a wait in
+        the hub, or an asyncio task pending on the loop (asyncio code may
+        set an ``Event`` or spawn a tasklet when it resumes). Each such task
+        has the hub check again when it is done, so that a deadlock left
+        behind is still reported. Callbacks scheduled with ``call_later``
+        cannot be seen: the loops do not tell. Does not switch."""
+        if self.waiting:
+            return True
+        pending = False
+        for task in asyncio.all_tasks(self.loop):
+            if not task.done():
+                pending = True
+                if task not in self._watched:
+                    self._watched.add(task)
+                    task.add_done_callback(self._task_done)
+        return pending
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        """A loop callback: an asyncio task that kept tasklets from being
+        deadlocked is done; the next flush checks again. Does not switch."""
+        self._watched.discard(task)
+        self.ensure_flush()
 
     def drop_waiter(self) -> None:
         """One wait on the hub is over (it fired or was given up)."""

@@ -209,7 +209,7 @@ class HubTurns:
         if runq:  # back_in_hub(), its common case inlined: once per flush
             hub.ensure_flush()
         elif not hub.waiting and not hub.closing:
-            self.back_in_hub()
+            self.back_in_hub()  # asyncio tasks may still wake one
 
     def back_in_hub(self) -> None:
         """In the hub greenlet, back from running tasklets (a flush, or a
@@ -221,7 +221,7 @@ class HubTurns:
         runq = self.runq
         if runq:
             hub.ensure_flush()
-        elif not hub.waiting and not hub.closing:
+        elif not hub.closing and not hub.can_wake():
             self._hub_deadlock()
             if runq:  # back in the hub: run what became runnable
                 hub.ensure_flush()

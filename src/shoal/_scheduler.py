@@ -294,7 +294,7 @@ class Scheduler(HubTurns):
             self.propagating = None
         elif main._blocked_on is not None:
             hub = self.hub
-            if hub is not None and hub.waiting:
+            if hub is not None and hub.can_wake():
                 # Somebody waits in the hub: it takes over, and this
                 # greenlet waits in the pool for a tasklet to run.
                 self.pool.append(me)
@@ -337,7 +337,7 @@ class Scheduler(HubTurns):
         w = self.wakeup()
         if w._blocked_on is not None or w._gr is DEAD:
             hub = self.hub
-            if hub is not None and hub.waiting:
+            if hub is not None and hub.can_wake():
                 return self.to_hub(cur)
             raise self.deadlock(cur)
         if w is cur:
