@@ -150,10 +150,9 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     def _wait_writable(self, timeout: float | None) -> None:
         """Wait until the socket is writable; ``shoal.TimeoutError`` after
         ``timeout``. Switches."""
+        if self._writer is not None:
+            self._check_busy(True)
         cur = get_scheduler().current
-        other = self._writer
-        if other is not None and other[0] is not cur:
-            raise _busy(self, other[0], writing=True)
         wait = new_wait(_Readiness(self, True))
         self._writer = (cur, wait)
         try:
@@ -344,11 +343,10 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         """``shoal.sleep(seconds)`` as this socket's writer: a second writer
         gets ``BusyError``, and closing the socket wakes it with
         ``ClosedFileError``. Switches."""
+        if self._writer is not None:
+            self._check_busy(True)
         s = get_scheduler()
         cur = s.current
-        other = self._writer
-        if other is not None and other[0] is not cur:
-            raise _busy(self, other[0], writing=True)
         # A wait that nothing but its timeout (or a close) ends.
         wait = HubWait(s.hub or get_hub(s), _Connecting(self))
         self._writer = (cur, wait)
