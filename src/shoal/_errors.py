@@ -63,9 +63,9 @@ class Interruption(BaseException):
     """Private: thrown into a tasklet by a construct of shoal to end a block
     of its code early (a timeout scope's expiry, a task group's failed
     child), and caught by that construct alone. ``Tasklet.throw`` first
-    lets a tasklet whose operation just completed run to its next switch
-    point; if it has left the block by then, :meth:`aimed` is false and the
-    interruption is dropped."""
+    lets a tasklet whose operation just completed return from it and run
+    until it switches away; if it has left the block by then, :meth:`aimed`
+    is false and the interruption is dropped."""
 
     def aimed(self) -> bool:
         """Whether the block it would end is still running. Does not switch."""
