@@ -60,9 +60,10 @@ def test_a_scope_that_exited_never_fires_later() -> None:
     assert _run(main) is False
 
 
+@pytest.mark.parametrize("after", ["sleep", "channel"])
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_a_scope_whose_read_completed_as_it_expired_never_fires_later(
-    loop: str,
+    loop: str, after: str
 ) -> None:
     """The data and the deadline are both due in one round of the loop (the
     thread was blocked past both). Either the read wins, the block ends,
@@ -80,7 +81,14 @@ def test_a_scope_whose_read_completed_as_it_expired_never_fires_later(
                         log.append(("got", a.recv(10)))
                 except shoal.TimeoutError:
                     log.append(("timed out, then read", a.recv(10)))
-                shoal.sleep(0.05)  # past the deadline, outside the scope
+                # Past the deadline, outside the scope: its next switch point,
+                # or its next channel action.
+                if after == "sleep":
+                    shoal.sleep(0.05)
+                else:
+                    ch = shoal.Channel(1)
+                    ch.send("x")
+                    ch.receive()
                 log.append("after sleep")
 
             r = shoal.spawn(reader)

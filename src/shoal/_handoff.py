@@ -18,7 +18,7 @@ from typing import Any
 from greenlet import getcurrent
 
 from . import _scheduler, _watch
-from ._errors import bomb
+from ._errors import Interruption, bomb
 from ._scheduler import Scheduler, Task, Waiter, get_scheduler
 from ._task import NOWAKE
 
@@ -79,10 +79,14 @@ def take_deferred(t: Task) -> bool:
 
 def raise_deferred(cur: Task) -> None:
     """At a channel action of ``cur``, before it: raise the exception
-    deferred for it, if any. Does not switch."""
+    deferred for it, if any, unless it is an interruption whose block
+    ``cur`` has left meanwhile (a timeout scope it exited). Does not
+    switch."""
     exc = deferred.pop(cur, None)
     if exc is not None:
         _rewatch()
+        if isinstance(exc, Interruption) and not exc.aimed():
+            return
         raise exc
 
 
