@@ -479,6 +479,32 @@ def test_code_in_the_hub_may_complete_channel_operations_that_need_no_wait() -> 
     shoal.run(main)
 
 
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_tasklet_spawned_by_code_in_the_hub_runs_soon(loop: str) -> None:
+    """An asyncio task spawns a tasklet and goes on with its own work: the
+    tasklet runs at the loop's next round, not when some wait next ends."""
+    import asyncio
+
+    def main() -> list[str]:
+        log: list[str] = []
+        ch = shoal.Channel()
+
+        async def on_event() -> None:
+            await asyncio.sleep(0.001)
+            shoal.spawn(ch.send, "spawned")
+            log.append("spawned")
+            await asyncio.sleep(10)  # goes on with its own work
+
+        async def start() -> None:
+            asyncio.get_running_loop().create_task(on_event())
+
+        shoal.await_(start())
+        log.append(ch.receive(timeout=5))
+        return log
+
+    assert shoal.run(main, loop=loop) == ["spawned", "spawned"]
+
+
 # -- a hub made outside shoal.run ---------------------------------------------
 
 

@@ -296,7 +296,9 @@ _scheduler.task_class = Tasklet
 def spawn(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Tasklet:
     """Create a tasklet running ``fn(*args, **kwargs)`` and make it runnable.
 
-    It runs when the current tasklet blocks or yields. Does not switch.
+    It runs when the current tasklet blocks or yields (spawned by code in
+    the hub, such as an asyncio task, at the loop's next round). Does not
+    switch.
     """
     if not callable(fn):
         raise TypeError(f"spawn() needs a callable, got {fn!r}")
@@ -315,6 +317,8 @@ def spawn(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Tasklet:
     t._joiners = None
     s.alive[t] = None
     s.runq.append(t)
+    if s.current is s.hubtask:  # asyncio code spawns: the loop runs it soon
+        s.hub.ensure_flush()
     return t
 
 
