@@ -277,6 +277,158 @@ def test_a_sender_whose_sends_always_complete_is_still_killed(how: str) -> None:
     assert 0 < len(sent) < 100
 
 
+_SEND_ACTIONS = {
+    "send": lambda ch: ch.send("second"),
+    "select": lambda ch: shoal.select(ch.send_case("second")),
+    "send_nowait": lambda ch: ch.send_nowait("second"),
+}
+_RECEIVE_ACTIONS = {
+    "receive": lambda ch: ch.receive(),
+    "select": lambda ch: shoal.select(ch.receive_case())[1],
+    "receive_nowait": lambda ch: ch.receive_nowait(),
+}
+
+
+@pytest.mark.parametrize("action", sorted(_SEND_ACTIONS))
+def test_a_kill_after_a_completed_send_comes_before_the_next_send(action: str) -> None:
+    """The victim's send completed as it was killed: it returns from it, then
+    raises at its next channel action, before it. Whichever form that action
+    takes, a receiver waiting there gets nothing: a value is never delivered
+    and then reported as failed."""
+    ch, out = shoal.Channel(), shoal.Channel()
+    seen: list[str] = []
+
+    def victim() -> None:
+        ch.send("first")
+        seen.append("first sent")
+        try:
+            _SEND_ACTIONS[action](out)
+        except shoal.TaskletExit:
+            seen.append("killed before the second")
+            raise
+        seen.append("second sent")
+
+    receiver = shoal.spawn(out.receive)
+    t = shoal.spawn(victim)
+    shoal.schedule()  # the receiver waits on out, the victim to send on ch
+    assert ch.receive() == "first"  # the victim is runnable, its send done
+    t.kill()
+    assert seen == ["first sent", "killed before the second"]
+    assert out.balance == -1  # the receiver still waits, with nothing
+    receiver.kill()
+
+
+@pytest.mark.parametrize("action", sorted(_RECEIVE_ACTIONS))
+def test_a_kill_after_a_completed_receive_comes_before_the_next_receive(
+    action: str,
+) -> None:
+    """As above for receiving: the value of a sender waiting at the victim's
+    next action stays with that sender; nothing is taken and then lost."""
+    inbox = shoal.Channel()
+    inbox.preference = 0  # a send to a waiting receiver makes it runnable
+    src = shoal.Channel()
+    src.preference = 1  # a take switches to the sender
+    seen: list[object] = []
+
+    def victim() -> None:
+        seen.append(inbox.receive())
+        try:
+            seen.append(_RECEIVE_ACTIONS[action](src))
+        except shoal.TaskletExit:
+            seen.append("killed before taking")
+            raise
+
+    sender = shoal.spawn(src.send, "value")
+    t = shoal.spawn(victim)
+    shoal.schedule()  # the sender waits on src, the victim on inbox
+    inbox.send("go")  # the victim is runnable with its value
+    t.kill()
+    assert seen == ["go", "killed before taking"]
+    assert src.balance == 1
+    assert not sender.dead
+    assert src.receive() == "value"
+    sender.get()
+
+
+_WAITS = {
+    "send": lambda: shoal.Channel().send("payload"),
+    "receive": lambda: shoal.Channel().receive(),
+    "select": lambda: shoal.select(shoal.Channel().send_case("payload")),
+    "event": lambda: shoal.Event().wait(),
+    "queue": lambda: shoal.Queue().get(),
+    "sleep": lambda: shoal.sleep(3600),
+}
+
+
+@pytest.mark.parametrize("wait", sorted(_WAITS))
+@pytest.mark.parametrize("how", ["throw", "scope"])
+def test_a_tasklet_that_survived_a_throw_out_of_a_wait_is_killed_at_once(
+    wait: str, how: str
+) -> None:
+    """A throw (or a timeout scope) ends a wait; the tasklet catches it and
+    goes on. A later kill raises at its very next switch point: the ended
+    wait left nothing that looks like an operation completed."""
+    steps_after_kill: list[int] = []
+    killing = False
+
+    def main() -> None:
+        nonlocal killing
+        caught = shoal.Event()
+
+        def victim() -> None:
+            try:
+                if how == "scope":
+                    with shoal.timeout(0.01):
+                        _WAITS[wait]()
+                else:
+                    _WAITS[wait]()
+            except (ValueError, shoal.TimeoutError):
+                caught.set()
+            for _ in range(1000):
+                shoal.schedule()  # killed at the first
+                if killing:
+                    steps_after_kill.append(1)
+
+        t = shoal.spawn(victim)
+        shoal.schedule()  # it waits
+        if how == "throw":
+            t.throw(ValueError("stop waiting"))  # back here at its schedule()
+        else:
+            caught.wait(timeout=5)  # the scope expired; back at its schedule()
+        assert not t.dead
+        killing = True
+        t.kill()
+        assert t.dead
+
+    shoal.run(main)
+    assert steps_after_kill == []
+
+
+@pytest.mark.parametrize("wait", sorted(set(_WAITS) - {"sleep"}))
+def test_a_tasklet_that_survived_a_deadlock_error_is_killed_at_once(wait: str) -> None:
+    """As above, when the wait ended with DeadlockError (main is blocked
+    and nothing can wake it): the tasklet catches it and has another kill
+    it; the kill raises at its next switch point."""
+    log: list[str] = []
+    done = shoal.Channel()
+
+    def victim() -> None:
+        try:
+            _WAITS[wait]()
+        except shoal.DeadlockError:
+            log.append("deadlock")
+        me = shoal.current()
+        shoal.spawn(lambda: (me.kill(), done.send("killed")))
+        for _ in range(1000):
+            shoal.schedule()  # killed at the first
+            log.append("ran on after the kill")
+
+    shoal.spawn(victim)
+    assert done.receive() == "killed"
+    shoal.schedule()  # the killer ends
+    assert log == ["deadlock"]
+
+
 def test_current_in_main_and_tasklets() -> None:
     """current() is the main tasklet outside, the running tasklet inside."""
     main = shoal.current()

@@ -208,13 +208,11 @@ class Channel(HandOff):
 
         May switch to the receiver, as :meth:`send` does.
         """
-        if not self._try_send(value):
-            raise WouldBlock(f"send_nowait() on {self!r} would block")
-
-    def _try_send(self, value: Any) -> bool:
-        """Send at once if possible; True when done. Does not wait."""
         s = get_scheduler()
-        return self._send_now(s, s.current, value)
+        if _handoff.deferred:
+            _handoff.raise_deferred(s.current)
+        if not self._send_now(s, s.current, value):
+            raise WouldBlock(f"send_nowait() on {self!r} would block")
 
     def _send_now(self, s: Scheduler, cur: Task, value: Any) -> bool:
         """Hand ``value`` to a waiting receiver or buffer it; False if neither
@@ -261,6 +259,8 @@ class Channel(HandOff):
         switches to the sender at once only when the preference is 1.
         """
         s = get_scheduler()
+        if _handoff.deferred:
+            _handoff.raise_deferred(s.current)
         value = self._take(s, s.current)
         if value is _EMPTY:
             if self._closing:

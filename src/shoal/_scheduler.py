@@ -339,7 +339,9 @@ class Scheduler(HubTurns):
             hub = self.hub
             if hub is not None and hub.can_wake():
                 return self.to_hub(cur)
-            raise self.deadlock(cur)
+            err = self.deadlock(cur)
+            cur._temp = _NOWAKE  # its wait's payload is not sent: see _throw_in
+            raise err
         if w is cur:
             value = cur._temp
             cur._temp = _NOWAKE

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _handoff
 from ._channel import _STALE_SLACK, Case, _count
 from ._errors import bomb
 from ._scheduler import Task, Waiter, get_scheduler
@@ -98,13 +99,15 @@ def select(
         if default is _MISSING:
             raise ValueError("select() needs at least one case, or a default")
         return None, default
+    s = get_scheduler()
+    cur = s.current
+    if _handoff.deferred:  # a kill that came as its last operation completed
+        _handoff.raise_deferred(cur)
     for c in cases:
         ch = c.channel
         if ch._closing and (c.is_send or not ch._can_receive()):
             verb = "send on" if c.is_send else "receive on"
             raise ch._closed_error(f"select: {verb} closed {ch!r}")
-    s = get_scheduler()
-    cur = s.current
     ready = [c for c in cases if c.channel._ready(c.is_send)]
     if ready:
         # Uniformly among the ready cases, as Go does: a rotation from a
@@ -112,7 +115,7 @@ def select(
         c = ready[s.rng.randrange(len(ready))] if len(ready) > 1 else ready[0]
         ch = c.channel
         if c.is_send:
-            ch._try_send(c.value)
+            ch._send_now(s, cur, c.value)
             return c, None
         value = ch._take(s, cur)
         if type(value) is bomb:

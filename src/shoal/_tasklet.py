@@ -187,6 +187,9 @@ class Tasklet(Task):
         if blocked_on is not None:
             blocked_on._unpark(self)
             self._blocked_on = None
+            # What it was sending (a wait's payload) stays unsent: left in
+            # _temp, a later kill would take it for a completed operation.
+            self._temp = NOWAKE
             if getattr(type(blocked_on), "_raises_bombs", False):
                 # Its wait raises an exception it is woken with: cheaper than
                 # greenlet.throw, which unwinds C++ frames (~10x a switch).
