@@ -974,3 +974,159 @@ def test_a_server_whose_accept_fails_for_good_says_so_in_serve_forever(
 
     assert "closed" in shoal.run(main)
     assert "injected EINVAL" in capsys.readouterr().err  # the acceptor's report
+
+
+def _stolen_reads(sock: socket.socket) -> Callable[[], None]:
+    """A competing consumer of ``sock``'s descriptor (another socket object
+    on a duplicate, as in a pre-forked server), watched by the hub's loop
+    too: in each loop round where data arrives, its callback takes it before
+    ``sock``'s woken reader runs, so each wake-up finds nothing. And a
+    tasklet feeding datagrams to it. Returns a stopper."""
+    import os
+    import socket as stdlib
+
+    other = stdlib.socket(fileno=os.dup(sock.fileno()))
+    other.setblocking(False)
+    loop = shoal_hub().loop
+
+    def steal() -> None:
+        with contextlib.suppress(BlockingIOError):
+            other.recv(100)
+
+    loop.add_reader(other.fileno(), steal)
+    sender = stdlib.socket(stdlib.AF_INET, stdlib.SOCK_DGRAM)
+
+    def feed() -> None:
+        for _ in range(1000):
+            sender.sendto(b"x", sock.getsockname())
+            shoal.sleep(0.02)
+
+    feeder = shoal.spawn(feed)
+
+    def stop() -> None:
+        feeder.kill()
+        loop.remove_reader(other.fileno())
+        other.close()
+        sender.close()
+
+    return stop
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_socket_timeout_bounds_the_call_across_wake_ups_that_find_nothing(
+    loop: str,
+) -> None:
+    """As the stdlib's: the timeout is one deadline for the whole call, not
+    a fresh one at each wake-up whose data another consumer took first."""
+
+    def main() -> tuple[bool, float]:
+        a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with a:
+            a.bind(("127.0.0.1", 0))
+            stop = _stolen_reads(a)
+            a.settimeout(0.2)
+            t0 = time.monotonic()
+            timed_out = False
+            with shoal.move_on_after(3):
+                try:
+                    a.recvfrom(100)
+                except socket.timeout:
+                    timed_out = True
+            elapsed = time.monotonic() - t0
+            stop()
+            return timed_out, elapsed
+
+    timed_out, elapsed = shoal.run(main, loop=loop)
+    assert timed_out
+    assert elapsed < 1.5  # 0.2 s, with wide slack; a restarting one runs to 3
+
+
+_DONTWAIT_READS: dict[str, Callable[[socket.socket], object]] = {
+    "recv": lambda s: s.recv(10, socket.MSG_DONTWAIT),
+    "recv_into": lambda s: s.recv_into(bytearray(10), 10, socket.MSG_DONTWAIT),
+    "recvfrom": lambda s: s.recvfrom(10, socket.MSG_DONTWAIT),
+    "recvfrom_into": lambda s: s.recvfrom_into(bytearray(10), 10, socket.MSG_DONTWAIT),
+    "recvmsg": lambda s: s.recvmsg(10, 0, socket.MSG_DONTWAIT),
+}
+
+
+@pytest.mark.skipif(not hasattr(socket, "MSG_DONTWAIT"), reason="no MSG_DONTWAIT")
+@pytest.mark.parametrize("op", sorted(_DONTWAIT_READS))
+def test_msg_dontwait_raises_instead_of_waiting_as_in_the_stdlib(op: str) -> None:
+    """MSG_DONTWAIT on a blocking socket asks for BlockingIOError rather
+    than a wait: the stdlib gives it at once, and so does shoal."""
+
+    def main() -> str:
+        a, b = socket.socketpair()
+        with a, b:
+            with shoal.move_on_after(2) as scope, contextlib.suppress(BlockingIOError):
+                _DONTWAIT_READS[op](a)
+                return "returned"
+            return "waited" if scope.cancelled_caught else "BlockingIOError"
+
+    assert shoal.run(main) == "BlockingIOError"
+
+
+@pytest.mark.skipif(
+    not hasattr(socket, "MSG_DONTWAIT") or not hasattr(socket, "AF_UNIX"),
+    reason="no MSG_DONTWAIT or no Unix sockets",
+)
+@pytest.mark.parametrize("op", ["send", "sendall", "sendto", "sendmsg"])
+def test_msg_dontwait_on_a_full_socket_raises_instead_of_waiting(op: str) -> None:
+    """As above for writes to a socket whose buffer is full."""
+    writes: dict[str, Callable[[socket.socket, bytes], object]] = {
+        "send": lambda s, d: s.send(d, socket.MSG_DONTWAIT),
+        "sendall": lambda s, d: s.sendall(d, socket.MSG_DONTWAIT),
+        "sendto": lambda s, d: s.sendto(d, socket.MSG_DONTWAIT, s.getpeername()),
+        "sendmsg": lambda s, d: s.sendmsg([d], [], socket.MSG_DONTWAIT),
+    }
+
+    def main(path: str) -> str:
+        # Datagrams to a bound Unix socket: sendto can name its address.
+        b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        with a, b:
+            b.bind(path)
+            a.connect(path)
+            a.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                for _ in range(100_000):  # fill the receiver's queue
+                    a.send(b"x" * 1024)
+            a.setblocking(True)
+            with shoal.move_on_after(2) as scope, contextlib.suppress(BlockingIOError):
+                writes[op](a, b"y" * 1024)
+                return "returned"
+            return "waited" if scope.cancelled_caught else "BlockingIOError"
+
+    with tempfile.TemporaryDirectory() as d:
+        assert shoal.run(main, f"{d}/sock") == "BlockingIOError"
+
+
+def test_sendto_a_host_name_resolves_it_in_a_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """sendto((name, port)) looks the name up without blocking the hub, as
+    connect does; the datagram arrives."""
+    import socket as stdlib
+    import threading
+
+    real = stdlib.getaddrinfo
+    threads: list[threading.Thread] = []
+
+    def recording(*a: object, **kw: object) -> object:
+        threads.append(threading.current_thread())
+        return real(*a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stdlib, "getaddrinfo", recording)
+
+    def main() -> bytes:
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with rx, tx:
+            rx.bind(("127.0.0.1", 0))
+            tx.sendto(b"by name", ("localhost", rx.getsockname()[1]))
+            return rx.recv(100)
+
+    assert shoal.run(main) == b"by name"
+    assert threads
+    assert all(t is not threading.main_thread() for t in threads)

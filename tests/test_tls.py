@@ -183,6 +183,35 @@ def test_tls_timeout_and_non_blocking_mode(contexts: Contexts) -> None:
     shoal.run(main)
 
 
+def test_a_tls_timeout_bounds_a_handshake_that_data_trickles_into(
+    contexts: Contexts,
+) -> None:
+    """As the stdlib's: one deadline for the whole handshake. A peer that
+    sends a byte now and then (each wakes the reader, none completes a TLS
+    record) does not keep it alive past its timeout."""
+    _, client_ctx = contexts
+
+    def trickle(conn: socket.socket, address: object) -> None:
+        conn.recv(65536)  # the ClientHello
+        # A handshake record's header announcing 16 KiB, then its body,
+        # one byte every 20 ms: 4 s in all.
+        for byte in b"\x16\x03\x03\x40\x00" + bytes(195):
+            conn.sendall(bytes([byte]))
+            shoal.sleep(0.02)
+
+    def main() -> float:
+        with shoal.serve_tcp(trickle) as server:
+            raw = socket.create_connection(server.address, timeout=10)
+            raw.settimeout(0.3)
+            start = shoal.current_time()
+            with pytest.raises(socket.timeout), raw:
+                client_ctx.wrap_socket(raw, server_hostname="localhost")
+            return shoal.current_time() - start
+
+    elapsed = shoal.run(main)
+    assert elapsed < 2  # 0.3 s, with wide slack; a restarting one takes 4
+
+
 def test_tls_reader_busy_and_woken_by_close(contexts: Contexts) -> None:
     """Two readers of one TLS socket: BusyError in the second; closing the
     socket wakes the first with ClosedFileError (EBADF)."""

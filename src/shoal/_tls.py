@@ -39,18 +39,21 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
 
     def _ssl_call(self, call: Callable[..., R], *args: Any) -> R:
         """``call(*args)``, waiting in the hub whenever OpenSSL wants to read
-        or write the socket first. Switches."""
+        or write the socket first, all within one timeout, as the stdlib's
+        whole handshake (read, write) is. Switches."""
+        deadline = None
         while True:
             try:
                 return call(*args)
             except ssl.SSLWantReadError:
                 if self._shoal_timeout == 0.0:
                     raise
-                self._wait(False)
+                writing = False
             except ssl.SSLWantWriteError:
                 if self._shoal_timeout == 0.0:
                     raise
-                self._wait(True)
+                writing = True
+            deadline = self._wait_within(writing, deadline)
 
     # ssl.SSLSocket's recv, recv_into, sendall and the rest come through
     # read, write and send: each refuses to run while another tasklet waits

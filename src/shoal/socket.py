@@ -70,6 +70,9 @@ _recv = _stdlib.socket.recv
 _recv_into = _stdlib.socket.recv_into
 _send = _stdlib.socket.send
 
+#: A flag asking a call not to wait (BlockingIOError instead); 0 where the
+#: system has none.
+_DONTWAIT = getattr(_stdlib, "MSG_DONTWAIT", 0)
 _WAITING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EALREADY)
 #: The longest pause between two tries of a Unix-domain connect that found
 #: the listener's backlog full (the first is 1 ms, each next one twice as
@@ -140,12 +143,28 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
 
     # -- waiting --------------------------------------------------------------------
 
-    def _wait(self, writing: bool) -> None:
-        """Wait until the socket is writable, or readable. Switches."""
-        if not writing:
-            self._wait_readable()
-            return
-        self._wait_writable(self._shoal_timeout)
+    def _wait_within(self, writing: bool, deadline: float | None) -> float | None:
+        """Wait until the socket is writable (or readable), once, within the
+        call's ``deadline``: None at the call's first wait, which reckons it
+        from the socket's timeout (and leaves it None without one), so that
+        wake-ups that find nothing (another consumer took it) do not start
+        the timeout again. Returns the deadline; ``shoal.TimeoutError`` once
+        it has passed. Switches."""
+        timeout = self._shoal_timeout
+        if timeout is not None:
+            now = _time.monotonic()
+            if deadline is None:
+                deadline = now + timeout
+            else:
+                timeout = deadline - now
+                if timeout <= 0:
+                    doing = "write" if writing else "read"
+                    raise _TimeoutError(f"{self!r}: {doing} timed out")
+        if writing:
+            self._wait_writable(timeout)
+        else:
+            self._wait_readable(timeout)
+        return deadline
 
     def _wait_writable(self, timeout: float | None) -> None:
         """Wait until the socket is writable; ``shoal.TimeoutError`` after
@@ -160,8 +179,9 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         finally:
             self._writer = None
 
-    def _wait_readable(self) -> None:
-        """Wait until the socket is readable. The reader stays registered
+    def _wait_readable(self, timeout: float | None) -> None:
+        """Wait until the socket is readable; ``shoal.TimeoutError`` after
+        ``timeout``. The reader stays registered
         after a wake (see :meth:`_readable`): a connection waits to read
         again and again, and each registration costs system calls; so does
         its ``HubWait``, which is reused. Switches."""
@@ -180,7 +200,6 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             if self._polled is not loop:
                 loop.add_reader(self.fileno(), self._readable)
                 self._polled = loop
-            timeout = self._shoal_timeout
             if timeout is not None:
                 hub_wait(s, wait, timeout)
                 return
@@ -264,22 +283,40 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             self._unpoll()
         super()._real_close(*args)  # type: ignore[misc]
 
-    def _retry(self, writing: bool, op: Any, *args: Any) -> Any:
-        """``op(*args)``, waiting for the socket whenever it would block."""
+    def _retry(
+        self,
+        writing: bool,
+        flags: int,
+        op: Any,
+        *args: Any,
+        deadline: float | None = None,
+    ) -> Any:
+        """``op(*args)``, waiting for the socket whenever it would block, all
+        within one timeout (see :meth:`_wait_within`). A non-blocking socket,
+        or ``MSG_DONTWAIT`` in ``flags``, raises ``BlockingIOError`` instead,
+        as the stdlib's do. Switches if it waits."""
         while True:
             try:
                 return op(*args)
             except BlockingIOError:
-                if self._shoal_timeout == 0.0:
+                if self._shoal_timeout == 0.0 or flags & _DONTWAIT:
                     raise
-            self._wait(writing)
+            deadline = self._wait_within(writing, deadline)
 
-    def _after_wait(self, writing: bool, op: Any, *args: Any) -> Any:
-        """Wait for the socket, then :meth:`_retry`: ``op`` just failed."""
-        if self._shoal_timeout == 0.0:
+    def _after_wait(
+        self,
+        writing: bool,
+        flags: int,
+        op: Any,
+        *args: Any,
+        deadline: float | None = None,
+    ) -> Any:
+        """:meth:`_retry` after ``op`` just failed: wait first (``deadline``:
+        the call's, if it waited before). Switches."""
+        if self._shoal_timeout == 0.0 or flags & _DONTWAIT:
             raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable")
-        self._wait(writing)
-        return self._retry(writing, op, *args)
+        deadline = self._wait_within(writing, deadline)
+        return self._retry(writing, flags, op, *args, deadline=deadline)
 
     # -- the blocking calls, cooperative ---------------------------------------------
 
@@ -287,7 +324,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         """Wait for a connection; ``(socket, address)``. Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
-        fd, address = self._retry(False, self._accept)  # type: ignore[attr-defined]
+        fd, address = self._retry(False, 0, self._accept)  # type: ignore[attr-defined]
         # As the stdlib's: the new socket has the default timeout (its
         # __init__ takes it), not the listener's.
         sock = socket(self.family, self.type, self.proto, fileno=fd)
@@ -308,7 +345,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         if err == _errno.EAGAIN and self.family == _AF_UNIX:
             self._connect_again(address)
             return
-        self._wait(True)
+        self._wait_writable(self._shoal_timeout)
         err = self.getsockopt(_stdlib.SOL_SOCKET, _stdlib.SO_ERROR)
         if err:
             raise OSError(err, _os.strerror(err))
@@ -374,12 +411,20 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         """Receive up to ``bufsize`` bytes. Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
-        if self._drained and not flags and self._shoal_timeout != 0.0:
-            self._wait_readable()
+        deadline = None
+        if self._drained and not flags:
+            timeout = self._shoal_timeout
+            if timeout is None:
+                self._wait_readable(None)
+            elif timeout != 0.0:
+                deadline = _time.monotonic() + timeout
+                self._wait_readable(timeout)
         try:
             data: bytes = _recv(self, bufsize, flags)
         except BlockingIOError:
-            data = self._after_wait(False, _recv, self, bufsize, flags)
+            data = self._after_wait(
+                False, flags, _recv, self, bufsize, flags, deadline=deadline
+            )
         self._drained = len(data) < bufsize
         return data
 
@@ -387,12 +432,20 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         """Receive into ``buffer``. Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
-        if self._drained and not flags and self._shoal_timeout != 0.0:
-            self._wait_readable()
+        deadline = None
+        if self._drained and not flags:
+            timeout = self._shoal_timeout
+            if timeout is None:
+                self._wait_readable(None)
+            elif timeout != 0.0:
+                deadline = _time.monotonic() + timeout
+                self._wait_readable(timeout)
         try:
             n: int = _recv_into(self, buffer, nbytes, flags)
         except BlockingIOError:
-            n = self._after_wait(False, _recv_into, self, buffer, nbytes, flags)
+            n = self._after_wait(
+                False, flags, _recv_into, self, buffer, nbytes, flags, deadline=deadline
+            )
         self._drained = n < (nbytes or memoryview(buffer).nbytes)
         return n
 
@@ -400,28 +453,30 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         """Receive a datagram and its sender. Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
-        got: tuple[bytes, Any] = self._retry(False, super().recvfrom, bufsize, flags)
+        got: tuple[bytes, Any] = self._retry(
+            False, flags, super().recvfrom, bufsize, flags
+        )
         return got
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Any:
         """Receive a datagram into ``buffer``. Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
-        return self._retry(False, super().recvfrom_into, buffer, nbytes, flags)
+        return self._retry(False, flags, super().recvfrom_into, buffer, nbytes, flags)
 
     def recvmsg(self, *args: Any) -> Any:
         """Receive data and ancillary data (``bufsize[, ancbufsize[,
         flags]]``), as the stdlib's. Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
-        return self._retry(False, super().recvmsg, *args)
+        return self._retry(False, _flags(args, 2), super().recvmsg, *args)
 
     def recvmsg_into(self, *args: Any) -> Any:
         """:meth:`recvmsg` into buffers (``buffers[, ancbufsize[, flags]]``).
         Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
-        return self._retry(False, super().recvmsg_into, *args)
+        return self._retry(False, _flags(args, 2), super().recvmsg_into, *args)
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Send some of ``data``; how many bytes went. Switches if it waits."""
@@ -430,7 +485,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         try:
             n: int = _send(self, data, flags)
         except BlockingIOError:
-            n = self._after_wait(True, _send, self, data, flags)
+            n = self._after_wait(True, flags, _send, self, data, flags)
         return n
 
     def sendall(self, data: Any, flags: int = 0) -> None:
@@ -464,17 +519,9 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         deadline = None
         while sent < total:
             if blocked:
-                timeout = self._shoal_timeout
-                if timeout == 0.0:
+                if self._shoal_timeout == 0.0 or flags & _DONTWAIT:
                     raise BlockingIOError(_errno.EAGAIN, _os.strerror(_errno.EAGAIN))
-                if timeout is not None:
-                    now = _time.monotonic()
-                    if deadline is None:
-                        deadline = now + timeout
-                    timeout = deadline - now
-                    if timeout <= 0:
-                        raise _TimeoutError(f"{self!r}: sendall timed out")
-                self._wait_writable(timeout)
+                deadline = self._wait_within(True, deadline)
             if self._writer is not None:
                 self._check_busy(True)
             try:
@@ -487,7 +534,10 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         """Send a datagram. Switches if it waits."""
         if self._writer is not None:
             self._check_busy(True)
-        n: int = self._retry(True, super().sendto, data, *args)
+        if args:  # (address) or (flags, address)
+            *flags, address = args
+            args = (*flags, _resolve(self.family, self.type, address))
+        n: int = self._retry(True, _flags(args, 0, 2), super().sendto, data, *args)
         return n
 
     def sendmsg(self, *args: Any) -> int:
@@ -495,7 +545,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         address]]]``), as the stdlib's. Switches if it waits."""
         if self._writer is not None:
             self._check_busy(True)
-        n: int = self._retry(True, super().sendmsg, *args)
+        n: int = self._retry(True, _flags(args, 2), super().sendmsg, *args)
         return n
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
@@ -505,6 +555,15 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             self._check_busy(True)
         n: int = self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined]
         return n
+
+
+def _flags(args: tuple[Any, ...], index: int, count: int = 0) -> int:
+    """The flags in a call's ``args`` at ``index`` (0 if not given; with
+    ``count``, only when the call has that many arguments)."""
+    if len(args) <= index or (count and len(args) != count):
+        return 0
+    flags = args[index]
+    return flags if isinstance(flags, int) else 0  # the stdlib refuses others
 
 
 def _busy(sock: socket, other: Task, writing: bool) -> BusyError:
