@@ -284,6 +284,34 @@ def test_max_connections_makes_new_ones_wait_and_kill_ends_them() -> None:
     shoal.run(main)
 
 
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        ("3", TypeError),
+        (2.5, TypeError),
+        (True, TypeError),
+    ],
+)
+def test_a_bad_max_connections_is_refused_before_listening(
+    bad: object, error: type[Exception]
+) -> None:
+    """max_connections is a positive int or None; anything else is refused
+    with a message naming it, and no listening socket is left behind."""
+    import gc
+    import warnings
+
+    def main() -> None:
+        with pytest.raises(error, match="max_connections"):
+            shoal.serve_tcp(_echo, max_connections=bad)  # type: ignore[arg-type]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        shoal.run(main)
+        gc.collect()  # an unclosed listener would warn here
+
+
 def test_closing_a_socket_wakes_its_reader_and_writer() -> None:
     """A tasklet blocked on a socket that another tasklet closes gets
     shoal.ClosedError, which is also OSError(EBADF) as in the stdlib."""

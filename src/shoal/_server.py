@@ -44,11 +44,22 @@ class Server:
     ) -> None:
         if not callable(handler):
             raise TypeError(f"serve_tcp() needs a callable handler, got {handler!r}")
+        if max_connections is not None:
+            if type(max_connections) is not int:
+                raise TypeError(
+                    "serve_tcp() needs max_connections to be an int or None,"
+                    f" got {max_connections!r}"
+                )
+            if max_connections < 1:
+                raise ValueError(
+                    "serve_tcp() needs max_connections >= 1 (None: no limit),"
+                    f" got {max_connections}"
+                )
         self._handler = handler
+        self._limit = None if max_connections is None else Semaphore(max_connections)
         self._listener = _socket.create_server((host, port))
         #: The address the server listens on: (host, port).
         self.address: tuple[str, int] = self._listener.getsockname()[:2]
-        self._limit = Semaphore(max_connections) if max_connections else None
         #: Each connection's tasklet, and its socket (closed by the tasklet,
         #: or by close(kill=True) if the tasklet never ran).
         self._connections: dict[Tasklet, _socket.socket] = {}
@@ -156,5 +167,7 @@ def serve_tcp(
 ) -> Server:
     """Listen on ``host``:``port`` (loopback and a free port by default) and
     call ``handler(sock, address)`` in a new tasklet for each connection.
-    Does not switch; the server accepts when this tasklet waits."""
+    With ``max_connections`` (an int >= 1; None: no limit), connections
+    beyond it wait in the listen backlog until one closes. Does not switch;
+    the server accepts when this tasklet waits."""
     return Server(handler, host, port, max_connections)
