@@ -215,10 +215,90 @@ def test_killing_the_tasklet_cancels_its_asyncio_task() -> None:
         t = shoal.spawn(shoal.await_, forever())
         shoal.sleep(0.005)
         t.kill()
-        shoal.sleep(0.005)
-        assert cancelled == [True]
+        assert cancelled == [True]  # kill() waited for the task to end
 
     shoal.run(main)
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("how", ["kill", "timeout", "scope", "oneof"])
+def test_await_returns_only_once_its_cancelled_task_has_finished(
+    loop: str, how: str
+) -> None:
+    """As asyncio.wait_for: a kill, a timeout or a scope around await_ (or a
+    oneof whose losing branch awaits) cancels the task and waits for it to
+    end, so its cleanup has run when that returns."""
+    log: list[str] = []
+
+    async def slow_cleanup() -> str:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            log.append("cleanup starts")
+            await asyncio.sleep(0.01)
+            log.append("cleanup done")
+        return "never"
+
+    def main() -> None:
+        if how == "kill":
+            t = shoal.spawn(shoal.await_, slow_cleanup())
+            shoal.sleep(0.005)
+            t.kill()
+        elif how == "timeout":
+            with pytest.raises(shoal.TimeoutError):
+                shoal.await_(slow_cleanup(), timeout=0.005)
+        elif how == "scope":
+            with shoal.move_on_after(0.005):
+                shoal.await_(slow_cleanup())
+        else:
+            won = shoal.oneof(lambda: shoal.await_(slow_cleanup()), lambda: "fast")
+            assert won == "fast"
+        log.append(f"{how} returned")
+
+    shoal.run(main, loop=loop)
+    assert log == ["cleanup starts", "cleanup done", f"{how} returned"]
+
+
+def test_a_task_that_finishes_despite_the_cancel_gives_its_value_to_a_timeout() -> None:
+    """As asyncio.wait_for: when the time runs out but the cancelled task
+    returns a value anyway, await_ returns it (nothing is lost)."""
+
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.005)
+            return "finished anyway"
+        return "never"
+
+    assert shoal.run(shoal.await_, stubborn(), timeout=0.005) == "finished anyway"
+
+
+def test_a_cleanup_failure_of_a_cancelled_task_is_raised_not_lost(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A cancelled task whose cleanup raises: that exception comes out of
+    await_ (in the killed tasklet: it ends with it), as a finally block's
+    would; asyncio has nothing left to report as never retrieved."""
+
+    async def failing_cleanup() -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            raise LookupError("cleanup failed")
+
+    def main() -> BaseException | None:
+        t = shoal.spawn(shoal.await_, failing_cleanup())
+        shoal.sleep(0.005)
+        t.kill()
+        return t.exception
+
+    exc = shoal.run(main)
+    assert isinstance(exc, LookupError)
+    assert isinstance(exc.__context__, shoal.TaskletExit)
+    err = capsys.readouterr().err
+    assert "failed with LookupError" in err  # printed as any failure is
+    assert "never retrieved" not in err
 
 
 def test_asyncio_code_awaits_a_tasklet() -> None:

@@ -6,7 +6,7 @@ asyncio future on the hub's loop, with a done callback. Only the calling
 tasklet waits; the others run meanwhile. A wait given up (kill, timeout)
 ignores a late completion (``Hub.wake_if``); the future itself is left to
 finish (a thread cannot be stopped) or, for an asyncio task started by
-``await_``, cancelled.
+``await_``, cancelled and waited for.
 """
 
 from __future__ import annotations
@@ -87,16 +87,27 @@ def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 
 def await_(awaitable: Awaitable[T], timeout: float | None = None) -> T:
     """Run an asyncio awaitable (a coroutine, task or future) on this
-    thread's hub loop and return its result; only this tasklet waits. If the
-    tasklet is killed or ``timeout`` runs out (``shoal.TimeoutError``), an
-    asyncio task started here is cancelled. Switches.
+    thread's hub loop and return its result; only this tasklet waits.
+
+    If the tasklet is killed (or a timeout scope around it expires, or
+    ``timeout`` runs out: ``shoal.TimeoutError``), an asyncio task started
+    here is cancelled, and, as with ``asyncio.wait_for``, waited for: its
+    cleanup has run when this raises. An exception its cleanup raises comes
+    out instead; a value it returns anyway is returned if ``timeout`` ran
+    out. A task that ignores its cancellation is waited for as long as it
+    runs. Switches.
     """
     hub = get_hub()
     started = not asyncio.isfuture(awaitable)
     future = asyncio.ensure_future(awaitable, loop=hub.loop)
     try:
         return wait_future(future, timeout)
-    except BaseException:
-        if started and not future.done():
-            future.cancel()
+    except BaseException as exc:
+        if not started or future.done():
+            raise
+        future.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            wait_future(future)  # its own failure comes out here
+        if isinstance(exc, TimeoutError) and not future.cancelled():
+            return future.result()  # it finished anyway
         raise
