@@ -13,6 +13,7 @@ ends with only the main tasklet runnable, and uses bounded loops only.
 
 from __future__ import annotations
 
+import collections
 import pickle
 import sys
 import threading
@@ -1755,3 +1756,42 @@ def test_the_hubs_turn_is_not_in_the_stackless_ring() -> None:
         sleeper.join()
 
     shoal.run(main)
+
+
+# --------------------------------------------------------------------------
+# Callbacks that raise, repr, bombs and argument checks (issue #2)
+# --------------------------------------------------------------------------
+
+
+def test_a_bomb_with_a_tuple_value_raises_type_of_its_items() -> None:
+    """A received bomb(KeyError, ('a', 'b')) raises KeyError('a', 'b'), as
+    CPython's normalisation (which C Stackless relies on) makes it; and so
+    does send_throw(KeyError, ('a', 'b'))."""
+    events: list[Any] = []
+    ch = stackless.channel()
+    blocked_receiver(events, ch)
+    ch.send(stackless.bomb(KeyError, ("a", "b")))
+    blocked_receiver(events, ch)
+    ch.send_throw(KeyError, ("c", "d"))
+    pair = collections.namedtuple("pair", "x y")  # a tuple too, for CPython
+    blocked_receiver(events, ch)
+    ch.send_throw(KeyError, pair("e", "f"))
+    assert [(type(e), e.args) for _, e in events] == [
+        (KeyError, ("a", "b")),
+        (KeyError, ("c", "d")),
+        (KeyError, ("e", "f")),
+    ]
+
+
+def test_a_bomb_without_a_type_is_a_type_error_in_the_receiver() -> None:
+    """A bomb() (no exception type) received raises a TypeError naming it,
+    not an AssertionError from inside shoal."""
+    events: list[Any] = []
+    ch = stackless.channel()
+    blocked_receiver(events, ch)
+    ch.send(stackless.bomb())
+    [(what, err)] = events
+    assert what == "r-caught"
+    assert type(err) is TypeError
+    assert "bomb" in str(err)
+    assert "exception class" in str(err)

@@ -138,24 +138,50 @@ class bomb:  # noqa: N801 - the Stackless name
         self.traceback = traceback
 
     def raise_(self) -> Any:
-        """Raise the exception this bomb carries. The bomb lets go of it: the
-        frame that holds the bomb is in the exception's traceback, and the
-        two would otherwise keep each other alive (cyclic garbage at every
-        kill or timeout). A bomb raised again raises a new ``type()``."""
+        """Raise the exception this bomb carries: ``value`` if it is an
+        instance of ``type``, else what CPython's normalisation makes of the
+        pair (as C Stackless raises it): ``type()`` for None, ``type(*value)``
+        for a tuple, ``type(value)`` for anything else. A ``type`` that is not
+        an exception class raises TypeError (a None ``type`` raises an
+        exception ``value`` as it is).
+
+        The bomb lets go of the exception: the frame that holds the bomb is
+        in the exception's traceback, and the two would otherwise keep each
+        other alive (cyclic garbage at every kill or timeout). A bomb raised
+        again raises a new exception made from ``type`` alone. Does not
+        switch."""
         exc = self.value
+        if type(exc) is not self.type:  # not the usual bomb(type(e), e)
+            exc = self._normalised()
         self.value = None
-        if exc is None:
-            assert self.type is not None
-            exc = self.type()
-        elif not isinstance(exc, BaseException):
-            assert self.type is not None
-            exc = self.type(exc)
         if self.traceback is not None:
             exc = exc.with_traceback(self.traceback)
         try:
             raise exc
         finally:
             exc = None  # this frame is in its traceback: no cycle
+
+    def _normalised(self) -> BaseException:
+        """The exception :meth:`raise_` raises, made as CPython's
+        ``PyErr_NormalizeException`` makes it. Does not switch."""
+        cls, value = self.type, self.value
+        if cls is None and isinstance(value, BaseException):
+            return value
+        if not is_exception_class(cls):
+            raise TypeError(
+                f"cannot raise {self!r}: its type must be an exception class, "
+                f"got {cls!r}"
+            )
+        exc: BaseException
+        if isinstance(value, cls):
+            exc = value
+        elif value is None:
+            exc = cls()
+        elif isinstance(value, tuple):
+            exc = cls(*value)
+        else:
+            exc = cls(value)
+        return exc
 
     def __repr__(self) -> str:
         return f"<bomb {self.value!r}>"

@@ -44,7 +44,9 @@ def make_bomb(exc: Any, val: Any = None, tb: Any = None) -> bomb:
     if not (isinstance(exc, type) and issubclass(exc, BaseException)):
         raise TypeError(f"exceptions must derive from BaseException, not {exc!r}")
     if not isinstance(val, exc):
-        val = exc() if val is None else exc(*val) if type(val) is tuple else exc(val)
+        val = (
+            exc() if val is None else exc(*val) if isinstance(val, tuple) else exc(val)
+        )
     return bomb(exc, val, tb)
 
 
