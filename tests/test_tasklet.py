@@ -775,3 +775,47 @@ def test_run_kills_every_leftover_even_when_one_fails_as_it_is_killed() -> None:
         shoal.run(main)
     assert log == ["b finally"]
     assert not shoal.current()._sched.alive
+
+
+@pytest.mark.parametrize("method", ["throw", "kill"])
+@pytest.mark.parametrize("bad", [int, list, 3, "boom"])
+def test_throw_and_kill_refuse_what_is_not_an_exception(
+    method: str, bad: object
+) -> None:
+    """throw(int) or kill(list) is a TypeError naming the method called and
+    what it was given; the class is never called, and the tasklet is
+    untouched."""
+    ch = shoal.Channel()
+    t = shoal.spawn(ch.receive)
+    shoal.schedule()
+    with pytest.raises(
+        TypeError,
+        match=rf"^{method}\(\) needs an exception class or instance, got {bad!r}$",
+    ):
+        getattr(t, method)(bad)
+    assert t.alive
+    ch.send("still there")
+    assert t.get() == "still there"
+
+
+def test_throw_never_calls_a_class_that_is_not_an_exception() -> None:
+    """A class that is not an exception is refused before it is called."""
+    made: list[str] = []
+
+    class NotAnException:
+        def __init__(self) -> None:
+            made.append("called")  # pragma: no cover - must not happen
+
+    t = shoal.spawn(lambda: None)
+    for method in (t.throw, t.kill):
+        with pytest.raises(TypeError, match="needs an exception class or instance"):
+            method(NotAnException)  # type: ignore[arg-type]
+    assert made == []
+    t.join()
+
+
+def test_run_needs_a_callable() -> None:
+    """shoal.run(3) says what is wrong, before any hub is made."""
+    with pytest.raises(TypeError, match=r"^shoal\.run\(\) needs a callable, got 3$"):
+        shoal.run(3)  # type: ignore[arg-type]
+    assert shoal.run(lambda: "fine") == "fine"

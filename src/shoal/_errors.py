@@ -30,7 +30,7 @@ a channel raises the exception it carries.
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = [
     "BlockingInHubError",
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 
-def is_exception_class(x: object) -> bool:
+def is_exception_class(x: object) -> TypeGuard[type[BaseException]]:
     """Whether ``x`` is an exception class (what ``send_exception`` and
     ``raise_exception`` take). Does not switch."""
     return isinstance(x, type) and issubclass(x, BaseException)

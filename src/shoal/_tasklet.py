@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from . import _scheduler
-from ._errors import Interruption, TaskletExit, bomb
+from ._errors import Interruption, TaskletExit, bomb, is_exception_class
 from ._handoff import defer_throw, take_deferred
 from ._hub import Hub, close_thread_hub, finish_asyncio, get_hub, new_loop
 from ._introspect import monitor_from_environment
@@ -126,10 +126,7 @@ class Tasklet(Task):
         Unlike :meth:`kill`, does not wait for the tasklet to finish.
         Switches unless the tasklet is dead or has not started.
         """
-        if isinstance(exc, type):
-            exc = exc()
-        if not isinstance(exc, BaseException):
-            raise TypeError(f"throw() needs an exception, got {exc!r}")
+        exc = _exception(exc, "throw")
         if self._gr is DEAD:
             return
         self._throw_in(self._own_scheduler("throw"), exc)
@@ -214,7 +211,10 @@ class Tasklet(Task):
         first: what it was sending is neither delivered nor lost half-way.
         Switches unless the tasklet is dead or has not started.
         """
-        self.throw(exception)
+        exc = _exception(exception, "kill")
+        if self._gr is DEAD:
+            return
+        self._throw_in(self._own_scheduler("kill"), exc)
         while self._gr is not DEAD:
             self.join()
 
@@ -280,6 +280,17 @@ class Tasklet(Task):
         else:
             state = "runnable"
         return f"<{self._kind} {self.name!r} {state}>"
+
+
+def _exception(exc: object, verb: str) -> BaseException:
+    """``exc`` as an exception to throw: an instance as it is, an exception
+    class called with no arguments; anything else is refused before it is
+    called, naming ``verb``, the method. Does not switch."""
+    if isinstance(exc, BaseException):
+        return exc
+    if is_exception_class(exc):
+        return exc()
+    raise TypeError(f"{verb}() needs an exception class or instance, got {exc!r}")
 
 
 def _make_main() -> Task:
@@ -364,6 +375,8 @@ def run(
     returns are killed, their ``finally`` blocks run, before ``run`` returns.
     Switches.
     """
+    if not callable(fn):
+        raise TypeError(f"shoal.run() needs a callable, got {fn!r}")
     s = get_scheduler()
     if s.current is not s.main:
         raise RuntimeError(
