@@ -214,7 +214,7 @@ class Tasklet(Task):
         exc = _exception(exception, "kill")
         if self._gr is DEAD:
             return
-        self._throw_in(self._own_scheduler("kill"), exc)
+        self._throw_in(self._own_scheduler("throw"), exc)  # what it does
         while self._gr is not DEAD:
             self.join()
 
