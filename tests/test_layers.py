@@ -27,6 +27,7 @@ LAYERS = {
     "_channel": 5,
     "_sync": 5,
     "_io": 5,
+    "_buffered": 5,
     "_pipe": 6,
     "socket": 6,
     "subprocess": 7,

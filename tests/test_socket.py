@@ -1158,3 +1158,46 @@ def test_sendto_a_host_name_resolves_it_in_a_thread(
     assert shoal.run(main) == b"by name"
     assert threads
     assert all(t is not threading.main_thread() for t in threads)
+
+
+@pytest.mark.parametrize("mode", ["rb", "r", "rwb"])
+def test_a_second_reader_of_a_socket_file_is_busy_and_close_wakes_the_reader(
+    mode: str,
+) -> None:
+    """A file from makefile() is shared as the socket is: a second tasklet
+    reading it gets BusyError (not the buffer's RuntimeError); closing it
+    wakes the reader with ClosedFileError; the socket goes on working."""
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with a, b:
+            f = a.makefile(mode)
+            reader = shoal.spawn(f.readline)
+            shoal.sleep(0.01)
+            with pytest.raises(shoal.BusyError, match="already being read"):
+                f.read(1)
+            f.close()
+            with pytest.raises(shoal.ClosedFileError):
+                reader.get(timeout=5)
+            b.sendall(b"still works\n")
+            assert a.recv(100) == b"still works\n"
+
+    shoal.run(main)
+
+
+def test_a_socket_file_for_reading_and_writing_has_one_reader_and_one_writer() -> None:
+    """makefile("rwb"): a reader waiting in it does not keep a writer out."""
+
+    def main() -> bytes:
+        a, b = socket.socketpair()
+        with a, b, a.makefile("rwb") as f, b.makefile("rwb") as g:
+            reader = shoal.spawn(f.readline)
+            shoal.sleep(0.01)
+            f.write(b"ping\n")
+            f.flush()
+            assert g.readline() == b"ping\n"
+            g.write(b"pong\n")
+            g.flush()
+            return reader.get(timeout=5)
+
+    assert shoal.run(main) == b"pong\n"

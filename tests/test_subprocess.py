@@ -631,3 +631,150 @@ def test_a_second_reader_is_busy_and_close_wakes_the_reader() -> None:
             assert get_hub().waiting == 0
 
     _run(main)
+
+
+_PIPE_KINDS = {"unbuffered": {"bufsize": 0}, "buffered": {}, "text": {"text": True}}
+
+
+@pytest.mark.parametrize("kind", sorted(_PIPE_KINDS))
+def test_a_second_reader_of_any_pipe_is_busy_and_close_wakes_the_reader(
+    kind: str,
+) -> None:
+    """As for unbuffered pipes, with the default buffered and text pipes: a
+    second tasklet reading (or asking where the stream is) gets BusyError,
+    not the buffer's RuntimeError; closing the pipe wakes the reader with
+    ClosedFileError."""
+
+    def main() -> None:
+        with _child(
+            "import time; time.sleep(30)", stdout=subprocess.PIPE, **_PIPE_KINDS[kind]
+        ) as p:
+            stdout = p.stdout
+            assert stdout is not None
+            reader = shoal.spawn(stdout.read, 10)
+            shoal.sleep(0.01)
+            with pytest.raises(shoal.BusyError, match="already being read"):
+                stdout.read(10)
+            with pytest.raises(shoal.BusyError, match="already being read"):
+                stdout.readline()
+            stdout.close()
+            with pytest.raises(shoal.ClosedFileError):
+                reader.get(timeout=5)
+            assert stdout.closed
+            assert get_hub().waiting == 0
+
+    _run(main)
+
+
+@pytest.mark.parametrize("kind", sorted(_PIPE_KINDS))
+def test_a_second_writer_of_a_full_pipe_is_busy_and_close_wakes_the_writer(
+    kind: str,
+) -> None:
+    """The same for a tasklet writing to a child's stdin that it does not
+    read: a second writer gets BusyError, and close wakes the first (what
+    it had not written is dropped: it is told)."""
+
+    def main() -> None:
+        with _child(
+            "import time; time.sleep(30)", stdin=subprocess.PIPE, **_PIPE_KINDS[kind]
+        ) as p:
+            stdin = p.stdin
+            assert stdin is not None
+            data: Any = "x" * 1_000_000 if kind == "text" else b"x" * 1_000_000
+            writer = shoal.spawn(lambda: (stdin.write(data), stdin.flush()))
+            shoal.sleep(0.01)
+            assert not writer.dead  # the pipe is full
+            with pytest.raises(shoal.BusyError, match="already being written"):
+                stdin.write(data[:1])
+            stdin.close()  # what was still buffered is not sent
+            with pytest.raises(shoal.ClosedFileError):
+                writer.get(timeout=5)
+            assert stdin.closed
+            assert get_hub().waiting == 0
+
+    _run(main)
+
+
+@pytest.mark.parametrize("kind", sorted(_PIPE_KINDS))
+def test_leaving_popen_while_a_tasklet_reads_its_output_reaps_the_child(
+    kind: str,
+) -> None:
+    """Popen.__exit__ closes the pipes, then waits for the child: a tasklet
+    still reading stdout is woken with ClosedFileError, and the child is
+    reaped (no zombie), its other pipes closed."""
+
+    def main() -> None:
+        with subprocess.Popen(
+            _py("import time; time.sleep(30)"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            **_PIPE_KINDS[kind],
+        ) as p:
+            assert p.stdout is not None
+            reader = shoal.spawn(p.stdout.read)  # a log-pumping tasklet
+            shoal.sleep(0.01)
+            p.kill()
+        assert p.returncode == -9
+        assert _gone(p.pid)
+        assert p.stderr is not None
+        assert p.stderr.closed
+        with pytest.raises(shoal.ClosedFileError):
+            reader.get(timeout=5)
+
+    _run(main)
+
+
+def test_communicate_and_another_reader_of_its_pipes_are_busy() -> None:
+    """communicate() reads every pipe itself: while it does, another tasklet
+    reading one gets BusyError (it used to strand that reader), and a
+    communicate() started while another tasklet reads one gets BusyError
+    before doing anything; so does a second communicate()."""
+    code = (
+        "import sys, time; time.sleep(0.1); sys.stdout.write('data');"
+        " sys.stdout.flush(); time.sleep(0.1)"
+    )
+
+    def main() -> None:
+        with _child(code, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
+            assert p.stdout is not None
+            talker = shoal.spawn(p.communicate, timeout=10)
+            shoal.sleep(0.01)
+            with pytest.raises(shoal.BusyError):
+                p.stdout.read(4)
+            with pytest.raises(shoal.BusyError):
+                p.communicate(timeout=10)
+            assert talker.get(timeout=10) == (b"data", b"")
+        with _child(code, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
+            assert p.stdout is not None
+            reader = shoal.spawn(p.stdout.read, 4)
+            shoal.sleep(0.01)
+            with pytest.raises(shoal.BusyError):
+                p.communicate(timeout=10)
+            assert reader.get(timeout=10) == b"data"
+            assert p.communicate(timeout=10) == (b"", b"")
+
+    _run(main)
+
+
+@pytest.mark.parametrize("pipes", ["stdout", "stdout+stderr"])
+def test_communicate_interrupted_by_a_scope_keeps_the_output_for_a_retry(
+    pipes: str,
+) -> None:
+    """A timeout scope (not communicate's own timeout) interrupts it: what
+    it read so far is kept, and a retry returns all of it, with one pipe as
+    with two (one pipe took the stdlib's shortcut, a plain read, which lost
+    it)."""
+    code = (
+        "import os, time; os.write(1, b'early-'); time.sleep(0.3); os.write(1, b'late')"
+    )
+    extra = {"stderr": subprocess.PIPE} if "stderr" in pipes else {}
+
+    def main() -> bytes:
+        with _child(code, stdout=subprocess.PIPE, **extra) as p:
+            with shoal.move_on_after(0.15) as scope:
+                p.communicate()
+            assert scope.cancelled_caught
+            out, _ = p.communicate(timeout=10)
+            return out
+
+    assert _run(main) == b"early-late"

@@ -1,7 +1,8 @@
 """Cooperative pipe ends: a raw file object whose reads and writes switch.
 
 ``Pipe`` wraps the parent's end of a pipe, made non-blocking; the buffered
-and text objects the stdlib puts on top (``cooperative``) then switch too.
+and text objects put on top as the stdlib does (``cooperative``) then
+switch too, and are shared among tasklets as sockets are (``_buffered``).
 Its waits go through ``_io.wait_on``.
 """
 
@@ -12,7 +13,9 @@ import io
 import os
 from typing import Any
 
-from ._errors import BusyError, ClosedFileError
+from . import _buffered
+from ._buffered import _enter
+from ._errors import ClosedFileError
 from ._hub import HubWait
 from ._io import new_wait, wait_on
 from ._scheduler import Task, get_scheduler
@@ -26,6 +29,11 @@ class Pipe(io.RawIOBase):
     """The parent's end of a pipe, non-blocking: ``readinto`` and ``write``
     switch while they wait. Closing it wakes a tasklet waiting on it with
     ``ClosedFileError``; a second tasklet waiting on it gets ``BusyError``."""
+
+    #: The tasklet inside a read (write), as for the shared buffered
+    #: objects (``_buffered``); None when nobody is.
+    _reading: Task | None = None
+    _writing: Task | None = None
 
     def __init__(self, file: io.FileIO) -> None:
         self._file = file
@@ -51,31 +59,39 @@ class Pipe(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         """Read into ``buffer``; 0 at end of file. Switches if it waits."""
-        n: int = self._retry(self._file.readinto, buffer)
+        before = _enter(self, "_reading")
+        try:
+            n: int = self._retry(self._file.readinto, buffer)
+        finally:
+            self._reading = before
         return n
 
     def readall(self) -> bytes:
         """Read to the end of file, in big steps. Switches while it waits."""
         chunks = []
-        while chunk := self._retry(self._file.read, CHUNK):
-            chunks.append(chunk)
+        before = _enter(self, "_reading")
+        try:
+            while chunk := self._retry(self._file.read, CHUNK):
+                chunks.append(chunk)
+        finally:
+            self._reading = before
         return b"".join(chunks)
 
     def write(self, data: Any) -> int:
         """Write all of ``data``, as a blocking pipe does (a text wrapper
         on an unbuffered pipe counts on it). Switches while it waits."""
-        with memoryview(data) as view, view.cast("B") as octets:
-            sent = 0
-            while sent < len(octets):
-                sent += self._retry(self._file.write, octets[sent:])
+        before = _enter(self, "_writing")
+        try:
+            with memoryview(data) as view, view.cast("B") as octets:
+                sent = 0
+                while sent < len(octets):
+                    sent += self._retry(self._file.write, octets[sent:])
+        finally:
+            self._writing = before
         return sent
 
     def _retry(self, op: Any, arg: Any) -> Any:
         while (done := op(arg)) is None:  # FileIO's "it would block"
-            if self._waiter is not None:
-                verb = "written" if self.writable() else "read"
-                other = self._waiter[0]
-                raise BusyError(f"{self!r} is already being {verb} by {other!r}")
             wait = new_wait(self)
             self._waiter = (get_scheduler().current, wait)
             fds = (self.fileno(),)
@@ -131,11 +147,10 @@ def cooperative(f: Any, bufsize: Any) -> Any:
         if size < 0:  # the default, as io.open chooses it
             blksize = os.fstat(raw.fileno()).st_blksize
             size = blksize if blksize > 1 else io.DEFAULT_BUFFER_SIZE
-        kind = io.BufferedWriter if raw.writable() else io.BufferedReader
-        binary = kind(raw, size)
+        binary = _buffered.rebuild(raw, "w" if raw.writable() else "r", size)
     if text is None:
         return binary
-    return io.TextIOWrapper(
+    return _buffered.TextIOWrapper(
         binary,
         encoding=text.encoding,
         errors=text.errors,

@@ -26,6 +26,7 @@ import weakref
 from types import ModuleType
 from typing import Any
 
+from . import _buffered
 from ._bridge import to_thread
 from ._errors import BusyError, ClosedFileError, bomb
 from ._errors import TimeoutError as _TimeoutError
@@ -258,6 +259,22 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         loop, self._polled = self._polled, None
         if loop is not None and not loop.is_closed():
             loop.remove_reader(self.fileno())
+
+    def makefile(
+        self,
+        mode: str = "r",
+        buffering: int | None = None,
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+    ) -> Any:
+        """As the stdlib's; its buffered and text objects are shared as the
+        socket is: a second tasklet reading (writing) one gets ``BusyError``,
+        and closing one wakes a tasklet waiting in it with
+        ``ClosedFileError``. Does not switch."""
+        make = super().makefile
+        return _buffered.socket_file(make, mode, buffering, encoding, errors, newline)
 
     def detach(self) -> int:
         """As the stdlib's: the descriptor, no longer this socket's."""

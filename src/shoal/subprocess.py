@@ -42,6 +42,7 @@ from subprocess import CompletedProcess as CompletedProcess
 from subprocess import SubprocessError as SubprocessError
 from typing import Any
 
+from ._buffered import claimed
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import sleep
 from ._io import wait_any
@@ -92,6 +93,7 @@ class Popen(_stdlib.Popen[Any]):
     _fileobj2output: dict[Any, list[bytes]]
     _input: Any
     _input_offset: int
+    _sigint_wait_secs: float
     text_mode: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -113,9 +115,35 @@ class Popen(_stdlib.Popen[Any]):
     def communicate(self, input: Any = None, timeout: float | None = None) -> Any:
         """Send ``input`` to stdin and close it, read stdout and stderr to
         their end, all at once, and wait for the child; ``(stdout, stderr)``.
-        ``TimeoutExpired`` carries the output so far, and a retry goes on.
-        Switches."""
-        return super().communicate(input, timeout)
+        ``TimeoutExpired`` (or a timeout scope, or a kill) leaves the output
+        so far with the ``Popen``, and a retry goes on. Meanwhile another
+        tasklet using one of the pipes gets ``BusyError``, and so does this,
+        at once, if another tasklet is using one. Switches."""
+        # The stdlib's, without its shortcut for a single pipe (a plain
+        # read(), which loses what it read when it is interrupted).
+        if self._communication_started and input:
+            raise ValueError("Cannot send input after starting communication")
+        endtime = None if timeout is None else time.monotonic() + timeout
+        pipes = [f for f in (self.stdin, self.stdout, self.stderr) if f]
+        with claimed(pipes):
+            return self._started(input, endtime, timeout)
+
+    def _started(self, input: Any, endtime: Any, timeout: Any) -> Any:
+        """:meth:`communicate`, the pipes held. Switches."""
+        try:
+            return self._communicate(input, endtime, timeout)
+        except KeyboardInterrupt:
+            # As the stdlib: give a child that got the same Ctrl-C a moment
+            # to exit, once.
+            wait = self._sigint_wait_secs
+            if endtime is not None:
+                wait = min(wait, max(0.0, endtime - time.monotonic()))
+            self._sigint_wait_secs = 0
+            with contextlib.suppress(TimeoutExpired):
+                self._wait(timeout=wait)
+            raise
+        finally:
+            self._communication_started = True
 
     def _wait(self, timeout: float | None) -> int | None:
         if self.poll() is not None:
@@ -159,6 +187,13 @@ class Popen(_stdlib.Popen[Any]):
             self._input_offset = 0
             self._input = input
             if input is not None and self.text_mode:
+                if not isinstance(input, str) and not (self.stdout or self.stderr):
+                    # The stdlib's error: with stdin the only pipe, its
+                    # shortcut writes with stdin.write(), which refuses it
+                    # (with more pipes, encode() fails, as here below).
+                    raise TypeError(
+                        f"write() argument must be str, not {type(input).__name__}"
+                    )
                 self._input = input.encode(stdin.encoding, stdin.errors)
         sending = stdin is not None and not stdin.closed
         todo = memoryview((self._input or b"") if sending else b"")
