@@ -819,3 +819,18 @@ def test_run_needs_a_callable() -> None:
     with pytest.raises(TypeError, match=r"^shoal\.run\(\) needs a callable, got 3$"):
         shoal.run(3)  # type: ignore[arg-type]
     assert shoal.run(lambda: "fine") == "fine"
+
+
+def test_tasklet_cannot_be_made_directly() -> None:
+    """shoal.Tasklet() would be a half-made tasklet that never runs: it is
+    a TypeError pointing to shoal.spawn; Tasklet stays the type of every
+    tasklet spawn makes."""
+    with pytest.raises(TypeError, match=r"shoal\.spawn\(fn, \*args\)"):
+        shoal.Tasklet()
+    with pytest.raises(TypeError, match=r"shoal\.spawn\(fn, \*args\)"):
+        shoal.Tasklet(print)  # type: ignore[call-arg]
+    t = shoal.spawn(lambda: 1)
+    assert type(t) is shoal.Tasklet
+    assert isinstance(shoal.current(), shoal.Tasklet)
+    assert isinstance(t, shoal.Tasklet)
+    assert t.get() == 1

@@ -15,7 +15,7 @@ from ._errors import TaskletExit, bomb, is_exception_class
 from ._scheduler import DEAD, NOWAKE, Scheduler, Task, get_scheduler
 from ._stackless_channel import install_channel_callback, make_bomb, trapped, waiting
 from ._task import HUB_TURN, NO_VALUE, init_task
-from ._tasklet import Tasklet
+from ._tasklet import PublicConstructor, Tasklet
 
 __all__ = ["claim", "make_main", "sched", "tasklet"]
 
@@ -51,7 +51,7 @@ def _boot(t: Task, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     return fn(*args, **kwargs) if kwargs else fn(*args)
 
 
-class tasklet(Tasklet):  # noqa: N801 - the Stackless name
+class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
     """A Stackless tasklet: ``tasklet(func)(*args)`` makes a runnable one.
 
     ``tasklet(func)`` only binds ``func``; ``tasklet(func, args, kwargs)``

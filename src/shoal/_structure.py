@@ -28,7 +28,7 @@ from ._errors import Interruption, TaskletExit
 from ._hub import ready
 from ._scheduler import DEAD, Scheduler, Task, get_scheduler
 from ._task import init_task
-from ._tasklet import Tasklet, spawn
+from ._tasklet import Tasklet, new_tasklet, spawn
 from ._timeouts import with_timeout
 
 if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
@@ -104,7 +104,7 @@ def _start(
     alive, runq = s.alive, s.runq
     branches = []
     for i, fn in enumerate(fns):  # spawn(), inlined
-        t = Tasklet()
+        t = new_tasklet()
         init_task(t, s, _branch, (fn, ends, i), None)
         alive[t] = None
         runq.append(t)

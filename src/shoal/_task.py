@@ -69,7 +69,8 @@ class Task:
 
     No ``__init__``: a class whose ``__init__`` is written in Python costs
     every instantiation a call from C into a new interpreter frame (~50 ns;
-    11% of a spawn's instructions). ``Tasklet()`` runs object's, in C, and
+    11% of a spawn's instructions). ``shoal._tasklet.new_tasklet()`` (the
+    public ``Tasklet()`` is refused) runs object's, in C, and
     :func:`init_task` (inlined by ``spawn``) sets the slots.
     """
 

@@ -10,7 +10,7 @@ import asyncio
 import sys
 import traceback
 from collections.abc import Callable, Generator
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from . import _scheduler
 from ._errors import Interruption, TaskletExit, bomb, is_exception_class
@@ -21,7 +21,7 @@ from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 from ._task import NO_VALUE, init_task
 from ._timeouts import with_timeout
 
-__all__ = ["Tasklet", "current", "run", "schedule", "spawn"]
+__all__ = ["Tasklet", "current", "new_tasklet", "run", "schedule", "spawn"]
 
 T = TypeVar("T")
 
@@ -31,8 +31,32 @@ _new = object.__new__
 _ids = iter(range(1, 1 << 62))
 
 
-class Tasklet(Task):
-    """A microthread, made by :func:`spawn`."""
+class NoPublicConstructor(type):
+    """The metaclass of :class:`Tasklet`: ``Tasklet()`` is refused (trio's
+    ``NoPublicConstructor``). A bare tasklet would be half made: nothing
+    runs it, and its attributes are not set. shoal makes its tasklets with
+    :data:`new_tasklet`, which calls ``type.__call__`` itself (C all the
+    way: ~10 instructions more than ``Tasklet()``, where
+    ``object.__new__(Tasklet)`` costs ~300)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(
+            f"{cls.__name__}() cannot be made directly: shoal.spawn(fn, *args) "
+            "makes a tasklet and makes it runnable (Stackless code: "
+            "stackless.tasklet(fn)(*args))"
+        )
+
+
+class PublicConstructor(NoPublicConstructor):
+    """The metaclass of a subclass of :class:`Tasklet` that has a
+    constructor of its own (``stackless.tasklet``): calling the class makes
+    an instance again, in C (type's own ``__call__``)."""
+
+    __call__ = type.__call__
+
+
+class Tasklet(Task, metaclass=NoPublicConstructor):
+    """A microthread, made by :func:`spawn` (``Tasklet()`` is a TypeError)."""
 
     __slots__ = ()
     #: A joiner woken with a bomb raises it (see throw).
@@ -282,6 +306,11 @@ class Tasklet(Task):
         return f"<{self._kind} {self.name!r} {state}>"
 
 
+#: Makes a bare Tasklet, whose slots the caller sets (:func:`init_task`):
+#: ``Tasklet()`` without the metaclass's refusal.
+new_tasklet: Callable[[], Tasklet] = type.__call__.__get__(Tasklet)
+
+
 def _exception(exc: object, verb: str) -> BaseException:
     """``exc`` as an exception to throw: an instance as it is, an exception
     class called with no arguments; anything else is refused before it is
@@ -297,14 +326,14 @@ def _make_main() -> Task:
     # A plain Tasklet, not a subclass: every tasklet having one type keeps the
     # attribute accesses in the hot paths specialised (CPython 3.11+ caches
     # them per type; a second type at the same site makes them generic).
-    main = Tasklet()
+    main = new_tasklet()
     init_task(main, None, None, (), None)  # type: ignore[arg-type]
     main._name = "main"
     return main
 
 
 _scheduler.make_main = _make_main
-_scheduler.task_class = Tasklet
+_scheduler.task_class = new_tasklet
 
 
 def spawn(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Tasklet:
@@ -320,7 +349,7 @@ def spawn(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Tasklet:
         s = local.sched
     except AttributeError:
         s = get_scheduler()
-    t = Tasklet()  # init_task(), inlined: a call costs ~3% of a spawn
+    t = new_tasklet()  # init_task(), inlined: a call costs ~3% of a spawn
     t._sched = s
     t._fn = fn
     t._args = args
