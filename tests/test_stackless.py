@@ -1795,3 +1795,38 @@ def test_a_bomb_without_a_type_is_a_type_error_in_the_receiver() -> None:
     assert type(err) is TypeError
     assert "bomb" in str(err)
     assert "exception class" in str(err)
+
+
+def test_repr_says_the_stackless_state() -> None:
+    """repr tells unbound, bound, paused, runnable, running and dead apart;
+    main inside run() is paused."""
+    seen: list[str] = []
+
+    def body() -> None:
+        seen.append(repr(stackless.main))
+        seen.append(repr(stackless.current))
+        stackless.schedule_remove()
+
+    fresh = stackless.tasklet()
+    bound = stackless.tasklet(body)
+    set_up = stackless.tasklet(body, ())
+    assert repr(fresh) == f"<tasklet {fresh.name!r} not bound>"
+    assert repr(bound) == f"<tasklet {bound.name!r} bound, not started>"
+    assert repr(set_up) == f"<tasklet {set_up.name!r} paused, not started>"
+    t = stackless.tasklet(body)()
+    assert repr(t) == f"<tasklet {t.name!r} not started>"
+    stackless.run()
+    assert seen == ["<tasklet 'main' paused>", f"<tasklet {t.name!r} running>"]
+    assert repr(stackless.main) == "<tasklet 'main' running>"
+    assert t.paused
+    assert repr(t) == f"<tasklet {t.name!r} paused>"
+    t.insert()
+    assert repr(t) == f"<tasklet {t.name!r} runnable>"
+    t.kill()
+    set_up.kill()
+    assert repr(t) == f"<tasklet {t.name!r} dead>"
+    assert repr(set_up) == f"<tasklet {set_up.name!r} dead>"
+    t.bind(None)
+    assert repr(t) == f"<tasklet {t.name!r} not bound>"
+    t.bind(body)
+    assert repr(t) == f"<tasklet {t.name!r} bound, not started>"

@@ -834,3 +834,23 @@ def test_tasklet_cannot_be_made_directly() -> None:
     assert isinstance(shoal.current(), shoal.Tasklet)
     assert isinstance(t, shoal.Tasklet)
     assert t.get() == 1
+
+
+def test_repr_says_runnable_running_and_joining() -> None:
+    """The repr's other states: runnable (yielded, in the run queue),
+    running (the current tasklet) and joining (what it joins)."""
+    seen: list[str] = []
+    ch = shoal.Channel()
+    yielder = shoal.spawn(shoal.schedule)
+    shoal.schedule()  # it runs and yields back
+    assert repr(yielder) == f"<Tasklet {yielder.name!r} runnable>"
+    reporter = shoal.spawn(lambda: seen.append(repr(shoal.current())))
+    waiter = shoal.spawn(ch.receive)
+    joiner = shoal.spawn(waiter.join)
+    shoal.schedule()
+    assert seen == [f"<Tasklet {reporter.name!r} running>"]
+    assert repr(shoal.current()).endswith(" 'main' running>")  # any main
+    assert repr(joiner) == f"<Tasklet {joiner.name!r} joining {waiter!r}>"
+    ch.send(None)
+    joiner.join()
+    yielder.join()

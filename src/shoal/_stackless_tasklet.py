@@ -174,6 +174,20 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
         """Alive, but neither runnable nor blocked."""
         return self.alive and not self.scheduled
 
+    def _state(self) -> str:
+        """In words, for ``repr``, with Stackless's states: not bound, bound
+        (``setup()`` would start it), paused (alive, out of the ring: main
+        inside ``run()`` too), runnable, blocked, running or dead. Does not
+        switch."""
+        if self._gr is DEAD:  # not alive
+            if callable(self.tempval):
+                return "bound, not started"
+            return "not bound" if self._fn is None else "dead"
+        state = super()._state()
+        if self._blocked_on is None and not self.scheduled:
+            return "paused" if self._gr is not None else "paused, not started"
+        return state
+
     @property
     def is_main(self) -> bool:
         return self._sched.main is self

@@ -292,18 +292,18 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
 
     def __repr__(self) -> str:
-        s = self._sched
+        return f"<{self._kind} {self.name!r} {self._state()}>"
+
+    def _state(self) -> str:
+        """In words, for ``repr``: dead, what it waits on, running, not
+        started or runnable. Does not switch."""
         if self._gr is DEAD:
-            state = "dead"
-        elif self._blocked_on is not None:
-            state = self._blocked_on._describe(self)
-        elif s.current is self:
-            state = "running"
-        elif self._gr is None:
-            state = "not started"
-        else:
-            state = "runnable"
-        return f"<{self._kind} {self.name!r} {state}>"
+            return "dead"
+        if self._blocked_on is not None:
+            return self._blocked_on._describe(self)
+        if self._sched.current is self:
+            return "running"
+        return "not started" if self._gr is None else "runnable"
 
 
 #: Makes a bare Tasklet, whose slots the caller sets (:func:`init_task`):
