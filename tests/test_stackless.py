@@ -1830,3 +1830,60 @@ def test_repr_says_the_stackless_state() -> None:
     assert repr(t) == f"<tasklet {t.name!r} not bound>"
     t.bind(body)
     assert repr(t) == f"<tasklet {t.name!r} bound, not started>"
+
+
+def test_set_atomic_and_block_trap_need_a_bool_or_integer() -> None:
+    """set_atomic('no') and block_trap = 'x' are TypeErrors with C's
+    messages; the flags are unchanged."""
+    t = stackless.tasklet(appender([], 1))
+    for bad in ("no", None, 1.0):
+        with pytest.raises(
+            TypeError, match=r"^set_atomic needs exactly one bool or integer, got "
+        ):
+            t.set_atomic(bad)  # type: ignore[arg-type]
+        with pytest.raises(
+            TypeError, match=r"^block_trap must be set to a bool or integer, got "
+        ):
+            t.block_trap = bad  # type: ignore[assignment]
+    assert (t.atomic, t.block_trap) == (False, False)
+    assert t.set_atomic(1) is False
+    assert t.set_atomic(0) is True
+    t.block_trap = 1
+    assert t.block_trap is True
+    t.block_trap = False
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ([1, 2], None, r"^tasklet args must be a tuple or None, got \[1, 2\]"),
+        ("ab", None, r"^tasklet args must be a tuple or None, got 'ab'"),
+        (
+            (1,),
+            [("a", 1)],
+            r"^tasklet kwargs must be a dictionary or None, got \[\('a', 1\)\]",
+        ),
+    ],
+)
+def test_bind_needs_a_tuple_and_a_dict(args: Any, kwargs: Any, message: str) -> None:
+    """bind(), and tasklet() which binds, take args as a tuple and kwargs as
+    a dict, as C does (PyTasklet_BindEx); the tasklet is left as it was."""
+
+    def func(*a: Any, **k: Any) -> None:
+        pass
+
+    t = stackless.tasklet()
+    with pytest.raises(TypeError, match=message):
+        t.bind(func, args, kwargs)
+    assert not t.alive
+    assert t.tempval is None
+    with pytest.raises(TypeError, match=message):
+        stackless.tasklet(func, args, kwargs)
+    assert stackless.getruncount() == 1
+
+
+def test_enable_softswitch_needs_a_bool_or_integer() -> None:
+    """enable_softswitch('x') is a TypeError, as in C; None asks."""
+    with pytest.raises(TypeError, match=r"^enable_softswitch needs exactly one bool"):
+        stackless.enable_softswitch("x")  # type: ignore[arg-type]
+    assert stackless.enable_softswitch(0) is False

@@ -65,6 +65,7 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
     _propagate = True
 
     def __init__(self, func: Any = None, args: Any = None, kwargs: Any = None) -> None:
+        _check_binding(func, args, kwargs)
         init_task(self, sched(), None, None, None)
         self._atomic = False
         self._gr = DEAD
@@ -73,6 +74,7 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
     def bind(self, func: Any = None, args: Any = None, kwargs: Any = None) -> tasklet:
         """Bind ``func``; with ``args`` or ``kwargs`` too, make the tasklet alive
         but paused. All None unbinds it. Does not switch."""
+        _check_binding(func, args, kwargs)
         s = self._sched
         if s.current is self:
             raise RuntimeError("can't (re)bind the current tasklet")
@@ -84,8 +86,6 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
         return self
 
     def _bind(self, func: Any, args: Any, kwargs: Any) -> None:
-        if func is not None and not callable(func):
-            raise TypeError("tasklet function must be a callable or None")
         if self._gr is None:  # set up but never run: forget the call
             self._args = self._kwargs = None
             self._gr = DEAD
@@ -142,6 +142,10 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
 
     def set_atomic(self, flag: bool) -> bool:
         """Set the atomic flag; return the previous one. Does not switch."""
+        if not isinstance(flag, int):
+            raise TypeError(
+                f"set_atomic needs exactly one bool or integer, got {flag!r}"
+            )
         old, self._atomic = self._atomic, bool(flag)
         return old
 
@@ -152,6 +156,10 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
 
     @block_trap.setter
     def block_trap(self, value: bool) -> None:
+        if not isinstance(value, int):
+            raise TypeError(
+                f"block_trap must be set to a bool or integer, got {value!r}"
+            )
         if value:
             trapped.add(self)
         else:
@@ -346,6 +354,18 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
 
     def __setstate__(self, state: Any) -> NoReturn:
         self.__reduce_ex__(2)
+
+
+def _check_binding(func: Any, args: Any, kwargs: Any) -> None:
+    """What ``bind`` checks first, with C's messages (``PyTasklet_BindEx``):
+    a callable, a tuple of arguments, a dict of keyword arguments, each or
+    None. Does not switch."""
+    if func is not None and not callable(func):
+        raise TypeError(f"tasklet function must be a callable or None, got {func!r}")
+    if args is not None and not isinstance(args, tuple):
+        raise TypeError(f"tasklet args must be a tuple or None, got {args!r}")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise TypeError(f"tasklet kwargs must be a dictionary or None, got {kwargs!r}")
 
 
 def make_main() -> Task:

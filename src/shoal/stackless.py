@@ -196,7 +196,12 @@ class atomic:  # noqa: N801 - the Stackless name
 
 
 def enable_softswitch(flag: bool | None) -> bool:
-    """Soft switching does not exist on greenlet: always off. Does not switch."""
+    """Soft switching does not exist on greenlet: always off (None asks).
+    Does not switch."""
+    if flag is not None and not isinstance(flag, int):
+        raise TypeError(
+            f"enable_softswitch needs exactly one bool or integer, got {flag!r}"
+        )
     if flag:
         raise NotImplementedError("greenlet cannot soft-switch: it copies C stacks")
     return False
