@@ -1887,3 +1887,47 @@ def test_enable_softswitch_needs_a_bool_or_integer() -> None:
     with pytest.raises(TypeError, match=r"^enable_softswitch needs exactly one bool"):
         stackless.enable_softswitch("x")  # type: ignore[arg-type]
     assert stackless.enable_softswitch(0) is False
+
+
+def test_channel_callback_exception_comes_out_of_the_action() -> None:
+    """An exception raised by the channel callback propagates out of the
+    action, before anything happens (docs/stackless.md §4.5): no value is
+    handed over, and a caller that would block is not queued."""
+    events: list[Any] = []
+    ch = stackless.channel()
+    r = blocked_receiver(events, ch)
+
+    def cb(channel: Any, task: Any, sending: int, willblock: int) -> None:
+        raise KeyError("from the channel callback")
+
+    stackless.set_channel_callback(cb)
+    with pytest.raises(KeyError, match="from the channel callback"):
+        ch.send(1)
+    assert (ch.balance, r.blocked, events) == (-1, True, [])
+    other = stackless.channel()
+    with pytest.raises(KeyError, match="from the channel callback"):
+        other.receive()
+    assert other.balance == 0
+    stackless.set_channel_callback(None)
+    ch.send(2)
+    assert events == [("r-got", 2)]
+
+
+def test_schedule_callback_exception_is_printed_and_the_switch_goes_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An exception raised by the schedule callback is printed to stderr
+    and the switches complete, as in C 3.x (docs/stackless.md §9)."""
+    events: list[Any] = []
+
+    def cb(prev: Any, nxt: Any) -> None:
+        raise ValueError("from the schedule callback")
+
+    stackless.tasklet(appender(events, "ran"))()
+    stackless.set_schedule_callback(cb)
+    stackless.run()
+    stackless.set_schedule_callback(None)
+    assert events == ["ran"]
+    err = capsys.readouterr().err
+    assert err.count("Exception ignored in shoal callback") == 2  # in and out
+    assert "from the schedule callback" in err

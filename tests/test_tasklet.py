@@ -854,3 +854,26 @@ def test_repr_says_runnable_running_and_joining() -> None:
     ch.send(None)
     joiner.join()
     yielder.join()
+
+
+@pytest.mark.parametrize("exc", [SystemExit(3), KeyboardInterrupt()])
+def test_systemexit_and_keyboardinterrupt_of_a_tasklet_reach_main(
+    exc: BaseException,
+) -> None:
+    """A SystemExit or KeyboardInterrupt escaping a tasklet is raised in the
+    main tasklet, out of what it waits in, join() included (as gevent does;
+    the docstrings of join and spawn say so)."""
+
+    def body() -> None:
+        raise exc
+
+    t = shoal.spawn(body)
+    with pytest.raises(type(exc)) as info:
+        t.join()
+    assert info.value is exc
+    assert t.dead
+    assert t.exception is exc
+    u = shoal.spawn(body)
+    with pytest.raises(type(exc)):
+        shoal.schedule()
+    assert u.dead

@@ -101,8 +101,14 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         return getattr(self, "_exception", None)
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait until the tasklet has finished. Never raises its exception;
-        with ``timeout``, raises ``shoal.TimeoutError`` if it takes longer.
+        """Wait until the tasklet has finished. Does not raise its exception
+        (:meth:`get` does); with ``timeout``, raises ``shoal.TimeoutError``
+        if it takes longer.
+
+        One exception, as in gevent: a ``SystemExit`` or ``KeyboardInterrupt``
+        escaping any tasklet is raised in the main tasklet at once, out of
+        whatever it waits in, this ``join`` included, so that the program
+        stops.
 
         Switches unless the tasklet is already dead.
         """
@@ -340,8 +346,12 @@ def spawn(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Tasklet:
     """Create a tasklet running ``fn(*args, **kwargs)`` and make it runnable.
 
     It runs when the current tasklet blocks or yields (spawned by code in
-    the hub, such as an asyncio task, at the loop's next round). Does not
-    switch.
+    the hub, such as an asyncio task, at the loop's next round). An
+    exception escaping ``fn`` ends the tasklet: it is kept in its
+    ``exception`` (:meth:`Tasklet.get` raises it) and printed to stderr,
+    except that a ``SystemExit`` or ``KeyboardInterrupt`` is raised in the
+    main tasklet at once, out of whatever it waits in (``join`` included),
+    as gevent does. Does not switch.
     """
     if not callable(fn):
         raise TypeError(f"spawn() needs a callable, got {fn!r}")
@@ -402,7 +412,9 @@ def run(
     ``SHOAL_MONITOR=<milliseconds>``
     has :func:`shoal.monitor` watch the run. Tasklets still alive when ``fn``
     returns are killed, their ``finally`` blocks run, before ``run`` returns.
-    Switches.
+    ``loop`` is run's own keyword, as ``asyncio.run`` keeps ``debug``: ``fn``
+    cannot receive a keyword argument named ``loop`` from here (pass it in
+    with ``functools.partial(fn, loop=...)``). Switches.
     """
     if not callable(fn):
         raise TypeError(f"shoal.run() needs a callable, got {fn!r}")
