@@ -229,8 +229,10 @@ def test_await_returns_only_once_its_cancelled_task_has_finished(
     oneof whose losing branch awaits) cancels the task and waits for it to
     end, so its cleanup has run when that returns."""
     log: list[str] = []
+    started = shoal.Event()
 
     async def slow_cleanup() -> str:
+        started.set()
         try:
             await asyncio.sleep(60)
         finally:
@@ -251,7 +253,10 @@ def test_await_returns_only_once_its_cancelled_task_has_finished(
             with shoal.move_on_after(0.005):
                 shoal.await_(slow_cleanup())
         else:
-            won = shoal.oneof(lambda: shoal.await_(slow_cleanup()), lambda: "fast")
+            won = shoal.oneof(
+                lambda: shoal.await_(slow_cleanup()),
+                lambda: (started.wait(timeout=5), "fast")[1],  # once it runs
+            )
             assert won == "fast"
         log.append(f"{how} returned")
 

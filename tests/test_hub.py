@@ -172,6 +172,28 @@ def test_tasklets_run_inside_the_hubs_loop() -> None:
     assert shoal.run(main) is True
 
 
+@pytest.mark.parametrize("loop", LOOPS)
+def test_the_running_loop_is_the_hubs_from_the_start_of_a_run(loop: str) -> None:
+    """Before any wait, in main and in a tasklet run by schedule(), asyncio
+    sees the hub's loop as running: asyncio.ensure_future() at the top of
+    the main job makes its task there, where await_ and wait_future can
+    wait for it."""
+
+    async def answer() -> int:
+        await asyncio.sleep(0)
+        return 42
+
+    def main() -> int:
+        hub_loop = get_hub().loop
+        assert asyncio.get_running_loop() is hub_loop
+        seen = shoal.spawn(asyncio.get_running_loop)
+        shoal.schedule()
+        assert seen.get() is hub_loop
+        return shoal.wait_future(asyncio.ensure_future(answer()), timeout=5)
+
+    assert shoal.run(main, loop=loop) == 42
+
+
 def test_the_hubs_stand_in_is_a_tasklet_that_cannot_be_killed_or_joined() -> None:
     """In a loop callback, shoal.current() is the hub's stand-in: a Tasklet
     (the class of every tasklet, so the hot paths see one class), named

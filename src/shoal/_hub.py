@@ -187,6 +187,15 @@ class Hub:
             waitable._unpark(t)
             ready(t, value)  # in the hub: it also has the loop run t soon
 
+    def start(self) -> None:
+        """Let the loop start running, so that ``asyncio.get_running_loop()``
+        is this loop for every tasklet from now on (a run's start, before
+        its main job; a hub made at a wait starts there). Switches."""
+        s = self.sched
+        wait = HubWait(self, "the hub's loop to start")
+        self.loop.call_soon(self.wake_if, s.current, wait, None)
+        hub_wait(s, wait)
+
     def ensure_flush(self) -> None:
         """Make the loop run the runnable tasklets soon: for code in the hub
         (a loop callback, an asyncio task) that made a tasklet runnable."""

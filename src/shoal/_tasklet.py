@@ -435,6 +435,7 @@ def run(
     s.set_hub(hub)
     s.in_run = True
     try:
+        hub.start()  # asyncio code in fn finds the loop running
         return fn(*args, **kwargs)
     finally:
         try:
