@@ -76,15 +76,17 @@ def count_switches(sched: Any, on: bool) -> None:
 
 def switched(prev: Any, nxt: Any) -> None:
     """Count a switch for a monitor and tell the schedule callback. The
-    callback's errors are printed to stderr, not raised: a switch is half
-    done when it runs, and Stackless does the same."""
+    callback's exceptions, whatever their class, are printed to stderr, not
+    raised: a switch is half done when it runs (one raised there would leave
+    the wrong tasklet current), and C Stackless reports them all as
+    unraisable."""
     if _counted:
         nxt._sched.switches += 1
     callback = _user_callback
     if callback is not None:
         try:
             callback(prev, nxt)
-        except Exception as exc:
+        except BaseException as exc:  # any: see the docstring
             unraisable(exc, callback)
 
 
