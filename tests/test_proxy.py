@@ -925,8 +925,14 @@ def test_controllers_and_their_errors() -> None:
         make_proxy(42, obj=[])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="a type or an obj"):
         make_proxy(_delegate)
-    with pytest.raises(TypeError, match="needs a type"):
+    with pytest.raises(TypeError, match=r"^tproxy\(\) needs a type to proxy, got 3$"):
         tproxy(3, ctl)  # type: ignore[arg-type]
+    with pytest.raises(
+        TypeError, match=r"^make_proxy\(\) needs a type to proxy, got 5$"
+    ):
+        make_proxy(_delegate, type=5)
+    with pytest.raises(TypeError, match=r"^make_proxy\(\) needs a type to proxy"):
+        make_proxy(_delegate, type="list", obj=[])
     with pytest.raises(TypeError, match="not instantiated directly"):
         type(p)()
 

@@ -363,7 +363,10 @@ def proxy_class(t: type, op: Any = None) -> type:
     ``tproxy``, or for ``make_proxy`` with ``op(name, arity)`` giving each
     operation's ``ProxyOperation`` class. Does not switch."""
     if not isinstance(t, type):
-        raise TypeError(f"tproxy() needs a type to proxy, got {t!r}")
+        raise TypeError(
+            f"{'tproxy' if op is None else 'make_proxy'}() needs a type to proxy,"
+            f" got {t!r}"
+        )
     cache = _classes if op is None else _op_classes
     # Held weakly: a proxy class refers to its type (its base, for an
     # exception), so a strong cache would keep every proxied type alive,
