@@ -1225,3 +1225,79 @@ def test_copy_uses_the_objects_own_copy_through_a_proxy() -> None:
             return "custom copy"
 
     assert copy.copy(make_proxy(_delegate, obj=Copied())) == "custom copy"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: [1, [2, 3]],
+        lambda: {"a": [1]},
+        lambda: 7,
+        lambda: "text",
+        Plain,
+        Slotted,
+    ],
+    ids=["list", "dict", "int", "str", "user class", "slots class"],
+)
+def test_deepcopy_and_pickle_of_a_make_proxy_copy_the_object(
+    make: Callable[[], Any],
+) -> None:
+    """As documented: the copy is a plain object equal to the proxy's
+    object, not a proxy, and shares nothing with it."""
+    import pickle
+
+    obj = make()
+    p = make_proxy(_delegate, obj=obj)
+    pickled = [
+        pickle.loads(pickle.dumps(p, protocol))
+        for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1)
+    ]
+    for copied in (copy.deepcopy(p), *pickled):
+        assert get_controller(copied) is None
+        assert type(copied) is type(obj)
+        assert _state(copied) == _state(obj)
+        assert repr(copied) == repr(obj) or isinstance(obj, Slotted)
+        assert copied is not obj or isinstance(obj, (int, str))
+        if isinstance(obj, list):
+            assert copied[1] == obj[1]
+            assert copied[1] is not obj[1]  # a deep copy
+        if isinstance(obj, dict):
+            assert copied["a"] is not obj["a"]
+
+
+def test_deepcopy_and_pickle_of_a_list_holding_its_own_proxy() -> None:
+    """The copy of a list that holds its proxy holds the copy itself, as
+    for a list that holds itself."""
+    import pickle
+
+    inner: list[Any] = [1]
+    p = make_proxy(_delegate, obj=inner)
+    inner.append(p)
+    for copied in (copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
+        assert get_controller(copied) is None
+        assert type(copied) is list
+        assert copied[0] == 1
+        assert copied[1] is copied
+
+
+def test_pickle_protocols_0_and_1_refuse_a_make_proxy_of_a_builtin_type() -> None:
+    """As documented: pickle handles a real list, dict, int or str by its
+    exact type, and asks anything else for ``__reduce_ex__``, which the
+    object answers for protocols 0 and 1 by refusing (they reduce only
+    instances of classes written in Python); a class written in Python is
+    pickled with every protocol."""
+    import pickle
+
+    for obj in ([1], {"a": 1}, 7, "text"):
+        for protocol in (0, 1):
+            pickle.dumps(obj, protocol)
+            with pytest.raises(
+                TypeError, match=f"cannot pickle '{type(obj).__name__}' object"
+            ):
+                pickle.dumps(make_proxy(_delegate, obj=obj), protocol)
+    for protocol in (0, 1):
+        copied = pickle.loads(
+            pickle.dumps(make_proxy(_delegate, obj=Plain(5)), protocol)
+        )
+        assert type(copied) is Plain
+        assert copied.n == 5
