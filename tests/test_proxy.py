@@ -1301,3 +1301,64 @@ def test_pickle_protocols_0_and_1_refuse_a_make_proxy_of_a_builtin_type() -> Non
         )
         assert type(copied) is Plain
         assert copied.n == 5
+
+
+class WeakError(Exception):
+    """A Python exception class: its instances can be weakly referenced."""
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: [1],
+        lambda: {"a": 1},
+        lambda: 7,
+        lambda: "text",
+        lambda: (1, 2),
+        lambda: ValueError("bad"),
+        lambda: {1},
+        lambda: collections.deque([1]),
+        lambda: sample_function,
+        Plain,
+        Slotted,
+        WeakError,
+        lambda: Plain,
+    ],
+    ids=[
+        "list",
+        "dict",
+        "int",
+        "str",
+        "tuple",
+        "ValueError",
+        "set",
+        "deque",
+        "function",
+        "user class",
+        "slots class",
+        "Python exception",
+        "class",
+    ],
+)
+def test_a_proxy_can_be_weakly_referenced_when_the_object_can(
+    make: Callable[[], Any],
+) -> None:
+    """Weak references to a proxy work, or fail with the same TypeError,
+    as for a real instance of the type."""
+    import weakref
+
+    obj = make()
+    try:
+        weakref.ref(obj)
+    except TypeError as e:
+        expected: str | None = str(e)
+    else:
+        expected = None
+    for proxy in (tproxy(obj.__class__, Recorder()), make_proxy(_delegate, obj=obj)):
+        if expected is None:
+            ref = weakref.ref(proxy)
+            assert ref() is proxy
+        else:
+            with pytest.raises(TypeError) as info:
+                weakref.ref(proxy)
+            assert str(info.value) == expected

@@ -249,9 +249,11 @@ class _Proxy:
     declares its own slots, ``_shoal_ctl`` (the controller) and
     ``_shoal_obj`` (for ``make_proxy``, the object operations are delegated
     to): a slot's getter checks the instance's class, at once when it is
-    the slot's own, through the MRO for a subclass."""
+    the slot's own, through the MRO for a subclass. A proxy can be weakly
+    referenced when an instance of its type can: those classes declare a
+    ``__weakref__`` slot too."""
 
-    __slots__ = ("__weakref__",)
+    __slots__ = ()
 
 
 def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], None]]:
@@ -382,8 +384,11 @@ def proxy_class(t: type, op: Any = None) -> type:
     name = _c_name(t)
     ns["__slots__"] = ("_shoal_ctl", "_shoal_obj")
     if issubclass(t, BaseException):
+        # Derived from t: weakly referable when t's instances are.
         cls = _exception_class(t, name, ns)
     else:
+        if t.__weakrefoffset__:  # a weak reference to a list fails: to its proxy too
+            ns["__slots__"] += ("__weakref__",)
         cls = type(name, (_Proxy,), ns)
     bind(_slot(cls, "_shoal_ctl").__get__, _slot(cls, "_shoal_obj").__get__)
     # match statements test a flag of the class for sequence and mapping
