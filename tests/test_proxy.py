@@ -1362,3 +1362,72 @@ def test_a_proxy_can_be_weakly_referenced_when_the_object_can(
             with pytest.raises(TypeError) as info:
                 weakref.ref(proxy)
             assert str(info.value) == expected
+
+
+class Times:
+    """A right operand of ``*`` that handles anything."""
+
+    def __rmul__(self, other: object) -> str:
+        return "times"
+
+
+class NoTimes:
+    """A right operand of ``*`` that handles nothing."""
+
+    def __mul__(self, other: object) -> str:
+        return "wrong: Python asks __rmul__"
+
+
+class Repeated(list[int]):
+    pass
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: None,
+        lambda: sample_function,
+        object,
+        lambda: datetime.date(2024, 1, 1),
+        lambda: {"a": 1},
+        lambda: {1},
+        lambda: range(3),
+    ],
+    ids=["None", "function", "object", "date", "dict", "set", "range"],
+)
+def test_in_place_multiplication_by_a_sequence_of_a_type_with_no_multiplication(
+    make: Callable[[], Any],
+) -> None:
+    """``x *= 'ab'`` where x's type has no ``*`` at all: CPython then
+    repeats the sequence x times when x's type has no sequence methods
+    either ("can't multiply sequence by non-int of type 'NoneType'"), and
+    refuses ``*=`` otherwise; a proxy does the same, as does every other
+    right operand, without asking the controller."""
+    operands: list[Callable[[], Any]] = [
+        lambda: "ab",
+        lambda: [1],
+        lambda: (1,),
+        lambda: b"x",
+        lambda: 3,
+        lambda: 2.5,
+        Times,
+        NoTimes,
+        lambda: Repeated([1]),  # a class written in Python with a C *
+        lambda: array.array("i", [1]),  # a class written in C, made at run time
+        lambda: collections.deque([1]),
+    ]
+    for operand in operands:
+
+        def in_place(x: Any, make_operand: Callable[[], Any] = operand) -> Any:
+            return operator.imul(x, make_operand())
+
+        def plain(x: Any, make_operand: Callable[[], Any] = operand) -> Any:
+            return operator.mul(x, make_operand())
+
+        expected = [_outcome(in_place, make(), None), _outcome(plain, make(), None)]
+        rec = Recorder()
+        t = make().__class__
+        for proxy in (tproxy(t, rec), make_proxy(_delegate, type=t, obj=make())):
+            got = [_outcome(in_place, proxy, None), _outcome(plain, proxy, None)]
+            assert got == expected
+        assert rec.ops == []

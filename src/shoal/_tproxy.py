@@ -206,6 +206,47 @@ def _refuse(message: str) -> Callable[..., Any]:
     return refuse
 
 
+def _repeat_in_place(c_name: str) -> Callable[[Any, Any], Any]:
+    """``x *= y`` for a proxy of builtin type ``c_name`` that has neither
+    ``*`` nor sequence methods (None, a function, object). For a real one
+    CPython asks y's ``*``, then repeats a sequence y x times (which needs
+    ``x.__index__``: "can't multiply sequence by non-int of type
+    'NoneType'"), as for ``x * y``; a class made at run time, as the proxy's
+    is, has (empty) sequence methods, which make CPython skip that step and
+    refuse ``*=``. This does what CPython does for the real one."""
+    refused, against = "unsupported operand type(s) for *: '", f"' and '{c_name}'"
+
+    def repeat(self: Any, other: Any) -> Any:
+        kind = type(other)
+        found = _lookup(kind, "__rmul__")
+        if any(_in_python(f) for f in (_lookup(kind, "__mul__"), found)):
+            # Its * is written in Python: y.__rmul__(x) is what it does.
+            result: Any = NotImplemented
+            if found is not _ABSENT:
+                get = getattr(type(found), "__get__", None)
+                result = (found if get is None else get(found, other, kind))(self)
+            if result is not NotImplemented:
+                return result
+            name = _c_name(kind)
+        else:  # a * written in C takes its operands either way round: y * x
+            try:
+                return other * self
+            except TypeError as e:
+                message = str(e)
+                if not (message.startswith(refused) and message.endswith(against)):
+                    raise
+                name = message[len(refused) : -len(against)]
+        raise TypeError(f"unsupported operand type(s) for *=: '{c_name}' and '{name}'")
+
+    return repeat
+
+
+def _in_python(found: Any) -> bool:
+    """Whether special method ``found`` (from :func:`_lookup`) is written in
+    Python rather than a C slot's wrapper."""
+    return found is not _ABSENT and type(found) is not types.WrapperDescriptorType
+
+
 #: The ``kwargs`` of every operation called without keyword arguments.
 NO_KWARGS: Any = types.MappingProxyType({})
 
@@ -314,6 +355,8 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
             f"'{c_name}' object does not support item assignment"
         )
         ns["__delitem__"] = _refuse(f"'{c_name}' object does not support item deletion")
+        if not any(_has(t, f"__{form}mul__") for form in ("", "r", "i")):
+            ns["__imul__"] = _repeat_in_place(c_name)
     for name in _SPECIAL:
         if _lookup(t, name) is None:
             # Python's "not supported" (``__iter__ = None``): CPython then
