@@ -848,7 +848,7 @@ def test_make_proxy_conversions_return_real_values() -> None:
     n = make_proxy(_delegate, obj=5)
     assert type(int(n)) is int
     assert type(operator.index(n)) is int
-    assert type(+n) is not int  # +5 is 5 itself: the proxy, like p += ...
+    assert type(+n) is int  # +5 is 5 itself, a value: never the proxy
 
 
 def test_make_proxy_reflected_operators_fall_back_as_python_does() -> None:
@@ -1431,3 +1431,87 @@ def test_in_place_multiplication_by_a_sequence_of_a_type_with_no_multiplication(
             got = [_outcome(in_place, proxy, None), _outcome(plain, proxy, None)]
             assert got == expected
         assert rec.ops == []
+
+
+class Accumulator:
+    """A mutable object whose in-place ``+`` returns itself."""
+
+    def __init__(self) -> None:
+        self.items: list[int] = []
+
+    def __iadd__(self, item: int) -> Accumulator:
+        self.items.append(item)
+        return self
+
+
+VALUE_RESULTS: list[tuple[Any, Callable[[Any], Any]]] = [
+    ("text", lambda x: "" + x),
+    ("text", lambda x: x + ""),
+    ("text", lambda x: x[:]),
+    ("text", lambda x: x[0:4]),
+    ("text", lambda x: x * 1),
+    (b"raw", lambda x: x[:]),
+    (b"raw", lambda x: x * 1),
+    (7, lambda x: x * 1),
+    (7, lambda x: x + 0),
+    (7, lambda x: x | 0),
+    (7, lambda x: +x),
+    (7, lambda x: x.real),
+    (7, lambda x: x.numerator),
+    (2**70, lambda x: x.real),
+    (True, lambda x: x & True),
+    (2.5, lambda x: +x),
+    (2.5, lambda x: x.real),
+    ((1, 2), lambda x: x[:]),
+    ((1, 2), lambda x: x + ()),  # noqa: RUF005 - the operator is the test
+    ((1, 2), lambda x: x * 1),
+    (decimal.Decimal(7), lambda x: x.real),
+]
+
+
+@pytest.mark.parametrize(
+    ("obj", "operation"),
+    VALUE_RESULTS,
+    ids=[f"{type(obj).__name__}-{i}" for i, (obj, _) in enumerate(VALUE_RESULTS)],
+)
+def test_a_result_that_is_a_value_itself_comes_back_real(
+    obj: Any, operation: Callable[[Any], Any]
+) -> None:
+    """CPython returns a value (an int, str, tuple, Decimal: its type
+    hashes by value, as immutable types do) itself or an equal new one as
+    it pleases (``7 * 1`` is the same 7, ``1000 * 1`` a new int): such a
+    result comes back real, never as the proxy, so what C code then does
+    with it does not depend on that."""
+    p = make_proxy(_delegate, obj=obj)
+    result = operation(p)
+    assert get_controller(result) is None
+    assert type(result) is type(operation(obj))
+    assert result == operation(obj)
+
+
+def test_c_code_that_reads_a_value_of_a_proxied_int_gets_a_real_one() -> None:
+    """Decimal compares itself with an int's proxy (a Rational) by reading
+    its numerator and denominator, which must be real ints."""
+    for n in (7, 1000):
+        p = make_proxy(_delegate, obj=n)
+        assert decimal.Decimal(n) == p
+        assert decimal.Decimal(2) < p
+        assert p in [decimal.Decimal(n)]
+        assert ",".join([make_proxy(_delegate, obj="ab")[:]]) == "ab"
+
+
+def test_a_result_that_is_a_mutable_object_itself_comes_back_as_the_proxy() -> None:
+    """In-place operators and the like on a mutable object (its type is
+    unhashable, or hashes by identity) keep the proxy."""
+    cases: list[tuple[Any, Callable[[Any], Any]]] = [
+        ([1], lambda x: operator.iadd(x, [2])),
+        ([1], lambda x: operator.imul(x, 2)),
+        ({"a": 1}, lambda x: operator.ior(x, {"b": 2})),
+        ({1, 2}, lambda x: operator.isub(x, {1})),
+        (bytearray(b"x"), lambda x: operator.iadd(x, b"y")),
+        (Accumulator(), lambda x: operator.iadd(x, 3)),
+        (contextlib.ExitStack(), lambda x: x.__enter__()),
+    ]
+    for obj, operation in cases:
+        p = make_proxy(_delegate, obj=obj)
+        assert operation(p) is p

@@ -191,10 +191,12 @@ def _copy(
 # make_proxy's ``ProxyOperation.delegate``, specialised to one operation:
 # ``perform`` does it on the object (``operator.getitem``, ``len``, ...), and
 # ``general`` is the general ``delegate``, for anything unusual (no object).
-# Made like the forwarders, and for the same reasons. ``MethodType``:
-# ``types.MethodType``.
+# ``has_identity(target)``: whether a result that is the object itself
+# comes back as the proxy (not for a value, such as an int). Made like the
+# forwarders, and for the same reasons. ``MethodType``: ``types.MethodType``.
 perform: Any = None
 general: Any = None
+has_identity: Any = None
 MethodType: Any = None
 
 
@@ -207,7 +209,9 @@ def _delegate_getattribute(self: Any) -> Any:
         if result.__self__ is target:  # the object's own method: the proxy's
             return MethodType(result.__func__, self.proxyobj)
         return result
-    return self.proxyobj if result is target else result
+    if result is target and has_identity(target):
+        return self.proxyobj
+    return result
 
 
 def _delegate_1(self: Any) -> Any:
@@ -215,7 +219,9 @@ def _delegate_1(self: Any) -> Any:
     if target is None:
         return general(self)
     result = perform(target, self._arg)
-    return self.proxyobj if result is target else result
+    if result is target and has_identity(target):
+        return self.proxyobj
+    return result
 
 
 def _delegate_1_conversion(self: Any) -> Any:
@@ -230,7 +236,9 @@ def _delegate_n(self: Any) -> Any:
     if target is None:
         return general(self)
     result = perform(target, *self.args)
-    return self.proxyobj if result is target else result
+    if result is target and has_identity(target):
+        return self.proxyobj
+    return result
 
 
 def _delegate_n_conversion(self: Any) -> Any:
@@ -242,19 +250,31 @@ def _delegate_n_conversion(self: Any) -> Any:
 
 
 def delegate(
-    opname: str, arity: int, perform: Any, general: Any, conversion: bool
+    opname: str,
+    arity: int,
+    perform: Any,
+    general: Any,
+    conversion: bool,
+    has_identity: Any,
 ) -> types.FunctionType:
     """``ProxyOperation.delegate`` for operation ``opname`` with ``arity``
     arguments, done by ``perform``; a ``conversion`` returns the real value,
-    never the proxy for the object. Anything unusual goes to ``general``.
-    Does not switch (the delegate may, through the operation)."""
+    never the proxy for the object, and so does any operation whose result
+    is the object itself when ``has_identity(object)`` is false. Anything
+    unusual goes to ``general``. Does not switch (the delegate may, through
+    the operation)."""
     if opname == "__getattribute__":
         template = _delegate_getattribute
     elif arity == 1:
         template = _delegate_1_conversion if conversion else _delegate_1
     else:
         template = _delegate_n_conversion if conversion else _delegate_n
-    names = {"perform": perform, "general": general, "MethodType": types.MethodType}
+    names = {
+        "perform": perform,
+        "general": general,
+        "has_identity": has_identity,
+        "MethodType": types.MethodType,
+    }
     function = _copy(template, "delegate", f"ProxyOperation[{opname}].delegate", names)
     function.__doc__ = general.__doc__
     return function

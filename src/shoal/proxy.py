@@ -130,9 +130,31 @@ _AWAITED = frozenset(["__aenter__", "__anext__"])
 
 
 async def _awaited_as_proxy(awaitable: Any, obj: Any, proxy: Any) -> Any:
-    """Await ``awaitable``; give ``proxy`` if that gives ``obj``."""
+    """Await ``awaitable``; give ``proxy`` if that gives ``obj`` (and
+    ``obj`` is no value: see :func:`_has_identity`)."""
     result = await awaitable
-    return proxy if result is obj else result
+    return proxy if result is obj and _has_identity(obj) else result
+
+
+_OBJECT_HASH = object.__hash__
+
+
+def _has_identity(obj: Any) -> bool:
+    """Whether a result that is ``obj`` itself stands for the object, and so
+    comes back as the proxy: not when ``obj`` is a value, whose identity
+    means nothing (CPython returns the same value or an equal new one as it
+    pleases: ``7 * 1`` is that 7, ``1000 * 1`` a new int). A value is an
+    instance of a type that hashes by value, as Python asks of immutable
+    types (int, str, bytes, tuple, frozenset, Decimal, a frozen dataclass),
+    or None, Ellipsis or NotImplemented; a mutable object's type is
+    unhashable or hashes by identity, as ``object`` does."""
+    hash_ = obj.__class__.__hash__
+    return (
+        (hash_ is _OBJECT_HASH or hash_ is None)
+        and obj is not None
+        and obj is not Ellipsis
+        and obj is not NotImplemented
+    )
 
 
 # Python insists on the exact type these return: never swap in the proxy.
@@ -186,7 +208,10 @@ class ProxyOperation:
         real object, and return the result, with ``obj`` itself replaced by
         the proxy (so ``p += [1]`` and methods returning ``self`` keep the
         proxy; for ``__aenter__`` and ``__anext__``, what their awaitable
-        gives), except for conversions, which return the real value. A
+        gives), except for conversions, which return the real value, and
+        when ``obj`` is a value (``7``, ``"text"``: see
+        :func:`_has_identity`), which CPython gives back itself or as an
+        equal new one as it pleases. A
         method of ``obj`` written in Python comes back bound to the proxy; a
         builtin one (``list.append``) cannot be, and stays bound to ``obj``.
         Does not switch (the operation may)."""
@@ -200,7 +225,9 @@ class ProxyOperation:
             perform(obj, *self.args, **kwargs) if kwargs else perform(obj, *self.args)
         )
         if result is obj:
-            return result if opname in _CONVERSIONS else self.proxyobj
+            if opname in _CONVERSIONS or not _has_identity(obj):
+                return result
+            return self.proxyobj
         if opname in _AWAITED:
             return _awaited_as_proxy(result, obj, self.proxyobj)
         if (
@@ -298,7 +325,7 @@ def _specialised_delegate(
     perform = _DELEGATE.get(name)
     if perform is None or arity is None:
         return general
-    return delegate(name, arity, perform, general, name in _CONVERSIONS)
+    return delegate(name, arity, perform, general, name in _CONVERSIONS, _has_identity)
 
 
 def _show(value: Any) -> str:
