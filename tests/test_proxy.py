@@ -9,6 +9,7 @@ import asyncio
 import collections
 import contextlib
 import copy
+import dataclasses
 import datetime
 import decimal
 import math
@@ -1515,3 +1516,161 @@ def test_a_result_that_is_a_mutable_object_itself_comes_back_as_the_proxy() -> N
     for obj, operation in cases:
         p = make_proxy(_delegate, obj=obj)
         assert operation(p) is p
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    """A frozen dataclass: its methods write with object.__setattr__."""
+
+    x: int
+
+    def doubled(self) -> int:
+        object.__setattr__(self, "_cache", self.x * 2)
+        return self._cache  # type: ignore[attr-defined, no-any-return]
+
+    def same(self) -> Frozen:
+        return self
+
+
+class Guarded:
+    """A class with its own __setattr__, which its methods bypass."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "log", [])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{name} is read-only")
+
+    def record(self, item: str) -> Guarded:
+        object.__setattr__(self, "last", item)
+        self.log.append(item)
+        return self
+
+
+class DescribedError(Exception):
+    def describe(self) -> str:
+        return "error: " + super().__str__()
+
+    def first(self) -> Any:
+        return BaseException.__getattribute__(self, "args")[0]
+
+    def tag(self) -> DescribedError:
+        object.__setattr__(self, "tagged", True)
+        return self
+
+
+def _seeing(seen: list[str]) -> Callable[[ProxyOperation], Any]:
+    def controller(op: ProxyOperation) -> Any:
+        seen.append(op.opname + (f" {op.args[0]}" if op.args else ""))
+        return op.delegate()
+
+    return controller
+
+
+def test_methods_of_a_class_that_reaches_around_attribute_access_run_on_the_object() -> (
+    None
+):
+    """A frozen dataclass, a class with its own __setattr__ and an exception
+    reach their state with object's or BaseException's own methods, which
+    on the proxy would act on the proxy: their methods run on the object,
+    and one that returns the object gives the proxy (unless the object is a
+    value, as a frozen dataclass is)."""
+    frozen = Frozen(3)
+    p = make_proxy(_delegate, obj=frozen)
+    assert p.doubled() == 6
+    assert frozen._cache == 6  # type: ignore[attr-defined]
+    assert p.same() is frozen  # a value: the real one
+
+    guarded = Guarded()
+    seen: list[str] = []
+    g = make_proxy(_seeing(seen), obj=guarded)
+    assert g.record("a") is g
+    assert guarded.log == ["a"]
+    assert guarded.last == "a"  # type: ignore[attr-defined]
+    assert seen == ["__getattribute__ record"]  # the method ran on the object
+
+    error = DescribedError("bad", 2)
+    e = make_proxy(_delegate, obj=error)
+    assert e.describe() == "error: ('bad', 2)"
+    assert e.first() == "bad"
+    assert e.tag() is e
+    assert error.tagged  # type: ignore[attr-defined]
+    assert e.tagged
+
+
+def test_a_method_run_on_the_object_looks_like_a_method_bound_to_the_proxy() -> None:
+    g = make_proxy(_delegate, obj=Guarded())
+    method = g.record
+    assert method.__self__ is g
+    assert method.__func__ is Guarded.record
+    assert method.__name__ == "record"
+    assert method.__qualname__ == "Guarded.record"
+    assert method.__doc__ == Guarded.record.__doc__
+    assert method == g.record
+    assert hash(method) == hash(g.record)
+    assert "Guarded.record" in repr(method)
+
+
+class Stack(list[int]):
+    def push(self, item: int) -> Stack:
+        super().append(item)
+        return self
+
+    def push_all(self, *items: int) -> Stack:
+        for item in items:
+            self.append(item)
+        return self
+
+
+def test_a_method_of_a_builtin_types_subclass_runs_with_the_proxy_as_self() -> None:
+    """As documented: what it does to self goes through the controller, and
+    so it cannot call the builtin type's own methods on self (super().append,
+    dict.update(self, ...)): CPython's C methods refuse anything but a real
+    instance. A controller that needs such a method runs it on the object."""
+    seen: list[str] = []
+    stack = make_proxy(_seeing(seen), obj=Stack())
+    assert stack.push_all(1, 2) is stack
+    assert seen == ["__getattribute__ push_all", *["__getattribute__ append"] * 2]
+    with pytest.raises(TypeError) as info:
+        stack.push(3)
+    assert str(info.value) == (
+        "descriptor 'append' for 'list' objects doesn't apply to a 'Stack' object"
+    )
+    with pytest.raises(TypeError) as info:
+        make_proxy(_delegate, obj=collections.Counter()).update({"a": 1})
+    assert str(info.value) == (
+        "descriptor 'update' for 'dict' objects doesn't apply to a 'Counter' object"
+    )
+
+    def on_the_object(op: ProxyOperation) -> Any:
+        if op.opname == "__getattribute__" and op.args[0] in ("push", "update"):
+            return getattr(op.obj, op.args[0])
+        return op.delegate()
+
+    counter = make_proxy(on_the_object, obj=collections.Counter())
+    counter.update({"a": 1})
+    assert counter == {"a": 1}
+    s = make_proxy(on_the_object, obj=Stack())
+    s.push(3)
+    assert s == [3]
+
+
+class Cloned:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def clone_by_type(self) -> Cloned:
+        return type(self)(self.n)
+
+    def clone_by_class(self) -> Cloned:
+        return self.__class__(self.n)
+
+
+def test_type_of_self_in_a_method_bound_to_the_proxy_is_the_proxy_class() -> None:
+    """As documented: ``type(self)`` cannot be called, ``self.__class__`` can."""
+    p = make_proxy(_delegate, obj=Cloned(4))
+    with pytest.raises(TypeError, match="not instantiated directly"):
+        p.clone_by_type()
+    clone = p.clone_by_class()
+    assert type(clone) is Cloned
+    assert clone.n == 4

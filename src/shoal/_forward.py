@@ -127,7 +127,7 @@ _GETATTRIBUTE = {"tproxy": _getattribute, "make_proxy": _op_getattribute}
 class Forwarders:
     """Makes the forwarders of one proxy class, for proxied type ``t``: for
     ``tproxy`` when ``op`` is None, else for ``make_proxy``, where
-    ``op(name, arity)`` is the operation's ``ProxyOperation`` class.
+    ``op(name, arity, t)`` is the operation's ``ProxyOperation`` class.
     ``qualname`` is the proxy class's (``tproxy(list)``); :meth:`bind` gives
     the forwarders the class's slot getters once it exists."""
 
@@ -145,7 +145,7 @@ class Forwarders:
         template = _TEMPLATES[self._kind, arity]
         names: dict[str, Any] = {"name": opname}
         if self._op is not None:
-            names["cls"] = self._op(opname, arity)
+            names["cls"] = self._op(opname, arity, self._proxied)
         return self._copy(template, opname, names)
 
     def getattribute(self) -> types.FunctionType:
@@ -154,7 +154,7 @@ class Forwarders:
         template = _GETATTRIBUTE[self._kind]
         names: dict[str, Any] = {"proxied": self._proxied}
         if self._op is not None:
-            names["cls"] = self._op("__getattribute__", 1)
+            names["cls"] = self._op("__getattribute__", 1, self._proxied)
         return self._copy(template, "__getattribute__", names)
 
     def _copy(
@@ -194,10 +194,13 @@ def _copy(
 # ``has_identity(target)``: whether a result that is the object itself
 # comes back as the proxy (not for a value, such as an int). Made like the
 # forwarders, and for the same reasons. ``MethodType``: ``types.MethodType``.
+# For attribute reads of a type whose methods run on the object rather than
+# the proxy, ``on_object(method, proxy)`` is what a method comes back as.
 perform: Any = None
 general: Any = None
 has_identity: Any = None
 MethodType: Any = None
+on_object: Any = None
 
 
 def _delegate_getattribute(self: Any) -> Any:
@@ -208,6 +211,20 @@ def _delegate_getattribute(self: Any) -> Any:
     if type(result) is MethodType:
         if result.__self__ is target:  # the object's own method: the proxy's
             return MethodType(result.__func__, self.proxyobj)
+        return result
+    if result is target and has_identity(target):
+        return self.proxyobj
+    return result
+
+
+def _delegate_getattribute_on_object(self: Any) -> Any:
+    target = self.obj
+    if target is None:
+        return general(self)
+    result = getattr(target, self._arg)
+    if type(result) is MethodType:
+        if result.__self__ is target:  # the object's own method, run on it
+            return on_object(result, self.proxyobj)
         return result
     if result is target and has_identity(target):
         return self.proxyobj
@@ -250,31 +267,26 @@ def _delegate_n_conversion(self: Any) -> Any:
 
 
 def delegate(
-    opname: str,
-    arity: int,
-    perform: Any,
-    general: Any,
-    conversion: bool,
-    has_identity: Any,
+    opname: str, arity: int, conversion: bool, names: dict[str, Any]
 ) -> types.FunctionType:
     """``ProxyOperation.delegate`` for operation ``opname`` with ``arity``
-    arguments, done by ``perform``; a ``conversion`` returns the real value,
-    never the proxy for the object, and so does any operation whose result
-    is the object itself when ``has_identity(object)`` is false. Anything
-    unusual goes to ``general``. Does not switch (the delegate may, through
-    the operation)."""
+    arguments, done by ``names["perform"]``; a ``conversion`` returns the
+    real value, never the proxy for the object, and so does any operation
+    whose result is the object itself when ``has_identity(object)`` is
+    false. Anything unusual goes to ``general``. ``names`` gives the
+    template's globals (see above): for attribute reads, with ``on_object``
+    the object's methods run on it, else they are bound to the proxy. Does
+    not switch (the delegate may, through the operation)."""
     if opname == "__getattribute__":
-        template = _delegate_getattribute
+        rebinds = "on_object" not in names
+        template = (
+            _delegate_getattribute if rebinds else _delegate_getattribute_on_object
+        )
     elif arity == 1:
         template = _delegate_1_conversion if conversion else _delegate_1
     else:
         template = _delegate_n_conversion if conversion else _delegate_n
-    names = {
-        "perform": perform,
-        "general": general,
-        "has_identity": has_identity,
-        "MethodType": types.MethodType,
-    }
+    names = {**names, "MethodType": types.MethodType}
     function = _copy(template, "delegate", f"ProxyOperation[{opname}].delegate", names)
-    function.__doc__ = general.__doc__
+    function.__doc__ = names["general"].__doc__
     return function

@@ -157,6 +157,67 @@ def _has_identity(obj: Any) -> bool:
     )
 
 
+_SLOT_WRAPPER = type(object.__setattr__)
+
+
+def _rebinds(t: type) -> bool:
+    """Whether a method written in Python of a proxy of type ``t`` comes
+    back bound to the proxy, so that what it does to ``self`` goes through
+    the controller. Not for two kinds of class, whose methods reach their
+    state around the attribute access a proxy forwards, and so would act on
+    the proxy's own: an exception (``super().__str__()``,
+    ``BaseException.__getattribute__(self, "args")``: a proxied exception
+    derives from its type, and they would read the proxy's empty ``args``),
+    and a class with its own ``__setattr__``, ``__delattr__`` or
+    ``__getattribute__``, which its methods bypass with ``object``'s
+    (``object.__setattr__(self, ...)``, as a frozen dataclass does). Their
+    methods run on the object (see :class:`_MethodOfObject`)."""
+    return not issubclass(t, BaseException) and all(
+        type(getattr(t, name)) is _SLOT_WRAPPER
+        for name in ("__getattribute__", "__setattr__", "__delattr__")
+    )
+
+
+# A method of a proxy's object that runs on the object (see _rebinds): what
+# it returns, if the object itself (and no value, see _has_identity), is the
+# proxy, as for a method bound to the proxy that returns ``self``. Otherwise
+# it looks like the bound method: its ``__self__`` is the proxy, its
+# ``__func__``, ``__name__`` and ``__doc__`` are the method's. Calling it
+# does not switch (the method may).
+class _MethodOfObject:
+    __slots__ = ("__self__", "__wrapped__")
+
+    def __init__(self, method: types.MethodType, proxy: Any) -> None:
+        self.__wrapped__ = method
+        self.__self__ = proxy
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        method = self.__wrapped__
+        result = method(*args, **kwargs)
+        if result is method.__self__ and _has_identity(result):
+            return self.__self__
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__wrapped__, name)
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        return self.__wrapped__.__doc__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _MethodOfObject):
+            return NotImplemented
+        return self.__wrapped__ == other.__wrapped__
+
+    def __hash__(self) -> int:
+        return hash(self.__wrapped__)
+
+    def __repr__(self) -> str:
+        name = self.__wrapped__.__func__.__qualname__
+        return f"<bound method {name} of a proxy, run on its object>"
+
+
 # Python insists on the exact type these return: never swap in the proxy.
 _CONVERSIONS = frozenset(
     [
@@ -211,8 +272,9 @@ class ProxyOperation:
         gives), except for conversions, which return the real value, and
         when ``obj`` is a value (``7``, ``"text"``: see
         :func:`_has_identity`), which CPython gives back itself or as an
-        equal new one as it pleases. A
-        method of ``obj`` written in Python comes back bound to the proxy; a
+        equal new one as it pleases. A method of ``obj`` written in Python
+        comes back bound to the proxy (but for an exception or a class with
+        its own attribute access, see :func:`_rebinds`: run on ``obj``); a
         builtin one (``list.append``) cannot be, and stays bound to ``obj``.
         Does not switch (the operation may)."""
         obj = self.obj
@@ -235,7 +297,9 @@ class ProxyOperation:
             and type(result) is types.MethodType
             and result.__self__ is obj
         ):
-            return types.MethodType(result.__func__, self.proxyobj)
+            if _rebinds(self.proxyobj.__class__):
+                return types.MethodType(result.__func__, self.proxyobj)
+            return _MethodOfObject(result, self.proxyobj)
         return result
 
     def _uncommon(self) -> Callable[..., Any]:
@@ -256,24 +320,27 @@ class ProxyOperation:
         return f"<ProxyOperation {cls.__qualname__}.{self.opname}({', '.join(['<proxy>', *shown])})>"
 
 
-def _operation_class(name: str, arity: int | None) -> type[ProxyOperation]:
-    """The ``ProxyOperation`` subclass for operation ``name`` when its
-    forwarder takes ``arity`` arguments (None: any, and keyword arguments):
-    its ``opname`` is a class attribute and its ``delegate`` is specialised
-    (no table lookup, no tests for other operations). An operation with a
-    fixed arity never has keyword arguments (``p[k]``, ``p + x``; not calls):
-    its ``kwargs`` is a class attribute too, always empty. With one
-    argument, the forwarder puts it in slot ``_arg``, and ``args`` is made
-    from it when asked for (see :func:`_one_arg_class`). Made at the first
-    use."""
-    cls = _OPERATION_CLASSES.get((name, arity))
+def _operation_class(name: str, arity: int | None, t: type) -> type[ProxyOperation]:
+    """The ``ProxyOperation`` subclass for operation ``name`` on a proxy of
+    type ``t`` when its forwarder takes ``arity`` arguments (None: any, and
+    keyword arguments): its ``opname`` is a class attribute and its
+    ``delegate`` is specialised (no table lookup, no tests for other
+    operations). An operation with a fixed arity never has keyword
+    arguments (``p[k]``, ``p + x``; not calls): its ``kwargs`` is a class
+    attribute too, always empty. With one argument, the forwarder puts it in
+    slot ``_arg``, and ``args`` is made from it when asked for (see
+    :func:`_one_arg_class`). Made at the first use; attribute reads have
+    two, as ``t``'s methods run on the proxy or the object (see
+    :func:`_rebinds`)."""
+    key = (name, arity, name != "__getattribute__" or _rebinds(t))
+    cls = _OPERATION_CLASSES.get(key)
     if cls is None:
         ns: dict[str, Any] = {
             "__slots__": (),
             "__module__": __name__,
             "__qualname__": "ProxyOperation",
             "opname": name,
-            "delegate": _specialised_delegate(name, arity),
+            "delegate": _specialised_delegate(name, arity, t),
             # Made bare by the proxy's forwarders, which fill the slots:
             # object's __init__, in C, is the cheapest way to make one.
             "__init__": object.__init__,
@@ -281,11 +348,11 @@ def _operation_class(name: str, arity: int | None) -> type[ProxyOperation]:
         if arity is not None:
             ns["kwargs"] = NO_KWARGS
         cls = _one_arg_class(ns) if arity == 1 else _subclass(ns)
-        _OPERATION_CLASSES[name, arity] = cls
+        _OPERATION_CLASSES[key] = cls
     return cls
 
 
-_OPERATION_CLASSES: dict[tuple[str, int | None], type[ProxyOperation]] = {}
+_OPERATION_CLASSES: dict[tuple[str, int | None, bool], type[ProxyOperation]] = {}
 #: The ``args`` slot of every ProxyOperation, under the one-argument
 #: classes' ``args`` property.
 _ARGS_SLOT: Any = ProxyOperation.__dict__["args"]
@@ -316,16 +383,24 @@ def _one_arg_class(ns: dict[str, Any]) -> type[ProxyOperation]:
 
 
 def _specialised_delegate(
-    name: str, arity: int | None
+    name: str, arity: int | None, t: type
 ) -> Callable[[ProxyOperation], Any]:
-    """``ProxyOperation.delegate`` for one operation; anything unusual (no
-    object, changed ``args``) takes the general path. Operations that take
-    keyword arguments (calls, which are rare) are not specialised."""
+    """``ProxyOperation.delegate`` for one operation on a proxy of type
+    ``t``; anything unusual (no object, changed ``args``) takes the general
+    path. Operations that take keyword arguments (calls, which are rare) are
+    not specialised."""
     general = ProxyOperation.delegate
     perform = _DELEGATE.get(name)
     if perform is None or arity is None:
         return general
-    return delegate(name, arity, perform, general, name in _CONVERSIONS, _has_identity)
+    names: dict[str, Any] = {
+        "perform": perform,
+        "general": general,
+        "has_identity": _has_identity,
+    }
+    if name == "__getattribute__" and not _rebinds(t):
+        names["on_object"] = _MethodOfObject
+    return delegate(name, arity, name in _CONVERSIONS, names)
 
 
 def _show(value: Any) -> str:
