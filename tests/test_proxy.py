@@ -1674,3 +1674,63 @@ def test_type_of_self_in_a_method_bound_to_the_proxy_is_the_proxy_class() -> Non
     clone = p.clone_by_class()
     assert type(clone) is Cloned
     assert clone.n == 4
+
+
+def test_c_code_that_takes_only_the_real_type_refuses_a_proxy_by_the_types_name() -> (
+    None
+):
+    """As documented: C code that checks for the exact type refuses a proxy
+    as it refuses any foreign object, naming its class, which is named as
+    the proxied type: so the message reads as a contradiction. With a base
+    or an encoding, int(), bytes() and str() take only real strings."""
+    import json
+    import re
+
+    text = make_proxy(_delegate, obj="ab")
+    digits = make_proxy(_delegate, obj="ff")
+    raw = make_proxy(_delegate, obj=b"ab")
+    items = make_proxy(_delegate, obj=[1])
+    cases: list[tuple[Callable[[Any], Any], Any]] = [
+        (lambda x: ",".join([x]), text),
+        (lambda x: x in "abc", text),
+        (lambda x: "abc".startswith(x), text),
+        (lambda x: int(x, 16), digits),
+        (lambda x: bytes(x, "utf-8"), text),
+        (lambda x: str(x, "ascii"), raw),
+        (json.dumps, items),
+        (lambda x: list.append(x, 1), items),
+    ]
+    for use, proxy in cases:
+        foreign = type(type(proxy).__name__, (), {})()  # any object so named
+        with pytest.raises(TypeError) as expected:
+            use(foreign)
+        with pytest.raises(TypeError) as got:
+            use(proxy)
+        assert str(got.value) == str(expected.value)
+    with pytest.raises(TypeError) as info:
+        ",".join([text])
+    assert str(info.value) == "sequence item 0: expected str instance, str found"
+    # re accepts it as an instance of str, and then its C code refuses it.
+    with pytest.raises(TypeError, match=r"^expected string or bytes-like object"):
+        re.match(text, "ab")
+    assert ",".join([str(text)]) == "ab"
+    assert int(str(digits), 16) == 255
+
+
+def test_percent_formatting_takes_only_a_real_tuple_as_several_arguments() -> None:
+    """As documented: ``str % x`` takes several arguments from a real tuple
+    only, and takes anything else with item access (a proxied tuple, str or
+    list) as a mapping."""
+    pair = make_proxy(_delegate, obj=(1, 2))
+    two, one, none = "%s-%s", "%s", "x"  # not literals: the linters check those
+    assert two % (1, 2) == "1-2"
+    with pytest.raises(TypeError, match=r"^not enough arguments for format string$"):
+        two % pair
+    assert two % tuple(pair) == "1-2"
+    with pytest.raises(TypeError, match=r"^not all arguments converted"):
+        one % (1, 2)
+    assert one % pair == "(1, 2)"
+    with pytest.raises(TypeError, match=r"^not all arguments converted"):
+        none % "ab"
+    assert none % make_proxy(_delegate, obj="ab") == "x"
+    assert "%(a)s" % make_proxy(_delegate, obj={"a": 1}) == "1"  # noqa: UP031
