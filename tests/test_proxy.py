@@ -12,13 +12,17 @@ import copy
 import dataclasses
 import datetime
 import decimal
+import io
+import json
 import math
 import operator
 import os
 import pathlib
+import re
 import sys
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -1683,9 +1687,6 @@ def test_c_code_that_takes_only_the_real_type_refuses_a_proxy_by_the_types_name(
     as it refuses any foreign object, naming its class, which is named as
     the proxied type: so the message reads as a contradiction. With a base
     or an encoding, int(), bytes() and str() take only real strings."""
-    import json
-    import re
-
     text = make_proxy(_delegate, obj="ab")
     digits = make_proxy(_delegate, obj="ff")
     raw = make_proxy(_delegate, obj=b"ab")
@@ -1734,3 +1735,181 @@ def test_percent_formatting_takes_only_a_real_tuple_as_several_arguments() -> No
         none % "ab"
     assert none % make_proxy(_delegate, obj="ab") == "x"
     assert "%(a)s" % make_proxy(_delegate, obj={"a": 1}) == "1"  # noqa: UP031
+
+
+# -- the examples of docs/proxy.md, by what they do ------------------------------
+
+PROXY_DOCS = Path(__file__).resolve().parent.parent / "docs" / "proxy.md"
+
+
+def _example(defines: str) -> dict[str, Any]:
+    """The namespace of the example in docs/proxy.md that defines function
+    ``defines``, run (what it prints is dropped)."""
+    blocks = re.findall(r"```python\n(.*?)```", PROXY_DOCS.read_text(), re.S)
+    (code,) = [block for block in blocks if f"def {defines}(" in block]
+    namespace: dict[str, Any] = {"__name__": "proxy_docs_example"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(code, namespace)
+    return namespace
+
+
+def _fails(*_: Any) -> Any:
+    raise RuntimeError("half-way")
+
+
+def _then_fails(*items: Any) -> Any:
+    yield from items
+    raise RuntimeError("half-way")
+
+
+# Each changes a dict, a list or a set, or what one holds.
+MUTATIONS: dict[str, tuple[Callable[[], Any], Callable[[Any], Any]]] = {}
+
+
+def _mutations(make: Callable[[], Any], **mutations: Callable[[Any], Any]) -> None:
+    for label, mutate in mutations.items():
+        MUTATIONS[f"{type(make()).__name__}: {label}"] = (make, mutate)
+
+
+_mutations(
+    lambda: {"debug": False, "nested": {"x": 0}, "items": [1, {"y": 2}], "n": 0},
+    setitem=lambda d: operator.setitem(d, "debug", True),
+    delitem=lambda d: operator.delitem(d, "debug"),
+    ior=lambda d: operator.ior(d, {"debug": True}),
+    update=lambda d: d.update(debug=True),
+    update_fails=lambda d: d.update(_then_fails(("a", 1))),
+    setdefault=lambda d: d.setdefault("new", 1),
+    setdefault_nested=lambda d: d.setdefault("items", []).append(3),
+    pop=lambda d: d.pop("debug"),
+    popitem=lambda d: d.popitem(),
+    clear=lambda d: d.clear(),
+    dunder_setitem=lambda d: d.__setitem__("debug", True),
+    dunder_delitem=lambda d: d.__delitem__("debug"),
+    dunder_ior=lambda d: d.__ior__({"z": 1}),
+    init=lambda d: d.__init__(z=1),
+    nested_setitem=lambda d: operator.setitem(d["nested"], "x", 1),
+    nested_update=lambda d: d["nested"].update(x=1),
+    in_place_add=lambda d: operator.setitem(d, "n", operator.iadd(d["n"], 1)),
+    get_then_append=lambda d: d.get("items").append(3),
+    values=lambda d: [v.append(3) for v in d.values() if isinstance(v, list)],
+    items=lambda d: [v.update(z=1) for _, v in d.items() if isinstance(v, dict)],
+    iteration=lambda d: [d["items"][1].update(z=k) for k in d],
+    reversed=lambda d: next(reversed(d["items"])).update(y=0),
+    nested_iteration=lambda d: [x.update(y=0) for x in d["items"] if x != 1],
+    copy_nested=lambda d: d.copy()["nested"].update(x=2),
+)
+_mutations(
+    lambda: [3, 1, [2], {"k": 1}],
+    append=lambda x: x.append(9),
+    extend=lambda x: x.extend([9]),
+    extend_fails=lambda x: x.extend(_then_fails(9)),
+    insert=lambda x: x.insert(0, 9),
+    pop=lambda x: x.pop(),
+    remove=lambda x: x.remove(1),
+    clear=lambda x: x.clear(),
+    sort=lambda x: x.sort(key=str),
+    reverse=lambda x: x.reverse(),
+    iadd=lambda x: operator.iadd(x, [9]),
+    iadd_fails=lambda x: operator.iadd(x, _then_fails(9)),
+    imul=lambda x: operator.imul(x, 2),
+    setitem=lambda x: operator.setitem(x, 0, 9),
+    setslice=lambda x: operator.setitem(x, slice(0, 1), [7, 8]),
+    delitem=lambda x: operator.delitem(x, 0),
+    delslice=lambda x: operator.delitem(x, slice(0, 2)),
+    dunder_setitem=lambda x: x.__setitem__(0, 9),
+    dunder_iadd=lambda x: x.__iadd__([9]),
+    nested_append=lambda x: x[2].append(9),
+    nested_by_iteration=lambda x: [i.append(9) for i in x if isinstance(i, list)],
+    nested_by_reversed=lambda x: next(iter(reversed(x))).update(k=2),
+    nested_by_index=lambda x: x[x.index([2])].append(9),
+)
+_mutations(
+    lambda: {1, 2},
+    add=lambda s: s.add(3),
+    discard=lambda s: s.discard(1),
+    remove=lambda s: s.remove(1),
+    pop=lambda s: s.pop(),
+    clear=lambda s: s.clear(),
+    update=lambda s: s.update({3}),
+    isub=lambda s: operator.isub(s, {1}),
+    ior=lambda s: operator.ior(s, {3}),
+    iand=lambda s: operator.iand(s, {1}),
+    ixor=lambda s: operator.ixor(s, {1}),
+    difference_update=lambda s: s.difference_update({1}),
+    intersection_update=lambda s: s.intersection_update({1}),
+    symmetric_difference_update=lambda s: s.symmetric_difference_update({1}),
+    dunder_isub=lambda s: s.__isub__({1}),
+)
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_the_read_only_view_refuses_every_mutation(mutation: str) -> None:
+    """docs/proxy.md's read-only view raises TypeError for each mutation,
+    of the object or of what it holds, and the object stays as it was."""
+    read_only = _example("read_only")["read_only"]
+    make, mutate = MUTATIONS[mutation]
+    obj = make()
+    before = copy.deepcopy(obj)
+    with pytest.raises(TypeError, match=r"^read-only view of .* refused$"):
+        mutate(read_only(obj))
+    assert obj == before
+
+
+READINGS: list[tuple[Any, Callable[[Any], Any]]] = [
+    ({"a": 1, "b": [2]}, lambda d: d["a"]),
+    ({"a": 1, "b": [2]}, lambda d: d["b"][0]),
+    ({"a": 1, "b": [2]}, lambda d: (len(d), "a" in d, sorted(d), list(d.keys()))),
+    ({"a": 1, "b": [2]}, lambda d: (d.get("a"), d.get("z", 0), repr(d), str(d))),
+    (
+        {"a": 1, "b": [2]},
+        lambda d: [(k, list(v) if k == "b" else v) for k, v in d.items()],
+    ),
+    ({"a": 1, "b": [2]}, lambda d: (d == {"a": 1, "b": [2]}, d != {}, bool(d))),
+    ({"a": 1, "b": [2]}, lambda d: dict(d | {"c": 3}) == {"a": 1, "b": [2], "c": 3}),
+    ([3, 1, [2]], lambda x: (x[0], x[-1][0], len(x), x.count(1), x.index(1))),
+    (
+        [3, 1, [2]],
+        lambda x: (list(x[:2]), list(operator.add(x, [4])), list(x * 2), 1 in x),
+    ),
+    ([3, 1, [2]], lambda x: ([i for i in x if i != [2]], next(reversed(x))[0])),
+    ([3, 1, [2]], lambda x: (x < [4], x == [3, 1, [2]], f"{x}", list(x.copy()))),
+    ({1, 2}, lambda s: (1 in s, len(s), sorted(s), s.issubset({1, 2, 3}))),
+    ({1, 2}, lambda s: (set(s | {3}), set(s & {1}), set(s - {1}), set(s ^ {1}))),
+    ({1, 2}, lambda s: (set(s.union({3})), s.isdisjoint({5}), s == {1, 2})),
+]
+
+
+@pytest.mark.parametrize(("obj", "read"), READINGS)
+def test_the_read_only_view_reads_as_the_object_does(
+    obj: Any, read: Callable[[Any], Any]
+) -> None:
+    read_only = _example("read_only")["read_only"]
+    before = copy.deepcopy(obj)
+    assert read(read_only(obj)) == read(copy.deepcopy(obj))
+    assert obj == before
+
+
+def _attempt(mutate: Callable[[Any], Any], x: Any) -> str | None:
+    try:
+        mutate(x)
+    except Exception as e:  # the failure is part of the behaviour compared
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+@pytest.mark.parametrize("mutation", [m for m in MUTATIONS if not m.startswith("set:")])
+def test_the_json_file_holds_the_data_after_every_operation(
+    mutation: str, tmp_path: Path
+) -> None:
+    """docs/proxy.md's persistence: after each operation, however the data
+    was reached and even if the operation failed half-way, the JSON file
+    reloads to the data in memory, which is what the same operation on a
+    plain copy gives."""
+    persistent = _example("persistent")["persistent"]
+    make, mutate = MUTATIONS[mutation]
+    path = tmp_path / "data.json"
+    document, shadow = make(), make()
+    outcome = _attempt(mutate, persistent(str(path), document))
+    assert outcome == _attempt(mutate, shadow)
+    assert document == shadow
+    assert json.loads(path.read_text()) == document
