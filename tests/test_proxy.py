@@ -1737,6 +1737,29 @@ def test_percent_formatting_takes_only_a_real_tuple_as_several_arguments() -> No
     assert "%(a)s" % make_proxy(_delegate, obj={"a": 1}) == "1"  # noqa: UP031
 
 
+def test_c_code_that_takes_a_number_converts_a_proxied_str() -> None:
+    """As documented: through the ``__float__`` and ``__int__`` a proxied
+    str forwards, where a real str is refused."""
+    number, word, fmt = (
+        make_proxy(_delegate, obj="12"),
+        make_proxy(_delegate, obj="ab"),
+        "%d",
+    )
+    for real in ("12", "ab"):
+        with pytest.raises(TypeError):
+            math.sqrt(real)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            fmt % real
+    assert math.sqrt(number) == math.sqrt(12)
+    assert fmt % number == "12"
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        math.sqrt(word)
+    with pytest.raises(ValueError, match="invalid literal for int"):
+        fmt % word
+    with pytest.raises(TypeError, match=r"^string argument without an encoding$"):
+        b"%b" % word
+
+
 # -- the examples of docs/proxy.md, by what they do ------------------------------
 
 PROXY_DOCS = Path(__file__).resolve().parent.parent / "docs" / "proxy.md"
