@@ -240,3 +240,55 @@ def test_reprs_say_state() -> None:
     assert "free" in repr(shoal.Lock())
     assert "value=3" in repr(shoal.Semaphore(3))
     assert "0/5" in repr(shoal.Queue(5))
+
+
+def _next_actions() -> dict[str, tuple[object, object]]:
+    """For each operation that takes (or waits), a primitive on which it
+    would succeed at once, and the operation."""
+    ev = shoal.Event()
+    ev.set()
+    q = shoal.Queue()
+    q.put_nowait("item")
+    full = shoal.Queue()
+    return {
+        "Event.wait": (ev, ev.wait),
+        "Semaphore.acquire": (s := shoal.Semaphore(1), s.acquire),
+        "Semaphore.acquire_nowait": (s2 := shoal.Semaphore(1), s2.acquire_nowait),
+        "Lock.acquire": (lk := shoal.Lock(), lk.acquire),
+        "Lock.acquire_nowait": (lk2 := shoal.Lock(), lk2.acquire_nowait),
+        "Queue.get": (q, q.get),
+        "Queue.get_nowait": (q, q.get_nowait),
+        "Queue.put": (full, lambda: full.put("x")),
+        "Queue.put_nowait": (full, lambda: full.put_nowait("x")),
+    }
+
+
+@pytest.mark.parametrize("op", sorted(_next_actions()))
+def test_a_kill_after_a_completed_operation_comes_before_the_next_one(op: str) -> None:
+    """As with channels: the victim's get completed as it was killed; it
+    returns from it, then raises at its next operation, before it, however
+    that operation would end (it would not wait here): nothing more is
+    taken or put."""
+    inbox = shoal.Queue()
+    seen: list[object] = []
+    primitive, action = _next_actions()[op]
+
+    def victim() -> None:
+        seen.append(inbox.get())
+        try:
+            action()  # type: ignore[operator]
+        except shoal.TaskletExit:
+            seen.append("killed before it")
+            raise
+        seen.append("did it")
+
+    def state() -> object:
+        return repr(primitive)  # each repr shows what the operation changes
+
+    t = shoal.spawn(victim)
+    shoal.schedule()  # the victim waits in get()
+    inbox.put("first")  # it is runnable, its get done
+    before = state()
+    t.kill()
+    assert seen == ["first", "killed before it"]
+    assert state() == before  # nothing taken, put or acquired

@@ -10,6 +10,11 @@ directly, so a newcomer cannot barge in and a woken waiter never retries;
 buffered channel does. A blocked putter keeps its item in ``_temp``, like a
 channel's sender. ``timeout=`` raises ``shoal.TimeoutError`` and the
 operation has not happened; the ``*_nowait`` forms raise ``WouldBlock``.
+
+A kill that found the tasklet's last operation completed is raised at its
+next one, before it, as at a channel action (``_deferred``): the waits, the
+acquires, ``get`` and ``put``; giving back (``release``, ``set``,
+``task_done``) never raises it, so a ``with`` block always releases.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from . import _handoff
 from ._errors import WouldBlock
 from ._hub import ready
 from ._scheduler import Task, get_scheduler
@@ -28,6 +34,13 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = ["Event", "Lock", "Queue", "Semaphore"]
+
+
+def _deferred() -> None:
+    """Raise a kill deferred to this tasklet's next action (see
+    ``_handoff.deferred``); callers test ``_handoff.deferred`` first, a
+    dict that is empty but while a kill waits. Does not switch."""
+    _handoff.raise_deferred(get_scheduler().current)
 
 
 def _count(what: str, value: int) -> int:
@@ -129,6 +142,8 @@ class Event:
     def wait(self, timeout: float | None = None) -> None:
         """Wait until the flag is set; ``shoal.TimeoutError`` after
         ``timeout``. Switches unless it is set already."""
+        if _handoff.deferred:
+            _deferred()
         if not self._flag:
             with_timeout(timeout, self._waiters.wait)
 
@@ -156,6 +171,8 @@ class Semaphore(_Held):
     def acquire(self, timeout: float | None = None) -> bool:
         """Take a unit, waiting for one if need be; True. With ``timeout``,
         ``shoal.TimeoutError`` if none came in time. Switches if it waits."""
+        if _handoff.deferred:
+            _deferred()
         if self._value > 0:
             self._value -= 1
         else:
@@ -164,6 +181,8 @@ class Semaphore(_Held):
 
     def acquire_nowait(self) -> None:
         """Take a unit now or raise ``WouldBlock``. Does not switch."""
+        if _handoff.deferred:
+            _deferred()
         if self._value <= 0:
             raise WouldBlock(f"{self!r} has no free unit")
         self._value -= 1
@@ -195,6 +214,8 @@ class Lock(_Held):
         """Take the lock, waiting if another tasklet holds it; True. With
         ``timeout``, ``shoal.TimeoutError`` if it did not come in time.
         Switches if it waits."""
+        if _handoff.deferred:
+            _deferred()
         cur = get_scheduler().current
         if self._owner is None:
             self._owner = cur
@@ -206,6 +227,8 @@ class Lock(_Held):
 
     def acquire_nowait(self) -> None:
         """Take the lock now or raise ``WouldBlock``. Does not switch."""
+        if _handoff.deferred:
+            _deferred()
         if self._owner is not None:
             raise WouldBlock(f"{self!r} is held")
         self._owner = get_scheduler().current
@@ -259,11 +282,15 @@ class Queue:
         """Queue ``item``, waiting for room if the queue is full. With
         ``timeout``, ``shoal.TimeoutError`` and the item was not queued.
         Switches if it waits."""
+        if _handoff.deferred:
+            _deferred()
         if not self._put_now(item):
             with_timeout(timeout, self._putters.wait, item)
 
     def put_nowait(self, item: Any) -> None:
         """Queue ``item`` now or raise ``WouldBlock``. Does not switch."""
+        if _handoff.deferred:
+            _deferred()
         if not self._put_now(item):
             raise WouldBlock(f"{self!r} is full")
 
@@ -282,12 +309,16 @@ class Queue:
         """Take the oldest item, waiting for one if need be. With
         ``timeout``, ``shoal.TimeoutError`` and nothing was taken. Switches
         if it waits."""
+        if _handoff.deferred:
+            _deferred()
         if self._items:
             return self._take()
         return with_timeout(timeout, self._getters.wait)
 
     def get_nowait(self) -> Any:
         """Take the oldest item now or raise ``WouldBlock``. Does not switch."""
+        if _handoff.deferred:
+            _deferred()
         if not self._items:
             raise WouldBlock(f"{self!r} is empty")
         return self._take()
@@ -315,6 +346,8 @@ class Queue:
     def join(self, timeout: float | None = None) -> None:
         """Wait until every item put has been marked done. Switches if it
         waits."""
+        if _handoff.deferred:
+            _deferred()
         if self._unfinished:
             with_timeout(timeout, self._joiners.wait)
 
