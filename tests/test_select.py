@@ -728,3 +728,16 @@ def test_compaction_with_send_and_receive_cases_on_one_channel() -> None:
     shoal.schedule()
     assert idle.balance == -1
     r.kill()
+
+
+@pytest.mark.parametrize(
+    "args", [(None, False, None), ("not a channel", True, 1), (None, "yes", 1)]
+)
+def test_a_case_made_by_hand_is_checked(args: tuple[object, object, object]) -> None:
+    """shoal.Case is public: one made by hand with no channel, or a send
+    flag that is not a bool, is a TypeError saying what it needs, not an
+    AttributeError inside select() or a silent send."""
+    if args[0] is None and args[1] == "yes":
+        args = (shoal.Channel(), "yes", 1)
+    with pytest.raises(TypeError, match="needs a Channel and a bool"):
+        shoal.Case(*args)  # type: ignore[arg-type]

@@ -1937,3 +1937,40 @@ def test_schedule_callback_exception_is_printed_and_the_switch_goes_on(
     assert "from the schedule callback" in err
     assert stackless.getcurrent() is stackless.getmain()
     assert stackless.getruncount() == 1
+
+
+def test_subclasses_that_do_not_call_the_base_init_work_as_in_c() -> None:
+    """C sets a channel and a tasklet up in tp_new (a tasklet is bound
+    there), so subclasses whose __init__ never calls the base's, as
+    stacklesslib's are written, still work; channel() ignores arguments."""
+    log: list[object] = []
+
+    class NamedChannel(stackless.channel):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    class Labelled(stackless.tasklet):
+        def __init__(self, func: Any) -> None:
+            self.label = "worker"
+
+    ch = NamedChannel("jobs")
+    Labelled(ch.send)(1)
+    t = Labelled(lambda: log.append("ran"))
+    t()
+    stackless.run()
+    assert ch.receive() == 1
+    stackless.run()  # the sender ends
+    assert ch.name == "jobs"
+    assert log == ["ran"]
+    assert t.label == "worker"
+    assert stackless.channel(0, x=1).balance == 0  # C ignores them
+
+
+def test_a_channel_is_always_true_as_in_c() -> None:
+    """C's channel has no length; shoal's counts buffered values, but both
+    are true when empty, so that `ch or channel()` keeps the one given."""
+    given = stackless.channel()
+    assert bool(given)
+    assert (given or stackless.channel()) is given
+    assert bool(shoal.Channel(3))
+    assert len(shoal.Channel(3)) == 0

@@ -56,6 +56,13 @@ class Case:
     __slots__ = ("channel", "is_send", "value")
 
     def __init__(self, channel: Channel, is_send: bool, value: Any) -> None:
+        given: object = channel  # made by hand, it may be anything
+        if not isinstance(given, Channel) or type(is_send) is not bool:
+            raise TypeError(
+                "Case(channel, is_send, value) needs a Channel and a bool, got"
+                f" {channel!r} and {is_send!r} (Channel.send_case() and"
+                " Channel.receive_case() make cases)"
+            )
         self.channel = channel
         self.is_send = is_send
         self.value = value
@@ -160,6 +167,11 @@ class Channel(HandOff):
     def __len__(self) -> int:
         """How many values are buffered."""
         return len(self._buffer) if self._buffer is not None else 0
+
+    def __bool__(self) -> bool:
+        """Always true, as a C Stackless channel is: a channel is not a
+        container, and ``ch or Channel()`` must not replace an empty one."""
+        return True
 
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"

@@ -75,8 +75,17 @@ class channel(Channel):  # noqa: N801 - the Stackless name
 
     _closed_error = _ClosedChannelError
 
-    def __init__(self) -> None:
-        super().__init__(0)
+    def __new__(cls, *args: Any, **kwargs: Any) -> channel:
+        # As C's tp_new, which sets everything up and ignores its
+        # arguments: a subclass whose __init__ does not call this class's
+        # (stacklesslib's qchannel) gets a whole channel.
+        self = super().__new__(cls)
+        Channel.__init__(self, 0)
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Everything is done in ``__new__``, as in C Stackless; arguments
+        are ignored, as there."""
 
     @property
     def queue(self) -> Any:

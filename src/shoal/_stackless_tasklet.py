@@ -60,16 +60,25 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
     """
 
     __slots__ = ("_atomic",)
+    _atomic: bool
 
     _kind = "tasklet"
     _propagate = True
 
-    def __init__(self, func: Any = None, args: Any = None, kwargs: Any = None) -> None:
+    def __new__(cls, func: Any = None, args: Any = None, kwargs: Any = None) -> tasklet:
+        # As C's tp_new, which sets everything up and binds: a subclass
+        # whose __init__ does not call this class's gets a whole tasklet.
         _check_binding(func, args, kwargs)
+        self = super().__new__(cls)
         init_task(self, sched(), None, None, None)
         self._atomic = False
         self._gr = DEAD
         self._bind(func, args, kwargs)
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Everything is done in ``__new__``, as in C Stackless; a subclass
+        may call this with any arguments."""
 
     def bind(self, func: Any = None, args: Any = None, kwargs: Any = None) -> tasklet:
         """Bind ``func``; with ``args`` or ``kwargs`` too, make the tasklet alive
@@ -371,7 +380,7 @@ def _check_binding(func: Any, args: Any, kwargs: Any) -> None:
 def make_main() -> Task:
     """A thread's main tasklet, as a ``tasklet`` (``shoal.stackless`` makes
     this the scheduler's ``make_main``). Does not switch."""
-    main = tasklet.__new__(tasklet)  # no __init__: it binds a function
+    main = object.__new__(tasklet)  # not tasklet.__new__: it sets up and binds
     init_task(main, None, None, (), None)  # type: ignore[arg-type]
     main._name = "main"
     main._atomic = False
