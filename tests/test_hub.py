@@ -746,3 +746,42 @@ def test_an_interrupt_in_a_hub_made_outside_run(
     assert shoal.run(lambda: "ok", loop=loop) == "ok"
     assert hub.loop.is_closed()
     assert s.hub is None
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("how", ["kill", "throw"])
+def test_a_kill_or_throw_from_code_in_the_hub_wakes_what_the_victim_wakes(
+    loop: str, how: str
+) -> None:
+    """An asyncio callback kills (throws into) a tasklet: its joiner, and
+    what its finally block wakes, run at the loop's next round, not at some
+    later, unrelated wake-up of the hub (a sleeper's, an hour later here)."""
+
+    def main() -> list[str]:
+        log: list[str] = []
+        done = shoal.Event()
+
+        def victim() -> None:
+            try:
+                shoal.Channel().receive()
+            finally:
+                done.set()
+
+        t = shoal.spawn(victim)
+        sleeper = shoal.spawn(shoal.sleep, 3600)  # something else waits
+        shoal.sleep(0.001)
+        loop_ = asyncio.get_running_loop()
+        if how == "kill":
+            loop_.call_soon(t.kill)
+        else:
+            loop_.call_soon(t.throw, LookupError("from the hub"))
+        waiter = shoal.spawn(lambda: (done.wait(), log.append("finally woke me")))
+        with shoal.timeout(5):
+            t.join()
+            log.append("joined")
+            waiter.join()
+        sleeper.kill()
+        return log
+
+    # The finally block's set() comes before the tasklet's end wakes main.
+    assert shoal.run(main, loop=loop) == ["finally woke me", "joined"]

@@ -159,7 +159,16 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         exc = _exception(exc, "throw")
         if self._gr is DEAD:
             return
-        self._throw_in(self._own_scheduler("throw"), exc)
+        self._throw_from(self._own_scheduler("throw"), exc)
+
+    def _throw_from(self, s: Any, exc: BaseException) -> None:
+        """:meth:`_throw_in`; from code in the hub (an asyncio callback),
+        what the tasklet made runnable meanwhile (its joiners, what its
+        ``finally`` woke) then runs at the loop's next round, as after a
+        flush. Switches unless the tasklet has not started."""
+        self._throw_in(s, exc)
+        if s.current is s.hubtask:
+            s.back_in_hub()
 
     def _interrupt(self, exc: Interruption) -> None:
         """:meth:`throw` of ``exc``, thrown by a construct of shoal (a scope's
@@ -244,7 +253,7 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         exc = _exception(exception, "kill")
         if self._gr is DEAD:
             return
-        self._throw_in(self._own_scheduler("throw"), exc)  # what it does
+        self._throw_from(self._own_scheduler("throw"), exc)  # what it does
         while self._gr is not DEAD:
             self.join()
 
