@@ -327,3 +327,53 @@ def test_a_deadlock_after_a_timeout_fired_is_still_reported(
     th.join(timeout=10)
     assert not th.is_alive(), "the deadlock hung"
     assert outcome == ["deadlock reported"]
+
+
+_NAN_WAITS = {
+    "wait_future": lambda: shoal.wait_future(
+        __import__("concurrent.futures").futures.Future(), timeout=float("nan")
+    ),
+    "await_": lambda: shoal.await_(
+        __import__("asyncio").sleep(100), timeout=float("nan")
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_NAN_WAITS))
+def test_a_nan_timeout_of_a_wait_in_the_hub_is_refused_and_harms_no_other(
+    kind: str,
+) -> None:
+    """timeout=nan is a ValueError, as the stdlib's sleep and waits say; it
+    used to be taken, and a NaN deadline stopped every other timer of the
+    hub (another tasklet's sleep never ended)."""
+
+    import concurrent.futures
+
+    def attempt() -> str:
+        try:
+            _NAN_WAITS[kind]()
+        except ValueError as e:
+            return f"refused: {e}"
+        return "returned"
+
+    def main() -> tuple[str, str]:
+        # Each bound is a thread's, which no hub timer can stop.
+        pool = concurrent.futures.ThreadPoolExecutor(2)
+        try:
+            waited = "waited for the bound"
+            first = shoal.oneof(
+                attempt,
+                lambda: (shoal.wait_future(pool.submit(time.sleep, 2)), waited)[1],
+            )
+            second = shoal.oneof(
+                lambda: (shoal.sleep(0.01), "slept")[1],
+                lambda: (shoal.wait_future(pool.submit(time.sleep, 2)), waited)[1],
+            )
+            return first, second
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    first, second = shoal.run(main)
+    assert first.startswith("refused")
+    assert "nan" in first
+    assert second == "slept"

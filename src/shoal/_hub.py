@@ -369,6 +369,8 @@ def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:
     cur = s.current
     hub = wait.hub
     if timeout is not None:
+        if timeout != timeout:  # a NaN deadline would stop every hub timer
+            raise ValueError(f"timeout must be a number of seconds, got {timeout}")
         wait.cancels.append(HubTimer(hub, cur, wait, timeout).cancel)
     value = s.wait_in_hub(cur, wait)
     if type(value) is bomb:
