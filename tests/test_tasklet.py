@@ -877,3 +877,61 @@ def test_systemexit_and_keyboardinterrupt_of_a_tasklet_reach_main(
     with pytest.raises(type(exc)):
         shoal.schedule()
     assert u.dead
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_tasklet_spawned_while_run_ends_its_asyncio_work_does_not_outlive_it(
+    loop: str,
+) -> None:
+    """run() ends the asyncio work left on its loop after killing the
+    leftover tasklets; an asyncio task's finally block that spawns a
+    tasklet then is no exception: that tasklet is killed before run()
+    returns, instead of waiting on the closed loop until the next run."""
+    import asyncio
+
+    from shoal.testing import check_no_leftovers
+
+    log: list[str] = []
+
+    def job() -> None:
+        try:
+            shoal.sleep(10)
+        finally:
+            log.append("job finally")
+
+    async def task() -> None:
+        try:
+            await asyncio.sleep(100)
+        finally:
+            shoal.spawn(job)
+            await asyncio.sleep(0.001)
+
+    def main() -> None:
+        asyncio.get_running_loop().create_task(task())
+        shoal.sleep(0.001)
+
+    shoal.run(main, loop=loop)
+    check_no_leftovers()
+    # It ran while the task's finally awaited, and was killed after.
+    assert log == ["job finally"]
+
+
+def test_tasklets_spawned_before_run_run_when_its_job_first_yields() -> None:
+    """shoal.run starts its hub's loop before the job; tasklets spawned
+    before run still run only when the job first blocks or yields, as any
+    spawned tasklet does, not before its first line."""
+    log: list[str] = []
+    early = shoal.spawn(log.append, "spawned before run")
+
+    def main() -> None:
+        log.append("the job's first line")
+        shoal.schedule()
+        log.append("the job after yielding")
+
+    shoal.run(main)
+    assert early.dead
+    assert log == [
+        "the job's first line",
+        "spawned before run",
+        "the job after yielding",
+    ]

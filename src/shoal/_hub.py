@@ -194,7 +194,16 @@ class Hub:
         s = self.sched
         wait = HubWait(self, "the hub's loop to start")
         self.loop.call_soon(self.wake_if, s.current, wait, None)
-        hub_wait(s, wait)
+        # Tasklets spawned before it stay where they were: they run when
+        # the caller first blocks or yields, not in this round. (The run
+        # queue is set aside in place: hot paths hold the deque itself.)
+        runq = s.runq
+        aside = list(runq)
+        runq.clear()
+        try:
+            hub_wait(s, wait)
+        finally:
+            runq.extendleft(reversed(aside))
 
     def ensure_flush(self) -> None:
         """Make the loop run the runnable tasklets soon: for code in the hub

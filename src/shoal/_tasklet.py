@@ -452,6 +452,8 @@ def run(
                 _kill_leftovers(s)
             finally:
                 finish_asyncio(s)
+                # What the asyncio work's cleanup spawned meanwhile.
+                _kill_leftovers(s)
         finally:
             s.in_run = False
             s.stop_hub()
