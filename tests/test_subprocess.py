@@ -778,3 +778,23 @@ def test_communicate_interrupted_by_a_scope_keeps_the_output_for_a_retry(
             return out
 
     assert _run(main) == b"early-late"
+
+
+@pytest.mark.parametrize("pipes", ["stdout", "stdout+stderr"])
+def test_communicate_after_a_partial_read_keeps_what_the_buffer_held(
+    pipes: str,
+) -> None:
+    """readline() read a whole chunk into the pipe's buffer; communicate()
+    then gives the rest of it, as the stdlib's does with one pipe (and, in
+    binary mode, with two as well, where the stdlib loses it)."""
+    code = "import sys; sys.stdout.write('first\\nsecond\\nthird\\n')"
+    extra = {"stderr": subprocess.PIPE} if "stderr" in pipes else {}
+
+    def main() -> tuple[bytes, bytes]:
+        with _child(code, stdout=subprocess.PIPE, **extra) as p:
+            assert p.stdout is not None
+            first = p.stdout.readline()
+            out, _ = p.communicate(timeout=10)
+            return first, out
+
+    assert _run(main) == (b"first\n", b"second\nthird\n")

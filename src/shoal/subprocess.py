@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import os
 import subprocess as _stdlib
 import time
@@ -118,7 +119,10 @@ class Popen(_stdlib.Popen[Any]):
         ``TimeoutExpired`` (or a timeout scope, or a kill) leaves the output
         so far with the ``Popen``, and a retry goes on. Meanwhile another
         tasklet using one of the pipes gets ``BusyError``, and so does this,
-        at once, if another tasklet is using one. Switches."""
+        at once, if another tasklet is using one. What an earlier partial
+        read left in a binary pipe's buffer comes first; in text mode,
+        characters decoded but not yet returned are lost, as with the
+        stdlib's ``communicate`` over two pipes. Switches."""
         # The stdlib's, without its shortcut for a single pipe (a plain
         # read(), which loses what it read when it is interrupted).
         if self._communication_started and input:
@@ -227,7 +231,7 @@ class Popen(_stdlib.Popen[Any]):
                     self._input_offset = len(todo)
                 continue
             try:
-                data = os.read(fd, CHUNK)
+                data = _read(reading[fd], fd)
             except BlockingIOError:
                 continue
             output[reading[fd]].append(data)
@@ -242,6 +246,18 @@ class Popen(_stdlib.Popen[Any]):
         if self.text_mode:
             return _text(out, self.stdout), _text(err, self.stderr)
         return out, err
+
+
+def _read(f: Any, fd: int) -> bytes:
+    """What came next on the pipe of ``f``, a readable descriptor ``fd``: a
+    buffered binary ``f`` gives first what an earlier partial read left in
+    its buffer (text mode's decoded but unread characters are not
+    reachable: lost, as with the stdlib's ``communicate`` with two pipes).
+    Does not switch: ``fd`` is readable."""
+    if isinstance(f, io.BufferedReader):
+        data: bytes = f.read1(CHUNK)
+        return data
+    return os.read(fd, CHUNK)
 
 
 def _pidfd(pid: int) -> int | None:
