@@ -798,3 +798,32 @@ def test_communicate_after_a_partial_read_keeps_what_the_buffer_held(
             return first, out
 
     assert _run(main) == (b"first\n", b"second\nthird\n")
+
+
+@pytest.mark.parametrize("kind", sorted(_PIPE_KINDS))
+def test_a_pipe_cannot_seek_and_says_so_as_the_stdlibs(kind: str) -> None:
+    """tell() and seek() on a pipe raise what the stdlib's raise (OSError
+    ESPIPE, not io.UnsupportedOperation, but from a text wrapper);
+    seekable() is False; closefd is there."""
+    import errno
+
+    def errors(module: Any) -> list[object]:
+        with module.Popen(
+            _py("pass"), stdout=subprocess.PIPE, **_PIPE_KINDS[kind]
+        ) as p:
+            found: list[object] = [p.stdout.seekable()]
+            for call in (p.stdout.tell, lambda: p.stdout.seek(0)):
+                try:
+                    call()
+                except OSError as e:
+                    found.append((type(e), e.errno))
+            raw = getattr(getattr(p.stdout, "buffer", p.stdout), "raw", p.stdout)
+            found.append(raw.closefd)
+            p.stdout.read()
+        return found
+
+    stdlib = shoal.run(errors, stdlib_subprocess)
+    assert len(stdlib) == 4  # both calls raised
+    if kind != "text":  # a text wrapper says io.UnsupportedOperation itself
+        assert stdlib[1] == (OSError, errno.ESPIPE)
+    assert _run(lambda: errors(subprocess)) == stdlib

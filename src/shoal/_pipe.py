@@ -54,6 +54,21 @@ class Pipe(io.RawIOBase):
         return self._file.name
 
     @property
+    def closefd(self) -> bool:
+        return self._file.closefd
+
+    # As the stdlib's pipe (a FileIO): a pipe cannot seek, and says so
+    # with OSError(ESPIPE), not io.UnsupportedOperation.
+    def seekable(self) -> bool:
+        return self._file.seekable()
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._file.seek(pos, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    @property
     def mode(self) -> str:
         return self._file.mode
 
