@@ -175,6 +175,10 @@ def test_bad_input_gets_the_stdlibs_errors() -> None:
         ("unknown keyword", lambda m: m.Popen(_py("pass"), colour=True)),
         ("no such program", lambda m: m.run(["/nonexistent/program"])),
         ("text input as bytes", lambda m: m.run(_py("pass"), input=b"x", text=True)),
+        (
+            "text input as bytes, with a timeout",
+            lambda m: m.run(_py("pass"), input=b"x", text=True, timeout=10),
+        ),
         ("binary input as str", lambda m: m.run(_py("pass"), input="x")),
         (
             "text input as bytes, captured",
@@ -827,3 +831,16 @@ def test_a_pipe_cannot_seek_and_says_so_as_the_stdlibs(kind: str) -> None:
     if kind != "text":  # a text wrapper says io.UnsupportedOperation itself
         assert stdlib[1] == (OSError, errno.ESPIPE)
     assert _run(lambda: errors(subprocess)) == stdlib
+
+
+def test_a_false_input_in_text_mode_is_skipped_as_by_the_stdlib() -> None:
+    """With stdin the only pipe, the stdlib writes the input only if it is
+    true: b"" or 0 in text mode are no error there, and none here."""
+
+    def outcome(module: Any, value: object) -> tuple[int, object]:
+        done = module.run(_py("pass"), input=value, text=True)
+        return done.returncode, done.stdout
+
+    for value in (b"", 0, ""):
+        expected = outcome(stdlib_subprocess, value)
+        assert _run(lambda v=value: outcome(subprocess, v)) == expected, value

@@ -179,6 +179,7 @@ class Popen(_stdlib.Popen[Any]):
 
     def _communicate(self, input: Any, endtime: Any, orig_timeout: Any) -> Any:
         stdin: Any = self.stdin
+        first = not self._communication_started
         if stdin and not self._communication_started:
             with contextlib.suppress(BrokenPipeError):
                 stdin.flush()
@@ -191,14 +192,18 @@ class Popen(_stdlib.Popen[Any]):
             self._input_offset = 0
             self._input = input
             if input is not None and self.text_mode:
-                if not isinstance(input, str) and not (self.stdout or self.stderr):
-                    # The stdlib's error: with stdin the only pipe, its
-                    # shortcut writes with stdin.write(), which refuses it
-                    # (with more pipes, encode() fails, as here below).
-                    raise TypeError(
-                        f"write() argument must be str, not {type(input).__name__}"
-                    )
-                self._input = input.encode(stdin.encoding, stdin.errors)
+                if first and orig_timeout is None and not (self.stdout or self.stderr):
+                    # The stdlib's shortcut (stdin the only pipe, no timeout)
+                    # does stdin.write(input) if input: it refuses a non-str
+                    # and skips a false one; elsewhere encode() fails below.
+                    if not input:
+                        input = self._input = None
+                    elif not isinstance(input, str):
+                        raise TypeError(
+                            f"write() argument must be str, not {type(input).__name__}"
+                        )
+                if input is not None:
+                    self._input = input.encode(stdin.encoding, stdin.errors)
         sending = stdin is not None and not stdin.closed
         todo = memoryview((self._input or b"") if sending else b"")
         reading = {f.fileno(): f for f in output if not f.closed}
