@@ -1936,3 +1936,80 @@ def test_the_json_file_holds_the_data_after_every_operation(
     assert outcome == _attempt(mutate, shadow)
     assert document == shadow
     assert json.loads(path.read_text()) == document
+
+
+def _persisted(tmp_path: Path, document: Any) -> tuple[Any, Path, list[str]]:
+    """docs/proxy.md's persistent ``document``, its file, and a list to
+    which each write of the file appends its path."""
+    namespace = _example("persistent")
+    writes: list[str] = []
+
+    def counting_open(file: str, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "w" in mode:
+            writes.append(file)
+        return open(file, mode, *args, **kwargs)
+
+    namespace["open"] = counting_open
+    path = tmp_path / "data.json"
+    data = namespace["persistent"](str(path), document)
+    writes.clear()
+    return data, path, writes
+
+
+def _holds_no_proxy(x: Any) -> bool:
+    if get_controller(x) is not None:
+        return False
+    if isinstance(x, dict):
+        return all(_holds_no_proxy(v) for v in x.values())
+    if isinstance(x, list):
+        return all(_holds_no_proxy(v) for v in x)
+    return True
+
+
+def test_the_json_file_stores_the_documents_parts_not_their_proxies(
+    tmp_path: Path,
+) -> None:
+    """``data["todo"] += [x]`` stores back what ``data["todo"]`` gave, a
+    proxy: the document holds the list itself, each time (the file was
+    written once more at each +=, then json.dump failed), and so for an
+    aliasing assignment and an append of a nested proxy; each operation
+    writes the file once."""
+    document: dict[str, Any] = {"todo": [], "deep": {"l": [[]]}}
+    data, path, writes = _persisted(tmp_path, document)
+    shadow: dict[str, Any] = {"todo": [], "deep": {"l": [[]]}}
+    for i in range(200):
+        writes.clear()
+        data["todo"] += [i]
+        shadow["todo"] += [i]
+        assert len(writes) == 2  # __iadd__ on the list, __setitem__ on the dict
+    data["deep"]["l"][0] += [1]
+    shadow["deep"]["l"][0] += [1]
+    writes.clear()
+    data["copy"] = data["todo"]
+    shadow["copy"] = shadow["todo"]
+    assert len(writes) == 1
+    writes.clear()
+    data["todo"].append(data["deep"]["l"])
+    shadow["todo"].append(shadow["deep"]["l"])
+    assert len(writes) == 1
+    data["deep"].update(more=data["deep"]["l"])
+    shadow["deep"].update(more=shadow["deep"]["l"])
+    data["new"] = [data["deep"], {"x": data["copy"]}]
+    shadow["new"] = [shadow["deep"], {"x": shadow["copy"]}]
+    data["todo"].extend(x for x in data["deep"]["l"])
+    shadow["todo"].extend(x for x in shadow["deep"]["l"])
+    assert _holds_no_proxy(document)
+    assert document == shadow
+    assert document["copy"] is document["todo"]
+    assert json.loads(path.read_text()) == json.loads(json.dumps(shadow))
+    writes.clear()
+    data["todo"].append("z")
+    assert len(writes) == 1
+
+
+def test_the_json_file_saves_what_a_defaultdict_adds_when_read(tmp_path: Path) -> None:
+    document = {"tags": collections.defaultdict(list)}
+    data, path, writes = _persisted(tmp_path, document)
+    assert data["tags"]["new"] == []
+    assert len(writes) == 1
+    assert json.loads(path.read_text()) == {"tags": {"new": []}}
