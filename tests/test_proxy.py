@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import datetime
 import decimal
+import enum
 import io
 import json
 import math
@@ -1482,8 +1483,8 @@ VALUE_RESULTS: list[tuple[Any, Callable[[Any], Any]]] = [
 def test_a_result_that_is_a_value_itself_comes_back_real(
     obj: Any, operation: Callable[[Any], Any]
 ) -> None:
-    """CPython returns a value (an int, str, tuple, Decimal: its type
-    hashes by value, as immutable types do) itself or an equal new one as
+    """CPython returns a value (an int, str, tuple, Decimal: an instance
+    of an immutable type) itself or an equal new one as
     it pleases (``7 * 1`` is the same 7, ``1000 * 1`` a new int): such a
     result comes back real, never as the proxy, so what C code then does
     with it does not depend on that."""
@@ -1506,8 +1507,8 @@ def test_c_code_that_reads_a_value_of_a_proxied_int_gets_a_real_one() -> None:
 
 
 def test_a_result_that_is_a_mutable_object_itself_comes_back_as_the_proxy() -> None:
-    """In-place operators and the like on a mutable object (its type is
-    unhashable, or hashes by identity) keep the proxy."""
+    """In-place operators and the like on a mutable object (one of no
+    immutable type) keep the proxy."""
     cases: list[tuple[Any, Callable[[Any], Any]]] = [
         ([1], lambda x: operator.iadd(x, [2])),
         ([1], lambda x: operator.imul(x, 2)),
@@ -2013,3 +2014,101 @@ def test_the_json_file_saves_what_a_defaultdict_adds_when_read(tmp_path: Path) -
     assert data["tags"]["new"] == []
     assert len(writes) == 1
     assert json.loads(path.read_text()) == {"tags": {"new": []}}
+
+
+class HashedById:
+    """Mutable, hashed by identity by a ``__hash__`` of its own."""
+
+    def __init__(self) -> None:
+        self.items: list[int] = []
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __iadd__(self, item: int) -> HashedById:
+        self.items.append(item)
+        return self
+
+
+class RefusesHash(HashedById):
+    """Mutable, and says so as pandas does: its ``__hash__`` raises."""
+
+    def __hash__(self) -> int:
+        raise TypeError("mutable objects cannot be hashed")
+
+
+class Entity(HashedById):
+    """Mutable, hashed by a key (as Django's models are, by primary key)."""
+
+    def __init__(self, key: int = 1) -> None:
+        super().__init__()
+        self.key = key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Entity) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def rename(self) -> Entity:
+        return self
+
+
+class Color(enum.Enum):
+    RED = 1
+
+    @property
+    def itself(self) -> Color:
+        return self
+
+
+class Pair(collections.namedtuple("Pair", "a b")):
+    __slots__ = ()
+
+    @property
+    def itself(self) -> Pair:
+        return self
+
+
+class Number(int):
+    """An int with attributes of its own: not a value."""
+
+    @property
+    def itself(self) -> Number:
+        return self
+
+
+def test_whether_a_result_that_is_the_object_is_the_proxy_does_not_follow_hash() -> (
+    None
+):
+    """A mutable object's type may define ``__hash__`` (a writable
+    memoryview's, which raises; one by identity, by a key, or one that
+    raises TypeError): ``p += 1`` and ``with p as v`` keep the proxy. A
+    value is an instance of an immutable builtin type, an enum, a
+    namedtuple or a frozen dataclass."""
+    for cls in (HashedById, RefusesHash, Entity):
+        p = make_proxy(_delegate, obj=cls())
+        q = p
+        p += 1
+        p += 2
+        assert p is q
+        assert p.items == [1, 2]
+    p = make_proxy(_delegate, obj=Entity())
+    assert p.rename() is p
+    p = make_proxy(_delegate, obj=Number(3))
+    assert p.itself is p
+    buffer = bytearray(b"ab")
+    seen: list[str] = []
+    p = make_proxy(_seeing(seen), obj=memoryview(buffer))
+    with p as view:
+        assert view is p
+        view[0] = ord("X")
+    assert buffer == b"Xb"
+    assert seen == ["__enter__", "__setitem__ 0", "__exit__ None"]
+    for value in (Color.RED, Pair(1, 2)):
+        p = make_proxy(_delegate, obj=value)
+        result = p.itself
+        assert result is value
+        assert get_controller(result) is None
+    frozen = Frozen(1)
+    assert make_proxy(_delegate, obj=frozen).same() is frozen

@@ -20,9 +20,11 @@ refuses a proxy as a foreign object; code that goes through the protocols
 
 from __future__ import annotations
 
+import enum
 import math
 import operator
 import os
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -136,7 +138,42 @@ async def _awaited_as_proxy(awaitable: Any, obj: Any, proxy: Any) -> Any:
     return proxy if result is obj and _has_identity(obj) else result
 
 
-_OBJECT_HASH = object.__hash__
+# Types whose instances are values: immutable, so CPython may give back
+# one itself or an equal new one as it pleases.
+_VALUE_TYPES = frozenset(
+    [
+        int,
+        bool,
+        float,
+        complex,
+        str,
+        bytes,
+        tuple,
+        frozenset,
+        range,
+        slice,
+        type(None),
+        type(Ellipsis),
+        type(NotImplemented),
+    ]
+)
+_VALUE_BASES = tuple(_VALUE_TYPES - {bool, type(None), type(Ellipsis)})
+# And those of the standard library, by module and name (not imported:
+# while a module is not, no object is an instance of its types).
+_STDLIB_VALUES = {
+    "decimal": ("Decimal",),
+    "fractions": ("Fraction",),
+    "datetime": ("date", "datetime", "time", "timedelta", "timezone"),
+}
+
+
+def _stdlib_value_bases() -> tuple[type, ...]:
+    return tuple(
+        getattr(sys.modules[module], name)
+        for module, names in _STDLIB_VALUES.items()
+        if module in sys.modules
+        for name in names
+    )
 
 
 def _has_identity(obj: Any) -> bool:
@@ -144,17 +181,24 @@ def _has_identity(obj: Any) -> bool:
     comes back as the proxy: not when ``obj`` is a value, whose identity
     means nothing (CPython returns the same value or an equal new one as it
     pleases: ``7 * 1`` is that 7, ``1000 * 1`` a new int). A value is an
-    instance of a type that hashes by value, as Python asks of immutable
-    types (int, str, bytes, tuple, frozenset, Decimal, a frozen dataclass),
-    or None, Ellipsis or NotImplemented; a mutable object's type is
-    unhashable or hashes by identity, as ``object`` does."""
-    hash_ = obj.__class__.__hash__
-    return (
-        (hash_ is _OBJECT_HASH or hash_ is None)
-        and obj is not None
-        and obj is not Ellipsis
-        and obj is not NotImplemented
-    )
+    instance of an immutable builtin type (int, str, bytes, tuple,
+    frozenset, range, None, Decimal, Fraction, datetime's, ...), of a
+    subclass of one that gives its instances no attributes of their own
+    (``__slots__ = ()``, as a namedtuple does), of an enum, or of a frozen
+    dataclass: immutable by declaration. Anything else may be mutable, and
+    keeps the proxy, whatever its ``__hash__`` (a writable memoryview's,
+    one by identity or by a key, one that raises)."""
+    t = obj.__class__
+    if t in _VALUE_TYPES:
+        return False
+    if isinstance(obj, enum.Enum):
+        return False
+    if t.__module__ in _STDLIB_VALUES and t in _stdlib_value_bases():
+        return False
+    if isinstance(obj, _VALUE_BASES + _stdlib_value_bases()) and not t.__dictoffset__:
+        return False
+    params = getattr(t, "__dataclass_params__", None)
+    return not (params is not None and getattr(params, "frozen", False) is True)
 
 
 _SLOT_WRAPPER = type(object.__setattr__)
