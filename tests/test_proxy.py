@@ -14,6 +14,7 @@ import datetime
 import decimal
 import enum
 import io
+import itertools
 import json
 import math
 import operator
@@ -2112,3 +2113,74 @@ def test_whether_a_result_that_is_the_object_is_the_proxy_does_not_follow_hash()
         assert get_controller(result) is None
     frozen = Frozen(1)
     assert make_proxy(_delegate, obj=frozen).same() is frozen
+
+
+def test_an_in_place_operator_with_a_proxy_of_the_object_itself() -> None:
+    """``p += p`` is ``l += l``: the proxy was asked for ``__radd__``, which
+    made a new list, so ``p`` became a plain list and ``l`` stayed as it
+    was. A proxy of the same object, not the same proxy, too."""
+    items = [1, 2]
+    p = make_proxy(_delegate, obj=items)
+    p += p
+    assert items == [1, 2, 1, 2]
+    assert get_controller(p) is not None
+    numbers = {1, 2}
+    p = make_proxy(_delegate, obj=numbers)
+    p -= make_proxy(_delegate, obj=numbers)
+    assert numbers == set()
+    assert get_controller(p) is not None
+    real = bytearray(b"ab")
+    data = bytearray(b"ab")
+    p = make_proxy(_delegate, obj=data)
+    with pytest.raises(BufferError) as expected:
+        real += real
+    with pytest.raises(BufferError) as got:
+        p += p
+    assert str(got.value) == str(expected.value)
+    assert data == real
+
+
+def test_an_in_place_operator_with_a_proxy_of_another_object_makes_a_new_one() -> None:
+    """docs/proxy.md: for ``x += y`` with ``y`` a proxy, CPython asks
+    ``y.__radd__`` first: so ``l += p`` makes a new list, as do
+    ``set |=``, ``-=`` and ``bytearray +=``; and so does ``x += y`` when
+    ``x`` is a ``make_proxy`` too."""
+    for obj, other, operation in [
+        ([1], [2], operator.iadd),
+        ({1}, {2}, operator.ior),
+        ({1, 2}, {2}, operator.isub),
+        (bytearray(b"a"), bytearray(b"b"), operator.iadd),
+    ]:
+        before = copy.copy(obj)
+        expected = operation(copy.copy(obj), other)
+        result = operation(obj, make_proxy(_delegate, obj=other))
+        assert result is not obj
+        assert result == expected
+        assert obj == before
+        x = make_proxy(_delegate, obj=obj)
+        result = operation(x, make_proxy(_delegate, obj=other))
+        assert get_controller(result) is None
+        assert result == expected
+        assert obj == before
+
+
+def test_a_builtin_method_reads_a_proxy_of_its_object_as_it_grows() -> None:
+    """docs/proxy.md: ``p.extend(p)`` runs ``list.extend`` on the object,
+    which reads the proxy, so the object, as it grows (without end: here
+    the proxy's iterator stops after six items); a real list copies
+    itself first. A deque refuses."""
+
+    def bounded(operation: ProxyOperation) -> Any:
+        result = operation.delegate()
+        if operation.opname == "__iter__":
+            return itertools.islice(result, 6)
+        return result
+
+    items = [1, 2]
+    p = make_proxy(bounded, obj=items)
+    p.extend(p)
+    assert items == [1, 2, 1, 2, 1, 2, 1, 2]
+    queue = collections.deque([1, 2])
+    p = make_proxy(_delegate, obj=queue)
+    with pytest.raises(RuntimeError, match="deque mutated during iteration"):
+        p.extend(p)

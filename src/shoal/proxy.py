@@ -34,7 +34,9 @@ from ._tproxy import (
     BINARY_OPERATORS,
     NO_KWARGS,
     get_controller,
+    _slot,
     new_proxy,
+    proxied_type,
     proxy_class,
     tproxy,
 )
@@ -120,11 +122,38 @@ _DELEGATE: dict[str, Callable[..., Any]] = {
     "__ceil__": math.ceil,
     "__fspath__": os.fspath,
 }
+
+
+def _object_of(value: Any) -> Any:
+    """The object that ``value``, if a proxy made by :func:`make_proxy`,
+    stands for, or None."""
+    cls = type(value)
+    if proxied_type(cls) is None:
+        return None
+    pair = _slot(cls, "_shoal_obj").__get__(value)
+    return None if pair is None else pair[1]
+
+
+def _in_place(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``x op= y`` on the object: with the object itself for a proxy of it.
+    ``p += p`` is ``l += l``, where a list's in-place concatenation extends
+    it with a copy of itself; the proxy would have CPython ask it for
+    ``__radd__`` first (see docs/proxy.md, "In-place operators with a proxy
+    on the right"), and leave ``l`` as it was."""
+
+    def perform(obj: Any, other: Any) -> Any:
+        if other is not obj and _object_of(other) is obj:
+            other = obj
+        return op(obj, other)
+
+    return perform
+
+
 for _op in (op for op in BINARY_OPERATORS if op not in ("divmod", "pow")):
     _plain = getattr(operator, f"{_op}_" if _op in ("and", "or") else _op)
     _DELEGATE[f"__{_op}__"] = _plain
     _DELEGATE[f"__r{_op}__"] = _reflected(_plain)
-    _DELEGATE[f"__i{_op}__"] = getattr(operator, f"i{_op}")
+    _DELEGATE[f"__i{_op}__"] = _in_place(getattr(operator, f"i{_op}"))
 
 # These return an awaitable: what it gives when awaited, if the object
 # itself, becomes the proxy (``async with p as v``, as ``with`` does).
