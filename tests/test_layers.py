@@ -28,6 +28,7 @@ LAYERS = {
     "_sync": 5,
     "_io": 5,
     "_buffered": 5,
+    "_resolve": 5,
     "_pipe": 6,
     "socket": 6,
     "subprocess": 7,

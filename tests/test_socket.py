@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fractions
 import logging
 import select
+import socket as stdlib
 import sys
 import tempfile
 import time
@@ -1201,3 +1203,283 @@ def test_a_socket_file_for_reading_and_writing_has_one_reader_and_one_writer() -
             return reader.get(timeout=5)
 
     assert shoal.run(main) == b"pong\n"
+
+
+def _outcome(call: Callable[..., object], *args: object) -> tuple[object, ...]:
+    """What ``call(*args)`` did: ("ok", its value) or (its exception's type,
+    message)."""
+    try:
+        return ("ok", call(*args))
+    except Exception as e:
+        return (type(e), str(e))
+
+
+class _Index:
+    """An integer that is not an int (``__index__``), as numpy's are."""
+
+    def __index__(self) -> int:
+        return 3
+
+    def __repr__(self) -> str:
+        return "_Index()"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        *(float("nan"), float("inf"), float("-inf"), 1e300, 9.3e9, 9223372037),
+        *(2**70, -(2**70), "1", "x", b"1", [1], fractions.Fraction(1, 2)),
+        *(-1, -1e-10, -0.0, None, 0, True, False, 1.5, 1e-12, 0.1 + 0.2),
+        *(9.2e9, 9223372036, _Index()),
+    ],
+    ids=repr,
+)
+def test_settimeout_takes_and_refuses_what_the_stdlibs_does(value: object) -> None:
+    """The stdlib's checks: NaN is ValueError (shoal took it, and a NaN
+    deadline stopped every timer of the hub), infinity and anything past
+    2**63 ns OverflowError, a str TypeError (shoal took "1"), with the same
+    messages; and the same value back (rounded up to nanoseconds)."""
+    with stdlib.socket() as theirs, socket.socket() as ours:
+        for s in (theirs, ours):
+            s.settimeout(7)
+        want = _outcome(lambda: (theirs.settimeout(value), theirs.gettimeout()))  # type: ignore[arg-type]
+        got = _outcome(lambda: (ours.settimeout(value), ours.gettimeout()))  # type: ignore[arg-type]
+        assert got == want
+        assert ours.gettimeout() == theirs.gettimeout()  # a refused one changes nothing
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        float("nan"),
+        1e300,
+        0.0,
+        "x",
+        b"",
+        None,
+        2**70,
+        -(2**70),
+        -1,
+        2,
+        0,
+        True,
+        False,
+        _Index(),
+    ],
+    ids=repr,
+)
+def test_setblocking_takes_and_refuses_what_the_stdlibs_does(flag: object) -> None:
+    """An integer (``__index__``) that fits a C long, as the stdlib's: shoal
+    took any value, by its truth (setblocking("x") made a socket blocking)."""
+    with stdlib.socket() as theirs, socket.socket() as ours:
+        for s in (theirs, ours):
+            s.settimeout(7)
+
+        def call(s: stdlib.socket) -> object:
+            s.setblocking(flag)  # type: ignore[arg-type]
+            return s.gettimeout(), s.getblocking()
+
+        assert _outcome(lambda: call(ours)) == _outcome(lambda: call(theirs))
+        assert ours.gettimeout() == theirs.gettimeout()
+
+
+def test_settimeout_and_setblocking_on_a_closed_socket_are_ebadf() -> None:
+    """As the stdlib's, whose calls set the descriptor's mode."""
+    for make in (stdlib.socket, socket.socket):
+        s = make()
+        s.close()
+        for call, arg in [(s.settimeout, 1), (s.settimeout, None), (s.setblocking, 1)]:
+            with pytest.raises(OSError, match="Bad file descriptor") as info:
+                call(arg)
+            assert info.value.errno == errno.EBADF
+
+
+_ADDRESSES = [
+    *("str", 5, None, ["127.0.0.1", 9], ("127.0.0.1",), ("127.0.0.1", 9, 0)),
+    *(("127.0.0.1", 70000), ("127.0.0.1", -1), ("127.0.0.1", 9.5), ("127.0.0.1", "9")),
+    *(("localhost", None), ("localhost", "9"), ("localhost", 9.5)),
+    *(("localhost", 70000), ("localhost", 2**40), ("localhost", _Index())),
+    *((None, 9), (1, 9), ("\x00", 9), ("local\x00host", 9), ("a\udc80", 9)),
+    *(("no.such.host.invalid", "x"), ("no.such.host.invalid", 2**40)),
+    *(("<broadcast>", 9), ("", 9), (b"127.0.0.1", 9), (bytearray(b"localhost"), 9)),
+]
+
+
+@pytest.mark.parametrize("address", _ADDRESSES, ids=repr)
+def test_an_address_gets_the_stdlibs_answer(address: object) -> None:
+    """connect, connect_ex and sendto (with and without flags) of a UDP
+    socket: the stdlib's value, or its exception and message. shoal looked
+    a str up as a host ("Servname not supported"), a port given as a str or
+    None too (("localhost", None) connected to port 0), subscripted an int
+    address, said "connect_ex():" in connect's errors, and connect_ex
+    returned a lookup's error number instead of raising. A malformed
+    address is refused before any lookup, as by the stdlib."""
+    calls: dict[str, Callable[[stdlib.socket], object]] = {
+        "connect": lambda s: s.connect(address),  # type: ignore[arg-type]
+        "connect_ex": lambda s: s.connect_ex(address),  # type: ignore[arg-type]
+        "sendto": lambda s: s.sendto(b"x", address),  # type: ignore[call-overload]
+        "sendto flags": lambda s: s.sendto(b"x", 0, address),  # type: ignore[call-overload]
+    }
+
+    def main() -> None:
+        for name, call in calls.items():
+            with stdlib.socket(stdlib.AF_INET, stdlib.SOCK_DGRAM) as theirs:
+                want = _outcome(call, theirs)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ours:
+                got = _outcome(call, ours)
+            assert (name, got) == (name, want)
+
+    shoal.run(main)
+
+
+def test_a_malformed_address_is_never_looked_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stdlib refuses it before any lookup; shoal looked it up in a
+    thread first."""
+    looked_up: list[object] = []
+
+    def recording(host: object, *args: object, **kwargs: object) -> object:
+        looked_up.append(host)
+        raise AssertionError("looked up")
+
+    monkeypatch.setattr(stdlib, "getaddrinfo", recording)
+
+    def main() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for address in [
+                ("localhost", None),
+                ("localhost", "9"),
+                ("localhost", 2**40),
+                ("localhost", 9, 0),
+                "localhost",
+            ]:
+                with pytest.raises((TypeError, OverflowError)):
+                    s.sendto(b"x", address)
+                with pytest.raises((TypeError, OverflowError)):
+                    s.connect_ex(address)
+
+    shoal.run(main)
+    assert looked_up == []
+
+
+def test_connect_ex_raises_for_a_name_that_does_not_resolve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the stdlib's: connect_ex returns the error number of a connect
+    that failed, not of a lookup (shoal returned -2, EAI_NONAME)."""
+
+    def unknown(*args: object, **kwargs: object) -> object:
+        raise stdlib.gaierror(stdlib.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(stdlib, "getaddrinfo", unknown)
+
+    def main() -> None:
+        with socket.socket() as s:
+            with pytest.raises(socket.gaierror) as info:
+                s.connect_ex(("no.such.host.invalid", 80))
+            assert info.value.errno == socket.EAI_NONAME
+
+    shoal.run(main)
+
+
+def test_connect_ex_returns_the_stdlibs_error_numbers() -> None:
+    """A refused connect and a connect that times out (a listener whose
+    backlog is full drops the SYN): ECONNREFUSED and EWOULDBLOCK, as the
+    stdlib's connect_ex (shoal returned EIO for the timeout); connect of
+    an already connected socket raises EISCONN, connect_ex returns it
+    (shoal took it for success)."""
+
+    def outcomes(make: Callable[[], stdlib.socket]) -> list[object]:
+        got: list[object] = []
+        with stdlib.socket() as listener, stdlib.socket() as closed:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(0)
+            closed.bind(("127.0.0.1", 0))  # bound, not listening: refused
+            with make() as s:
+                s.settimeout(5)
+                got.append(s.connect_ex(closed.getsockname()))
+            with make() as s:
+                s.settimeout(5)
+                # A second connect of a connected socket may report the
+                # first's success (gVisor does); a third is EISCONN.
+                for _ in range(3):
+                    got.append(s.connect_ex(listener.getsockname()))
+                got.append(_outcome(s.connect, listener.getsockname()))
+            fillers = [stdlib.socket() for _ in range(5)]
+            try:
+                for f in fillers:
+                    f.setblocking(False)
+                    f.connect_ex(listener.getsockname())
+                with make() as s:
+                    s.settimeout(0.1)
+                    got.append(s.connect_ex(listener.getsockname()))
+            finally:
+                for f in fillers:
+                    f.close()
+        return got
+
+    want = outcomes(stdlib.socket)
+    assert want[:2] == [errno.ECONNREFUSED, 0]
+    assert want[3] == errno.EISCONN
+    assert want[5] == errno.EWOULDBLOCK
+    assert shoal.run(outcomes, socket.socket) == want
+
+
+@pytest.mark.skipif(not stdlib.has_ipv6, reason="no IPv6")
+def test_an_ipv6_address_by_name_keeps_its_flowinfo_and_scope_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the host of (host, port, flowinfo, scope_id) is looked up; the
+    rest goes to the C call as given (shoal dropped it, so a flowinfo out of
+    range connected), as the stdlib's does for the same address by number."""
+    real = stdlib.getaddrinfo
+
+    def v6(host: object, *args: object, **kwargs: object) -> object:
+        assert host in ("ip6-shoal-test", b"ip6-shoal-test")
+        return real("::1", *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stdlib, "getaddrinfo", v6)
+
+    def answers(mod: object, host: str) -> list[object]:
+        got = []
+        for address in [(host, 9, 2**21), (host, 9, 0, 0), (host, 9, 1, 2, 3)]:
+            with mod.socket(stdlib.AF_INET6, stdlib.SOCK_DGRAM) as s:  # type: ignore[attr-defined]
+                got.append(_outcome(s.connect, address))
+                got.append(_outcome(s.sendto, b"x", address))
+        return got
+
+    try:
+        want = answers(stdlib, "::1")
+    except OSError:  # pragma: no cover - no IPv6 loopback here
+        pytest.skip("no IPv6 loopback")
+    assert shoal.run(answers, socket, "ip6-shoal-test") == want
+
+
+def test_sendmsg_to_a_host_name_resolves_it_in_a_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """sendmsg's address is looked up as sendto's (the C call looked it up
+    itself, blocking the hub's thread)."""
+    import threading
+
+    real = stdlib.getaddrinfo
+    threads: list[threading.Thread] = []
+
+    def recording(*a: object, **kw: object) -> object:
+        threads.append(threading.current_thread())
+        return real(*a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stdlib, "getaddrinfo", recording)
+
+    def main() -> bytes:
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with rx, tx:
+            rx.bind(("127.0.0.1", 0))
+            tx.sendmsg([b"by name"], [], 0, ("localhost", rx.getsockname()[1]))
+            return rx.recv(100)
+
+    assert shoal.run(main) == b"by name"
+    assert threads
+    assert all(t is not threading.main_thread() for t in threads)

@@ -17,14 +17,17 @@ that a tasklet waits on wakes it with ``shoal.ClosedFileError``.
 
 from __future__ import annotations
 
+import _socket
 import errno as _errno
+import operator as _operator
 import os as _os
 import socket as _stdlib
+import struct as _struct
 import sys as _sys
 import time as _time
 import weakref
 from types import ModuleType
-from typing import Any
+from typing import Any, SupportsIndex
 
 from . import _buffered
 from ._bridge import to_thread
@@ -32,6 +35,8 @@ from ._errors import BusyError, ClosedFileError, bomb
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import HubWait, get_hub, hub_wait
 from ._io import new_wait, wait_fd
+from ._resolve import numeric as _numeric
+from ._resolve import resolve as _resolve
 from ._scheduler import Task, get_scheduler
 
 if _sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
@@ -70,12 +75,28 @@ _AF_UNIX = getattr(_stdlib, "AF_UNIX", None)
 _recv = _stdlib.socket.recv
 _recv_into = _stdlib.socket.recv_into
 _send = _stdlib.socket.send
+_sendto = _stdlib.socket.sendto
+#: A socket's family as its C object keeps it, a plain int: ``sock.family``
+#: makes an ``AddressFamily`` (~500 ns, most of what sendto adds).
+_family: Any = _socket.socket.__dict__["family"].__get__
+_settimeout = _stdlib.socket.settimeout
+#: setblocking()'s flag is a C long.
+_LONG = 2 ** (8 * _struct.calcsize("l") - 1)
 
 #: A flag asking a call not to wait (BlockingIOError instead); 0 where the
 #: system has none. A plain int: ``flags & MsgFlag`` would run enum's
 #: Python ``__and__`` at every wait (+25% instructions per echoed message).
 _DONTWAIT = int(getattr(_stdlib, "MSG_DONTWAIT", 0))
-_WAITING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EALREADY)
+#: What a first connect() returns while the connection goes on (EINTR:
+#: it goes on asynchronously), or, for a Unix-domain socket, when the
+#: listener's backlog is full (EAGAIN).
+_CONNECTING = (
+    _errno.EINPROGRESS,
+    _errno.EWOULDBLOCK,
+    _errno.EAGAIN,
+    _errno.EALREADY,
+    _errno.EINTR,
+)
 #: The longest pause between two tries of a Unix-domain connect that found
 #: the listener's backlog full (the first is 1 ms, each next one twice as
 #: long): how late, at most, it notices that the listener accepted.
@@ -124,20 +145,32 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     # -- timeouts -----------------------------------------------------------------
 
     def settimeout(self, value: float | None) -> None:
-        """Seconds a blocking call may wait (None: no limit; 0: never)."""
+        """Seconds a blocking call may wait (None: no limit; 0: never). As
+        the stdlib's, it takes an int or a float, rounded up to nanoseconds,
+        and refuses the rest (NaN: ``ValueError``; more than 2**63 ns:
+        ``OverflowError``; a str: ``TypeError``); once the socket is closed,
+        ``OSError(EBADF)``. Does not switch."""
         if value is not None:
-            value = float(value)
-            if value < 0:
-                raise ValueError(f"Timeout value out of range: {value}")
+            # The stdlib's checks and rounding, on the C socket; a timeout
+            # that is not None leaves the descriptor non-blocking.
+            _settimeout(self, value)
+            value = super().gettimeout()
+        _settimeout(self, 0.0)  # the C calls never wait
         self._shoal_timeout = value
 
     def gettimeout(self) -> float | None:
         """This socket's timeout (see :meth:`settimeout`)."""
         return self._shoal_timeout
 
-    def setblocking(self, flag: bool) -> None:
-        """``setblocking(True)`` is ``settimeout(None)``, False is 0."""
-        self.settimeout(None if flag else 0.0)
+    def setblocking(self, flag: SupportsIndex) -> None:
+        """``setblocking(True)`` is ``settimeout(None)``, False is 0. As the
+        stdlib's, the flag is an integer (``__index__``) that fits a C long.
+        Does not switch."""
+        number = _operator.index(flag)  # TypeError for a float or a str
+        if not -_LONG <= number < _LONG:
+            raise OverflowError("Python int too large to convert to C long")
+        _settimeout(self, 0.0)  # OSError(EBADF) once closed, as the stdlib's
+        self._shoal_timeout = None if number else 0.0
 
     def getblocking(self) -> bool:
         """Whether a blocking call may wait."""
@@ -342,32 +375,59 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         return sock, address
 
     def connect(self, address: Any) -> None:
-        """Connect, resolving a host name without blocking. Switches."""
+        """Connect, looking a host name up without blocking; as the
+        stdlib's, ``shoal.TimeoutError`` (``socket.timeout``) when the
+        timeout runs out. Switches."""
         if self._writer is not None:
             self._check_busy(True)
-        address = _resolve(self.family, self.type, address)
-        err = super().connect_ex(address)
-        if err in (0, _errno.EISCONN):
-            return
-        if err not in _WAITING:
-            raise OSError(err, _os.strerror(err))
-        if self._shoal_timeout == 0.0:
-            raise BlockingIOError(err, _os.strerror(err))
+        address = _resolve(_family(self), address, getaddrinfo)
+        try:
+            super().connect(address)  # its errors say "connect(): ..."
+        except (BlockingIOError, InterruptedError) as e:
+            if self._shoal_timeout == 0.0:
+                raise
+            err = self._connecting(address, e.errno or 0)
+            if err:
+                raise OSError(err, _os.strerror(err)) from None
+
+    def connect_ex(self, address: Any) -> int:
+        """:meth:`connect`, returning the error number of a connect that
+        failed (``EWOULDBLOCK`` when the timeout ran out) instead of raising
+        it, as the stdlib's; a malformed address and a failed lookup raise.
+        Switches."""
+        if self._writer is not None:
+            self._check_busy(True)
+        address = _resolve(_family(self), address, getaddrinfo)
+        err: int = super().connect_ex(address)
+        if err not in _CONNECTING or self._shoal_timeout == 0.0:
+            return err
+        try:
+            return self._connecting(address, err)
+        except _TimeoutError:
+            return _errno.EWOULDBLOCK  # as CPython's
+        except OSError as e:  # closed meanwhile (ClosedFileError)
+            if e.errno is None:
+                raise
+            return e.errno
+
+    def _connecting(self, address: Any, err: int) -> int:
+        """Wait for a connect whose first try returned ``err`` (one of
+        ``_CONNECTING``); its error number, 0 once connected.
+        ``shoal.TimeoutError`` when the timeout runs out. Switches."""
         if err == _errno.EAGAIN and self.family == _AF_UNIX:
-            self._connect_again(address)
-            return
+            return self._connect_again(address)
         self._wait_writable(self._shoal_timeout)
         err = self.getsockopt(_stdlib.SOL_SOCKET, _stdlib.SO_ERROR)
-        if err:
-            raise OSError(err, _os.strerror(err))
+        return 0 if err == _errno.EISCONN else err
 
-    def _connect_again(self, address: Any) -> None:
+    def _connect_again(self, address: Any) -> int:
         """A Unix-domain connect found the listener's backlog full (EAGAIN):
         nothing is in progress, and the socket is writable meanwhile, so
         there is nothing to wait for on the loop. Try again after a pause
         (growing to ``_CONNECT_BACKOFF``) until it connects, as the stdlib's
-        blocking connect waits in the kernel; ``shoal.TimeoutError`` once the
-        socket's timeout has passed. Switches."""
+        blocking connect waits in the kernel; its error number, 0 once
+        connected; ``shoal.TimeoutError`` once the socket's timeout has
+        passed. Switches."""
         timeout = self._shoal_timeout
         deadline = None if timeout is None else _time.monotonic() + timeout
         pause = 0.001
@@ -382,9 +442,9 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             self._pause(pause)
             err = super().connect_ex(address)
             if err in (0, _errno.EISCONN):
-                return
+                return 0
             if err != _errno.EAGAIN:
-                raise OSError(err, _os.strerror(err))
+                return err
             pause = min(pause * 2, _CONNECT_BACKOFF)
 
     def _pause(self, seconds: float) -> None:
@@ -404,14 +464,6 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             pass  # the pause is over
         finally:
             self._writer = None
-
-    def connect_ex(self, address: Any) -> int:
-        """:meth:`connect`, returning an error number instead of raising."""
-        try:
-            self.connect(address)
-        except OSError as e:
-            return e.errno or _errno.EIO
-        return 0
 
     # recv, recv_into, send and sendall are the hot paths: the C method
     # first, the waiting only when it would block. Each read (write) first
@@ -540,20 +592,25 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
                 blocked = True
 
     def sendto(self, data: Any, *args: Any) -> int:
-        """Send a datagram. Switches if it waits."""
+        """Send a datagram (``sendto(data[, flags], address)``), looking a
+        host name up without blocking. Switches if it looks up or waits."""
         if self._writer is not None:
             self._check_busy(True)
-        if args:  # (address) or (flags, address)
-            *flags, address = args
-            args = (*flags, _resolve(self.family, self.type, address))
-        n: int = self._retry(True, _flags(args, 0, 2), super().sendto, data, *args)
+        if len(args) == 1:
+            args = (_resolve(_family(self), args[0], getaddrinfo),)
+        elif len(args) == 2:
+            args = (args[0], _resolve(_family(self), args[1], getaddrinfo))
+        n: int = self._retry(True, _flags(args, 0, 2), _sendto, self, data, *args)
         return n
 
     def sendmsg(self, *args: Any) -> int:
         """Send data and ancillary data (``buffers[, ancdata[, flags[,
-        address]]]``), as the stdlib's. Switches if it waits."""
+        address]]]``), as the stdlib's, looking a host name up without
+        blocking. Switches if it looks up or waits."""
         if self._writer is not None:
             self._check_busy(True)
+        if len(args) == 4:
+            args = (*args[:3], _resolve(_family(self), args[3], getaddrinfo))
         n: int = self._retry(True, _flags(args, 2), super().sendmsg, *args)
         return n
 
@@ -607,26 +664,6 @@ class _Connecting(_Readiness):
 
     def __str__(self) -> str:
         return f"{self.sock()!r} to connect (the listener's backlog is full)"
-
-
-def _numeric(host: Any) -> bool:
-    if host is None or host == "":
-        return True
-    for family in (_stdlib.AF_INET, _stdlib.AF_INET6):
-        try:
-            _stdlib.inet_pton(family, str(host).split("%")[0])
-            return True
-        except OSError:
-            pass
-    return False
-
-
-def _resolve(family: int, type: int, address: Any) -> Any:
-    """An (host, port, ...) address with its host name resolved."""
-    if family not in (_stdlib.AF_INET, _stdlib.AF_INET6) or _numeric(address[0]):
-        return address
-    infos = getaddrinfo(address[0], address[1], family, type)
-    return infos[0][4]
 
 
 def getaddrinfo(
