@@ -431,3 +431,75 @@ def test_a_pending_asyncio_task_is_no_deadlock_and_one_after_it_is(loop: str) ->
         "set by the asyncio task",
         "deadlock once the task is done",
     ]
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("how", ["kill", "timeout"])
+def test_to_thread_calls_given_up_before_they_started_never_run(
+    loop: str, how: str
+) -> None:
+    """The pool (two threads here) has started two calls and holds 38 in
+    its queue when their tasklets give up (killed, or timed out): those 38
+    never run (shoal ran them anyway, after shoal.run had returned); the two
+    that started run on to their end, and shoal.run waits for them and ends
+    the pool's threads, as asyncio.run does."""
+    started: list[int] = []
+    finished: list[int] = []
+    threads: set[threading.Thread] = set()
+    gate = threading.Event()
+
+    def work(i: int) -> None:
+        threads.add(threading.current_thread())
+        started.append(i)
+        gate.wait(10)
+        time.sleep(0.01)
+        finished.append(i)
+
+    def call(i: int) -> None:
+        if how == "timeout":
+            with shoal.move_on_after(0.05):
+                shoal.to_thread(work, i)
+        else:
+            shoal.to_thread(work, i)
+
+    def main() -> None:
+        pool = concurrent.futures.ThreadPoolExecutor(2)
+        asyncio.get_running_loop().set_default_executor(pool)
+        tasklets = [shoal.spawn(call, i) for i in range(40)]
+        while len(started) < 2:
+            shoal.sleep(0.001)
+        for t in tasklets:
+            if how == "kill":
+                t.kill()
+            else:
+                t.join()
+        gate.set()
+
+    shoal.run(main, loop=loop)
+    assert len(started) == 2
+    assert sorted(finished) == sorted(started)
+    assert [t for t in threads if t.is_alive()] == []
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_run_waits_for_a_started_to_thread_call_and_ends_the_pool(loop: str) -> None:
+    """The loop's own pool: a call whose tasklet was killed after it started
+    runs on to its end, and shoal.run returns only then, the pool's threads
+    ended (they outlived the run)."""
+    threads: list[threading.Thread] = []
+    finished: list[bool] = []
+
+    def work() -> None:
+        threads.append(threading.current_thread())
+        time.sleep(0.1)
+        finished.append(True)
+
+    def main() -> None:
+        t = shoal.spawn(shoal.to_thread, work)
+        while not threads:
+            shoal.sleep(0.001)
+        t.kill()
+
+    shoal.run(main, loop=loop)
+    assert finished == [True]
+    assert not threads[0].is_alive()

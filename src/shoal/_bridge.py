@@ -6,7 +6,9 @@ asyncio future on the hub's loop, with a done callback. Only the calling
 tasklet waits; the others run meanwhile. A wait given up (kill, timeout)
 ignores a late completion (``Hub.wake_if``); the future itself is left to
 finish (a thread cannot be stopped) or, for an asyncio task started by
-``await_``, cancelled and waited for.
+``await_``, cancelled and waited for. A ``to_thread`` call given up before
+its thread took it never runs; one that started runs on, and the end of
+``shoal.run`` waits for it, as ``asyncio.run`` does.
 """
 
 from __future__ import annotations
@@ -75,14 +77,57 @@ def wait_future(
 
 
 def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run ``fn(*args, **kwargs)`` in the hub loop's thread pool, with this
-    tasklet's context variables; only this tasklet waits. Returns its result
-    or raises its exception. A killed tasklet stops waiting; the thread runs
-    on to its end. Switches.
+    """Run ``fn(*args, **kwargs)`` in the hub loop's thread pool (its default
+    executor), with this tasklet's context variables; only this tasklet
+    waits. Returns its result or raises its exception. A tasklet that gives
+    up (killed, timed out) stops waiting: a call still queued in the pool
+    then never runs; one that started runs on to its end, and the end of
+    ``shoal.run`` waits for it (as ``asyncio.run`` waits for the calls of
+    ``asyncio.to_thread``). Switches.
     """
     hub = get_hub()
-    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-    return wait_future(hub.loop.run_in_executor(None, call))
+    call = _Call(contextvars.copy_context(), fn, args, kwargs)
+    future = hub.loop.run_in_executor(None, call)
+    try:
+        value: T = wait_future(future)
+    except BaseException:
+        # The pool drops the call if it is still queued when the loop
+        # passes the cancel on (the next round); until then, the flag.
+        call.given_up = True
+        future.cancel()
+        raise
+    return value
+
+
+class _Call:
+    """A ``to_thread`` call, in the pool's queue until a thread takes it:
+    it does not run if its caller gave up meanwhile."""
+
+    __slots__ = ("args", "context", "fn", "given_up", "kwargs")
+
+    def __init__(
+        self,
+        context: contextvars.Context,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.context = context
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.given_up = False
+
+    def __call__(self) -> Any:
+        """In a thread of the pool. The flag is read once: a call that got
+        past it has started, and runs to its end."""
+        if self.given_up:
+            return None  # its future is cancelled: nobody reads this
+        return self.context.run(self.fn, *self.args, **self.kwargs)
+
+    def __repr__(self) -> str:
+        state = " given up" if self.given_up else ""
+        return f"<to_thread call of {self.fn!r}{state}>"
 
 
 def await_(awaitable: Awaitable[T], timeout: float | None = None) -> T:

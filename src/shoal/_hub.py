@@ -337,8 +337,11 @@ def finish_asyncio(s: Scheduler) -> None:
     """At the end of ``shoal.run``, as at the end of ``asyncio.run``: cancel
     the asyncio tasks still pending on the hub's loop and wait until they
     have ended (their ``finally`` blocks run, in the loop), hand those that
-    failed otherwise to the loop's exception handler, and shut the loop's
-    async generators down. From the main tasklet. Switches."""
+    failed otherwise to the loop's exception handler, shut the loop's
+    async generators down, then its default executor (``to_thread``'s
+    pool): wait, without a limit as ``asyncio.run`` does, for the calls
+    that are running, and for its threads to end. From the main tasklet.
+    Switches."""
     hub = s.hub
     if hub is None or hub.loop.is_closed():
         return
@@ -358,6 +361,9 @@ def finish_asyncio(s: Scheduler) -> None:
                 }
             )
     _wait_done(s, hub, loop.create_task(loop.shutdown_asyncgens()))
+    # The pool's threads would outlive the run (closing the loop does not
+    # wait for them), running calls still queued that nobody waits for.
+    _wait_done(s, hub, loop.create_task(loop.shutdown_default_executor()))
 
 
 def _wait_done(s: Scheduler, hub: Hub, future: asyncio.Future[Any]) -> None:
