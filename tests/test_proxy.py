@@ -7,6 +7,7 @@ import abc
 import array
 import asyncio
 import collections
+import collections.abc
 import contextlib
 import copy
 import dataclasses
@@ -2184,3 +2185,60 @@ def test_a_builtin_method_reads_a_proxy_of_its_object_as_it_grows() -> None:
     p = make_proxy(_delegate, obj=queue)
     with pytest.raises(RuntimeError, match="deque mutated during iteration"):
         p.extend(p)
+
+
+class Made:
+    @classmethod
+    def create(cls) -> str:
+        return f"made by {cls.__name__}"
+
+
+class MadeToo(Made):
+    @classmethod
+    def create(cls) -> str:
+        return "too, then " + super().create()
+
+    @classmethod
+    def bare(cls) -> MadeToo:
+        return object.__new__(cls)
+
+    @classmethod
+    def itself(cls) -> type[MadeToo]:
+        return cls
+
+
+def test_a_classmethod_of_a_proxied_class_runs_on_the_class() -> None:
+    """It ran with the proxy as ``cls``: ``super()`` and
+    ``object.__new__(cls)`` refused it."""
+    seen: list[str] = []
+    p = make_proxy(_seeing(seen), obj=MadeToo)
+    assert p.create() == "too, then made by MadeToo"
+    assert type(p.bare()) is MadeToo
+    assert p.itself() is p
+    assert seen == [
+        "__getattribute__ create",
+        "__getattribute__ bare",
+        "__getattribute__ itself",
+    ]
+
+
+def test_a_proxied_class_cannot_be_subclassed_and_says_so() -> None:
+    p = make_proxy(_delegate, obj=MadeToo)
+    with pytest.raises(
+        TypeError, match=r"^class D: a proxy of a class cannot be subclassed"
+    ):
+
+        class D(p):  # type: ignore[misc, valid-type]
+            pass
+
+
+def test_a_proxied_class_as_the_first_argument_of_issubclass() -> None:
+    """docs/proxy.md: Python takes it for an object with ``__bases__``."""
+    p = make_proxy(_delegate, obj=MadeToo)
+    assert issubclass(p, Made)
+    assert not issubclass(p, MadeToo)
+    assert not issubclass(make_proxy(_delegate, obj=list), (int, list))
+    with pytest.raises(TypeError, match=r"^issubclass\(\) arg 1 must be a class$"):
+        issubclass(make_proxy(_delegate, obj=list), collections.abc.Sequence)
+    with pytest.raises(TypeError, match=r"not subscriptable$"):
+        make_proxy(_delegate, obj=list)[int]

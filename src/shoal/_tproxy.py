@@ -389,6 +389,12 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
         setattr_ = set_
 
     def refuse_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        if issubclass(t, type) and len(args) == 3 and isinstance(args[1], tuple):
+            # class D(P): Python asks the base's type, the proxy class.
+            raise TypeError(
+                f"class {args[0]}: a proxy of a class cannot be subclassed;"
+                f" derive from the class itself"
+            )
         raise TypeError(
             f"proxy classes are not instantiated directly: use "
             f"shoal.proxy.tproxy({t.__qualname__}, controller)"

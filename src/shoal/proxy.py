@@ -243,9 +243,11 @@ def _rebinds(t: type) -> bool:
     derives from its type, and they would read the proxy's empty ``args``),
     and a class with its own ``__setattr__``, ``__delattr__`` or
     ``__getattribute__``, which its methods bypass with ``object``'s
-    (``object.__setattr__(self, ...)``, as a frozen dataclass does). Their
-    methods run on the object (see :class:`_MethodOfObject`)."""
-    return not issubclass(t, BaseException) and all(
+    (``object.__setattr__(self, ...)``, as a frozen dataclass does). Nor
+    for a class (``t`` is a metaclass): what is bound to a class is a
+    classmethod, whose ``super()`` and ``object.__new__(cls)`` need a real
+    class. Their methods run on the object (see :class:`_MethodOfObject`)."""
+    return not issubclass(t, (BaseException, type)) and all(
         type(getattr(t, name)) is _SLOT_WRAPPER
         for name in ("__getattribute__", "__setattr__", "__delattr__")
     )
