@@ -360,10 +360,16 @@ def finish_asyncio(s: Scheduler) -> None:
                     "task": task,
                 }
             )
-    _wait_done(s, hub, loop.create_task(loop.shutdown_asyncgens()))
-    # The pool's threads would outlive the run (closing the loop does not
-    # wait for them), running calls still queued that nobody waits for.
-    _wait_done(s, hub, loop.create_task(loop.shutdown_default_executor()))
+    _wait_done(s, hub, loop.create_task(_shut_down(loop)))
+
+
+async def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
+    """The loop's async generators, then its default executor: the pool's
+    threads would outlive the run (closing the loop does not wait for
+    them), running calls still queued that nobody waits for. One task, so
+    that a run pays one round of the loop for both."""
+    await loop.shutdown_asyncgens()
+    await loop.shutdown_default_executor()
 
 
 def _wait_done(s: Scheduler, hub: Hub, future: asyncio.Future[Any]) -> None:
