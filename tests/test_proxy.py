@@ -1400,8 +1400,9 @@ class Repeated(list[int]):
         lambda: {"a": 1},
         lambda: {1},
         lambda: range(3),
+        lambda: list[int],  # item access, a mapping's: no sequence methods
     ],
-    ids=["None", "function", "object", "date", "dict", "set", "range"],
+    ids=["None", "function", "object", "date", "dict", "set", "range", "alias"],
 )
 def test_in_place_multiplication_by_a_sequence_of_a_type_with_no_multiplication(
     make: Callable[[], Any],
@@ -2242,3 +2243,25 @@ def test_a_proxied_class_as_the_first_argument_of_issubclass() -> None:
         issubclass(make_proxy(_delegate, obj=list), collections.abc.Sequence)
     with pytest.raises(TypeError, match=r"not subscriptable$"):
         make_proxy(_delegate, obj=list)[int]
+
+
+@pytest.mark.parametrize("make", ["tproxy", "make_proxy"])
+def test_with_traceback_sets_the_proxys_own_traceback_and_returns_it(make: str) -> None:
+    """It set the object's traceback (a make_proxy's), which
+    ``p.__traceback__``, the proxy's own, did not show, and returned the
+    object."""
+    try:
+        raise ValueError("tb")
+    except ValueError as e:
+        tb = e.__traceback__
+    real = ValueError("v")
+    if make == "tproxy":
+        p = tproxy(ValueError, Recorder())
+    else:
+        p = make_proxy(_delegate, obj=real)
+    assert p.with_traceback(tb) is p
+    assert p.__traceback__ is tb
+    assert real.__traceback__ is None
+    with pytest.raises(ValueError) as caught:
+        raise p.with_traceback(None)
+    assert caught.value is p

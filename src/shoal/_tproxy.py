@@ -138,6 +138,10 @@ _TEXT_CONVERSIONS = [
     "__round__",
 ]
 _CONTAINER = ("__len__", "__getitem__", "__contains__", "__setitem__", "__delitem__")
+# What a builtin type without sequence methods (CPython: no tp_as_sequence)
+# lacks: item access alone is a mapping's (list[int]'s __getitem__); a +
+# without a reflected + is a sequence's concatenation.
+_SEQUENCE = ("__len__", "__contains__", "__setitem__", "__delitem__")
 # The special methods a proxy class may forward: a type that sets one to
 # None gets a None there too. (__hash__ = None is handled on its own.)
 _SPECIAL = frozenset(
@@ -208,7 +212,8 @@ def _refuse(message: str) -> Callable[..., Any]:
 
 def _repeat_in_place(c_name: str) -> Callable[[Any, Any], Any]:
     """``x *= y`` for a proxy of builtin type ``c_name`` that has neither
-    ``*`` nor sequence methods (None, a function, object). For a real one
+    ``*`` nor sequence methods (None, a function, object, ``list[int]``,
+    whose ``__getitem__`` is a mapping's). For a real one
     CPython asks y's ``*``, then repeats a sequence y x times (which needs
     ``x.__index__``: "can't multiply sequence by non-int of type
     'NoneType'"), as for ``x * y``; a class made at run time, as the proxy's
@@ -355,8 +360,15 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
             f"'{c_name}' object does not support item assignment"
         )
         ns["__delitem__"] = _refuse(f"'{c_name}' object does not support item deletion")
-        if not any(_has(t, f"__{form}mul__") for form in ("", "r", "i")):
-            ns["__imul__"] = _repeat_in_place(c_name)
+    if (
+        static
+        and not any(_has(t, n) for n in _SEQUENCE)
+        and not (_has(t, "__add__") and not _has(t, "__radd__"))
+        and not any(_has(t, f"__{form}mul__") for form in ("", "r", "i"))
+    ):
+        # No sequence methods (item access, if any, is a mapping's, as for
+        # list[int]): see _repeat_in_place.
+        ns["__imul__"] = _repeat_in_place(_c_name(t))
     for name in _SPECIAL:
         if _lookup(t, name) is None:
             # Python's "not supported" (``__iter__ = None``): CPython then
@@ -372,7 +384,9 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
         def getattribute(self: Any, name: str) -> Any:
             if name == "__class__":
                 return t
-            if name in _OWN_EXCEPTION_STATE:
+            if name in _OWN_EXCEPTION_STATE or name == "with_traceback":
+                # with_traceback sets the proxy's own __traceback__, and
+                # returns the proxy, as an exception returns itself.
                 return own_get(self, name)
             return get(self, name)
 
