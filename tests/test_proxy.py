@@ -1851,6 +1851,14 @@ _mutations(
     nested_by_index=lambda x: x[x.index([2])].append(9),
 )
 _mutations(
+    lambda: collections.defaultdict(
+        list, {"a": [1], "cfg": collections.defaultdict(dict)}
+    ),
+    missing=lambda d: d["new"],
+    nested_missing=lambda d: d["cfg"]["x"],
+    missing_then_append=lambda d: d["new"].append(1),
+)
+_mutations(
     lambda: {1, 2},
     add=lambda s: s.add(3),
     discard=lambda s: s.discard(1),
@@ -1900,6 +1908,7 @@ READINGS: list[tuple[Any, Callable[[Any], Any]]] = [
     ),
     ([3, 1, [2]], lambda x: ([i for i in x if i != [2]], next(reversed(x))[0])),
     ([3, 1, [2]], lambda x: (x < [4], x == [3, 1, [2]], f"{x}", list(x.copy()))),
+    (collections.defaultdict(list, {"a": [1]}), lambda d: (d["a"][0], len(d))),
     ({1, 2}, lambda s: (1 in s, len(s), sorted(s), s.issubset({1, 2, 3}))),
     ({1, 2}, lambda s: (set(s | {3}), set(s & {1}), set(s - {1}), set(s ^ {1}))),
     ({1, 2}, lambda s: (set(s.union({3})), s.isdisjoint({5}), s == {1, 2})),
