@@ -2274,3 +2274,67 @@ def test_with_traceback_sets_the_proxys_own_traceback_and_returns_it(make: str) 
     with pytest.raises(ValueError) as caught:
         raise p.with_traceback(None)
     assert caught.value is p
+
+
+class OwnReads:
+    """A class with its own __getattribute__, which its methods bypass."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("secret"):
+            raise AttributeError(name)
+        return object.__getattribute__(self, name)
+
+    def record(self, item: str) -> OwnReads:
+        object.__getattribute__(self, "log").append(item)
+        object.__setattr__(self, "secret", item)
+        return self
+
+
+class OwnDeletes:
+    """A class with its own __delattr__, which its methods bypass."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.temporary = 1
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{name} cannot be deleted")
+
+    def record(self, item: str) -> OwnDeletes:
+        self.log.append(item)
+        object.__delattr__(self, "temporary")
+        return self
+
+
+@pytest.mark.parametrize("cls", [OwnReads, OwnDeletes])
+def test_methods_of_a_class_with_its_own_getattribute_or_delattr_run_on_the_object(
+    cls: type[Any],
+) -> None:
+    """As for a class with its own __setattr__: bound to the proxy, their
+    ``object.__getattribute__(self, ...)`` and ``object.__delattr__(self,
+    ...)`` would act on the proxy itself."""
+    obj = cls()
+    seen: list[str] = []
+    p = make_proxy(_seeing(seen), obj=obj)
+    assert p.record("a") is p
+    assert object.__getattribute__(obj, "log") == ["a"]
+    assert seen == ["__getattribute__ record"]  # the method ran on the object
+
+
+def test_three_argument_pow_never_asks_the_proxy() -> None:
+    """docs/proxy.md: CPython never calls ``__rpow__`` for ``pow(a, p,
+    m)``, for any class written in Python: a proxy of an int second or
+    third is refused as any such object is."""
+    rec = Recorder(answer=1)
+    p = tproxy(int, rec)
+    q = make_proxy(_delegate, obj=3)
+    for args in [(2, p, 5), (2, 3, p), (2, q, 5), (2, 3, q)]:
+        with pytest.raises(
+            TypeError, match=r"^unsupported operand type\(s\) for \*\* or pow\(\)"
+        ):
+            pow(*args)
+    assert rec.ops == []
+    assert pow(q, 2, 5) == pow(3, 2, 5)
