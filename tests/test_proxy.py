@@ -2338,3 +2338,19 @@ def test_three_argument_pow_never_asks_the_proxy() -> None:
             pow(*args)
     assert rec.ops == []
     assert pow(q, 2, 5) == pow(3, 2, 5)
+
+
+def test_make_proxy_of_none_needs_its_type_and_says_so() -> None:
+    """``obj=None`` is no object: the message said "got neither" although
+    obj was given."""
+    with pytest.raises(
+        TypeError,
+        match=r"got obj=None and no type: to proxy None, pass type=type\(None\)$",
+    ):
+        make_proxy(_delegate, obj=None)
+    with pytest.raises(TypeError, match=r"got obj=None and no type"):
+        make_proxy(_delegate)
+    p = make_proxy(_delegate, type=type(None), obj=None)
+    assert p.__class__ is type(None)
+    assert not p
+    assert repr(p) == "None"

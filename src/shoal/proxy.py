@@ -489,14 +489,18 @@ def make_proxy(
     """A proxy of ``obj`` (or of an instance of ``type``) whose every
     operation calls ``controller(operation)`` with a :class:`ProxyOperation`
     and returns its result; ``operation.delegate()`` performs it on ``obj``.
-    ``type`` defaults to ``obj``'s (for a proxy, its ``__class__``). Does
+    ``type`` defaults to ``obj``'s (for a proxy, its ``__class__``); obj
+    None is no object, so a proxy of None needs ``type=type(None)``. Does
     not switch (the controller may)."""
     if not callable(controller):
         raise TypeError(f"make_proxy() needs a callable controller, got {controller!r}")
     if type is None:
         if obj is None:
+            # None is also obj's default, "no object": proxying None takes
+            # its type, as a proxy of a type with no object does.
             raise TypeError(
-                "make_proxy() needs a type or an obj (or both), got neither"
+                "make_proxy() needs a type or an obj (or both), got obj=None"
+                " and no type: to proxy None, pass type=type(None)"
             )
         type = obj.__class__
     cls = proxy_class(type, _operation_class)
