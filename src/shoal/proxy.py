@@ -33,8 +33,8 @@ from ._forward import delegate
 from ._tproxy import (
     BINARY_OPERATORS,
     NO_KWARGS,
-    get_controller,
     _slot,
+    get_controller,
     new_proxy,
     proxied_type,
     proxy_class,
