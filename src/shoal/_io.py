@@ -9,18 +9,25 @@ so callers that may share one (sockets) refuse a second waiter with
 Closing a descriptor that a tasklet waits on must first take it out of the
 loop, and the waiter must hear of it: ``wait_fd`` takes a ``HubWait`` made
 by the caller, which keeps it, and ``HubWait.abort`` ends such a wait with
-an exception.
+an exception. ``Readiness`` says what a socket's waiter awaits, and
+``busy_error`` is the error for a second one.
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Iterable
+from typing import Any
 
+from ._errors import BusyError
 from ._hub import HubWait, get_hub, hub_wait
-from ._scheduler import get_scheduler
+from ._scheduler import Task, get_scheduler
 
 __all__ = [
+    "Connecting",
+    "Readiness",
+    "busy_error",
     "new_wait",
     "wait_any",
     "wait_fd",
@@ -84,3 +91,37 @@ def wait_on(
         raise
     ready: int = hub_wait(s, wait, timeout)
     return ready
+
+
+def busy_error(sock: Any, other: Task, writing: bool) -> BusyError:
+    """The error for a second reader (writer) of ``sock``."""
+    doing = "written" if writing else "read"
+    return BusyError(f"{sock!r} is already being {doing} by {other!r}")
+
+
+class Readiness:
+    """What a socket's waiter awaits, formatted only when shown. It refers
+    to the socket weakly: the socket keeps its reader's ``HubWait``, and a
+    cycle would leave an unclosed socket to the cycle collector."""
+
+    __slots__ = ("sock", "writing")
+
+    def __init__(self, sock: Any, writing: bool) -> None:
+        self.sock = weakref.ref(sock)
+        self.writing = writing
+
+    def __str__(self) -> str:
+        what = "writable" if self.writing else "readable"
+        return f"{self.sock()!r} to be {what}"
+
+
+class Connecting(Readiness):
+    """What a Unix-domain connect to a full backlog awaits between tries."""
+
+    __slots__ = ()
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__(sock, True)
+
+    def __str__(self) -> str:
+        return f"{self.sock()!r} to connect (the listener's backlog is full)"

@@ -17,7 +17,7 @@ import socket as _stdlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["numeric", "resolve"]
+__all__ = ["call_flags", "numeric", "resolve"]
 
 #: Plain ints, as the families the socket passes.
 _AF_INET = int(_stdlib.AF_INET)
@@ -119,3 +119,12 @@ def _fits_int(value: Any) -> bool:
     except Exception:
         return False
     return -(2**31) <= number < 2**31
+
+
+def call_flags(args: tuple[Any, ...], index: int, count: int = 0) -> int:
+    """The flags in a call's ``args`` at ``index`` (0 if not given; with
+    ``count``, only when the call has that many arguments)."""
+    if len(args) <= index or (count and len(args) != count):
+        return 0
+    flags = args[index]
+    return flags if isinstance(flags, int) else 0  # the stdlib refuses others

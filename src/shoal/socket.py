@@ -25,16 +25,16 @@ import socket as _stdlib
 import struct as _struct
 import sys as _sys
 import time as _time
-import weakref
 from types import ModuleType
 from typing import Any, SupportsIndex
 
 from . import _buffered
 from ._bridge import to_thread
-from ._errors import BusyError, ClosedFileError, bomb
+from ._errors import ClosedFileError, bomb
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import HubWait, get_hub, hub_wait
-from ._io import new_wait, wait_fd
+from ._io import Connecting, Readiness, busy_error, new_wait, wait_fd
+from ._resolve import call_flags
 from ._resolve import numeric as _numeric
 from ._resolve import resolve as _resolve
 from ._scheduler import Task, get_scheduler
@@ -207,7 +207,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         if self._writer is not None:
             self._check_busy(True)
         cur = get_scheduler().current
-        wait = new_wait(_Readiness(self, True))
+        wait = new_wait(Readiness(self, True))
         self._writer = (cur, wait)
         try:
             wait_fd(wait, self.fileno(), timeout, writing=True)
@@ -224,11 +224,11 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         cur = s.current
         other = self._reader
         if other is not None and other is not cur:
-            raise _busy(self, other, writing=False)
+            raise busy_error(self, other, writing=False)
         hub = s.hub or get_hub(s)
         wait = self._rwait
         if wait is None or wait.hub is not hub:
-            wait = self._rwait = HubWait(hub, _Readiness(self, False))
+            wait = self._rwait = HubWait(hub, Readiness(self, False))
         self._reader = cur
         try:
             loop = hub.loop
@@ -256,7 +256,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         else:
             other = self._reader
         if other is not None and other is not get_scheduler().current:
-            raise _busy(self, other, writing)
+            raise busy_error(self, other, writing)
 
     def _readable(self) -> None:
         """A loop callback: the descriptor is readable. Wakes the reader, or,
@@ -456,7 +456,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         s = get_scheduler()
         cur = s.current
         # A wait that nothing but its timeout (or a close) ends.
-        wait = HubWait(s.hub or get_hub(s), _Connecting(self))
+        wait = HubWait(s.hub or get_hub(s), Connecting(self))
         self._writer = (cur, wait)
         try:
             hub_wait(s, wait, seconds)
@@ -530,14 +530,14 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         flags]]``), as the stdlib's. Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
-        return self._retry(False, _flags(args, 2), super().recvmsg, *args)
+        return self._retry(False, call_flags(args, 2), super().recvmsg, *args)
 
     def recvmsg_into(self, *args: Any) -> Any:
         """:meth:`recvmsg` into buffers (``buffers[, ancbufsize[, flags]]``).
         Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
-        return self._retry(False, _flags(args, 2), super().recvmsg_into, *args)
+        return self._retry(False, call_flags(args, 2), super().recvmsg_into, *args)
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Send some of ``data``; how many bytes went. Switches if it waits."""
@@ -600,7 +600,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             args = (_resolve(_family(self), args[0], getaddrinfo),)
         elif len(args) == 2:
             args = (args[0], _resolve(_family(self), args[1], getaddrinfo))
-        n: int = self._retry(True, _flags(args, 0, 2), _sendto, self, data, *args)
+        n: int = self._retry(True, call_flags(args, 0, 2), _sendto, self, data, *args)
         return n
 
     def sendmsg(self, *args: Any) -> int:
@@ -611,7 +611,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             self._check_busy(True)
         if len(args) == 4:
             args = (*args[:3], _resolve(_family(self), args[3], getaddrinfo))
-        n: int = self._retry(True, _flags(args, 2), super().sendmsg, *args)
+        n: int = self._retry(True, call_flags(args, 2), super().sendmsg, *args)
         return n
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
@@ -621,49 +621,6 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             self._check_busy(True)
         n: int = self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined]
         return n
-
-
-def _flags(args: tuple[Any, ...], index: int, count: int = 0) -> int:
-    """The flags in a call's ``args`` at ``index`` (0 if not given; with
-    ``count``, only when the call has that many arguments)."""
-    if len(args) <= index or (count and len(args) != count):
-        return 0
-    flags = args[index]
-    return flags if isinstance(flags, int) else 0  # the stdlib refuses others
-
-
-def _busy(sock: socket, other: Task, writing: bool) -> BusyError:
-    """The error for a second reader (writer) of ``sock``."""
-    doing = "written" if writing else "read"
-    return BusyError(f"{sock!r} is already being {doing} by {other!r}")
-
-
-class _Readiness:
-    """What a socket's waiter awaits, formatted only when shown. It refers
-    to the socket weakly: the socket keeps its reader's ``HubWait``, and a
-    cycle would leave an unclosed socket to the cycle collector."""
-
-    __slots__ = ("sock", "writing")
-
-    def __init__(self, sock: socket, writing: bool) -> None:
-        self.sock = weakref.ref(sock)
-        self.writing = writing
-
-    def __str__(self) -> str:
-        what = "writable" if self.writing else "readable"
-        return f"{self.sock()!r} to be {what}"
-
-
-class _Connecting(_Readiness):
-    """What a Unix-domain connect to a full backlog awaits between tries."""
-
-    __slots__ = ()
-
-    def __init__(self, sock: socket) -> None:
-        super().__init__(sock, True)
-
-    def __str__(self) -> str:
-        return f"{self.sock()!r} to connect (the listener's backlog is full)"
 
 
 def getaddrinfo(
