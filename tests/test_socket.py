@@ -1132,11 +1132,13 @@ def test_msg_dontwait_on_a_full_socket_raises_instead_of_waiting(op: str) -> Non
         assert shoal.run(main, f"{d}/sock") == "BlockingIOError"
 
 
+@pytest.mark.parametrize("op", ["sendto", "sendmsg"])
 def test_sendto_a_host_name_resolves_it_in_a_thread(
-    monkeypatch: pytest.MonkeyPatch,
+    op: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """sendto((name, port)) looks the name up without blocking the hub, as
-    connect does; the datagram arrives."""
+    """sendto((name, port)) and sendmsg(..., (name, port)) look the name up
+    without blocking the hub, as connect does (the C call looked it up
+    itself, blocking the hub's thread); the datagram arrives."""
     import socket as stdlib
     import threading
 
@@ -1154,7 +1156,11 @@ def test_sendto_a_host_name_resolves_it_in_a_thread(
         tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         with rx, tx:
             rx.bind(("127.0.0.1", 0))
-            tx.sendto(b"by name", ("localhost", rx.getsockname()[1]))
+            address = ("localhost", rx.getsockname()[1])
+            if op == "sendto":
+                tx.sendto(b"by name", address)
+            else:
+                tx.sendmsg([b"by name"], [], 0, address)
             return rx.recv(100)
 
     assert shoal.run(main) == b"by name"
@@ -1454,32 +1460,3 @@ def test_an_ipv6_address_by_name_keeps_its_flowinfo_and_scope_id(
     except OSError:  # pragma: no cover - no IPv6 loopback here
         pytest.skip("no IPv6 loopback")
     assert shoal.run(answers, socket, "ip6-shoal-test") == want
-
-
-def test_sendmsg_to_a_host_name_resolves_it_in_a_thread(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """sendmsg's address is looked up as sendto's (the C call looked it up
-    itself, blocking the hub's thread)."""
-    import threading
-
-    real = stdlib.getaddrinfo
-    threads: list[threading.Thread] = []
-
-    def recording(*a: object, **kw: object) -> object:
-        threads.append(threading.current_thread())
-        return real(*a, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(stdlib, "getaddrinfo", recording)
-
-    def main() -> bytes:
-        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        with rx, tx:
-            rx.bind(("127.0.0.1", 0))
-            tx.sendmsg([b"by name"], [], 0, ("localhost", rx.getsockname()[1]))
-            return rx.recv(100)
-
-    assert shoal.run(main) == b"by name"
-    assert threads
-    assert all(t is not threading.main_thread() for t in threads)
