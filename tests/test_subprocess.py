@@ -615,28 +615,6 @@ def test_a_pipe_handed_to_another_child() -> None:
     assert _run(main) == b"0 1 2 "
 
 
-def test_a_second_reader_is_busy_and_close_wakes_the_reader() -> None:
-    """On one pipe: a second tasklet reading gets BusyError; closing the pipe
-    wakes the reader with ClosedFileError, as for sockets."""
-
-    def main() -> None:
-        with _child(
-            "import time; time.sleep(30)", stdout=subprocess.PIPE, bufsize=0
-        ) as p:
-            stdout = p.stdout
-            assert stdout is not None
-            reader = shoal.spawn(stdout.read, 10)
-            shoal.sleep(0.01)
-            with pytest.raises(shoal.BusyError, match="already being read"):
-                stdout.read(10)
-            stdout.close()
-            with pytest.raises(shoal.ClosedFileError):
-                reader.get(timeout=5)
-            assert get_hub().waiting == 0
-
-    _run(main)
-
-
 _PIPE_KINDS = {"unbuffered": {"bufsize": 0}, "buffered": {}, "text": {"text": True}}
 
 
