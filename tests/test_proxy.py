@@ -1581,13 +1581,12 @@ def test_methods_of_a_class_that_reaches_around_attribute_access_run_on_the_obje
     """A frozen dataclass, a class with its own __setattr__ and an exception
     reach their state with object's or BaseException's own methods, which
     on the proxy would act on the proxy: their methods run on the object,
-    and one that returns the object gives the proxy (unless the object is a
-    value, as a frozen dataclass is)."""
+    and one that returns the object gives the proxy."""
     frozen = Frozen(3)
     p = make_proxy(_delegate, obj=frozen)
     assert p.doubled() == 6
     assert frozen._cache == 6  # type: ignore[attr-defined]
-    assert p.same() is frozen  # a value: the real one
+    assert p.same() is p  # CPython never swaps it: fluent
 
     guarded = Guarded()
     seen: list[str] = []
@@ -2096,8 +2095,10 @@ def test_whether_a_result_that_is_the_object_is_the_proxy_does_not_follow_hash()
     """A mutable object's type may define ``__hash__`` (a writable
     memoryview's, which raises; one by identity, by a key, or one that
     raises TypeError): ``p += 1`` and ``with p as v`` keep the proxy. A
-    value is an instance of an immutable builtin type, an enum, a
-    namedtuple or a frozen dataclass."""
+    value is an instance of an immutable builtin type itself (or Decimal,
+    Fraction, datetime's); an enum member, a namedtuple, a subclass with
+    slots or a frozen dataclass is not: a method returning self keeps the
+    proxy."""
     for cls in (HashedById, RefusesHash, Entity):
         p = make_proxy(_delegate, obj=cls())
         q = p
@@ -2117,13 +2118,13 @@ def test_whether_a_result_that_is_the_object_is_the_proxy_does_not_follow_hash()
         view[0] = ord("X")
     assert buffer == b"Xb"
     assert seen == ["__enter__", "__setitem__ 0", "__exit__ None"]
+    # CPython never swaps an enum member, a namedtuple or a dataclass for
+    # an equal one: a method returning self is a fluent interface.
     for value in (Color.RED, Pair(1, 2)):
         p = make_proxy(_delegate, obj=value)
-        result = p.itself
-        assert result is value
-        assert get_controller(result) is None
-    frozen = Frozen(1)
-    assert make_proxy(_delegate, obj=frozen).same() is frozen
+        assert p.itself is p
+    p = make_proxy(_delegate, obj=Frozen(1))
+    assert p.same() is p
 
 
 def test_an_in_place_operator_with_a_proxy_of_the_object_itself() -> None:
@@ -2139,6 +2140,12 @@ def test_an_in_place_operator_with_a_proxy_of_the_object_itself() -> None:
     p = make_proxy(_delegate, obj=numbers)
     p -= make_proxy(_delegate, obj=numbers)
     assert numbers == set()
+    assert get_controller(p) is not None
+    items = [1, 2]
+    p = make_proxy(_delegate, obj=items)
+    outer = make_proxy(_delegate, obj=p)  # a proxy of that proxy
+    p += outer
+    assert items == [1, 2, 1, 2]
     assert get_controller(p) is not None
     real = bytearray(b"ab")
     data = bytearray(b"ab")
@@ -2357,3 +2364,59 @@ def test_make_proxy_of_none_needs_its_type_and_says_so() -> None:
     assert p.__class__ is type(None)
     assert not p
     assert repr(p) == "None"
+
+
+def test_subclasses_of_values_with_state_keep_the_proxy_in_fluent_calls() -> None:
+    """A float subclass with a slot of its own, a frozen dataclass holding a
+    list, an enum member with state: each has state that a method may
+    change and then return self; the proxy comes back, so the chain stays
+    under the controller."""
+    import dataclasses
+    import enum
+
+    class Tagged(float):
+        __slots__ = ("tags",)
+
+        def tag(self, name: str) -> Tagged:
+            self.tags = [*getattr(self, "tags", []), name]
+            return self
+
+    @dataclasses.dataclass(frozen=True)
+    class Basket:
+        items: list[int]
+
+        def add(self, x: int) -> Basket:
+            self.items.append(x)
+            return self
+
+    class Counter(enum.Enum):
+        ONE = 1
+
+        def __init__(self, value: int) -> None:
+            self.seen: list[str] = []
+
+        def see(self, what: str) -> Counter:
+            self.seen.append(what)
+            return self
+
+    seen: list[str] = []
+    p = make_proxy(_seeing(seen), obj=Tagged(1.5))
+    assert p.tag("a").tag("b") is p
+    b = make_proxy(_seeing(seen), obj=Basket([]))
+    assert b.add(1).add(2) is b
+    assert b.items == [1, 2]
+    c = make_proxy(_seeing(seen), obj=Counter.ONE)
+    assert c.see("x") is c
+    assert seen.count("__getattribute__ tag") == 2
+    assert seen.count("__getattribute__ add") == 2
+
+
+def test_a_failed_save_leaves_the_json_file_as_it_was(tmp_path: Path) -> None:
+    """Storing what JSON cannot hold (a set) fails that save; the file keeps
+    the last good copy instead of being left half-written."""
+    data, path, _ = _persisted(tmp_path, {"keep": [1, 2, 3]})
+    before = path.read_text()
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        data["when"] = {1, 2}
+    assert path.read_text() == before
+    assert json.loads(before) == {"keep": [1, 2, 3]}

@@ -20,7 +20,6 @@ refuses a proxy as a foreign object; code that goes through the protocols
 
 from __future__ import annotations
 
-import enum
 import math
 import operator
 import os
@@ -142,8 +141,10 @@ def _in_place(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     on the right"), and leave ``l`` as it was."""
 
     def perform(obj: Any, other: Any) -> Any:
-        if other is not obj and _object_of(other) is obj:
-            other = obj
+        inner = other
+        while inner is not obj and (inner := _object_of(inner)) is not None:
+            if inner is obj:  # a proxy of it, maybe through proxies of proxies
+                other = obj
         return op(obj, other)
 
     return perform
@@ -186,7 +187,6 @@ _VALUE_TYPES = frozenset(
         type(NotImplemented),
     ]
 )
-_VALUE_BASES = tuple(_VALUE_TYPES - {bool, type(None), type(Ellipsis)})
 # And those of the standard library, by module and name (not imported:
 # while a module is not, no object is an instance of its types).
 _STDLIB_VALUES = {
@@ -210,24 +210,18 @@ def _has_identity(obj: Any) -> bool:
     comes back as the proxy: not when ``obj`` is a value, whose identity
     means nothing (CPython returns the same value or an equal new one as it
     pleases: ``7 * 1`` is that 7, ``1000 * 1`` a new int). A value is an
-    instance of an immutable builtin type (int, str, bytes, tuple,
-    frozenset, range, None, Decimal, Fraction, datetime's, ...), of a
-    subclass of one that gives its instances no attributes of their own
-    (``__slots__ = ()``, as a namedtuple does), of an enum, or of a frozen
-    dataclass: immutable by declaration. Anything else may be mutable, and
-    keeps the proxy, whatever its ``__hash__`` (a writable memoryview's,
-    one by identity or by a key, one that raises)."""
+    instance of an immutable builtin type itself (int, str, bytes, tuple,
+    frozenset, range, None, ...) or of Decimal, Fraction or datetime's
+    types. Anything else keeps the proxy, whatever its ``__hash__`` (a
+    writable memoryview's, one by identity or by a key, one that raises):
+    CPython never swaps an instance of a subclass, an enum member or a
+    dataclass for an equal one, so a method of one that returns ``self``
+    is a fluent interface, even when the class calls itself immutable (a
+    frozen dataclass may hold a list it appends to)."""
     t = obj.__class__
     if t in _VALUE_TYPES:
         return False
-    if isinstance(obj, enum.Enum):
-        return False
-    if t.__module__ in _STDLIB_VALUES and t in _stdlib_value_bases():
-        return False
-    if isinstance(obj, _VALUE_BASES + _stdlib_value_bases()) and not t.__dictoffset__:
-        return False
-    params = getattr(t, "__dataclass_params__", None)
-    return not (params is not None and getattr(params, "frozen", False) is True)
+    return not (t.__module__ in _STDLIB_VALUES and t in _stdlib_value_bases())
 
 
 _SLOT_WRAPPER = type(object.__setattr__)
