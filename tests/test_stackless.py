@@ -1940,30 +1940,48 @@ def test_schedule_callback_exception_is_printed_and_the_switch_goes_on(
 
 
 def test_subclasses_that_do_not_call_the_base_init_work_as_in_c() -> None:
-    """C sets a channel and a tasklet up in tp_new (a tasklet is bound
-    there), so subclasses whose __init__ never calls the base's, as
-    stacklesslib's are written, still work; channel() ignores arguments."""
+    """C sets a channel and a tasklet up in tp_new, ignoring the arguments,
+    and binds a tasklet in tp_init: a subclass whose __init__ never calls
+    the base's (as stacklesslib's are written) gets a whole object, an
+    unbound tasklet that bind() makes runnable; one with a signature of
+    its own that calls the base's with the function binds that function;
+    channel() ignores arguments."""
     log: list[object] = []
 
     class NamedChannel(stackless.channel):
         def __init__(self, name: str) -> None:
             self.name = name
 
+    class Unbound(stackless.tasklet):
+        def __init__(self, label: str) -> None:
+            self.label = label
+
     class Labelled(stackless.tasklet):
-        def __init__(self, func: Any) -> None:
-            self.label = "worker"
+        def __init__(self, func: Any, label: str, *, prio: int = 0) -> None:
+            super().__init__(func)
+            self.label, self.prio = label, prio
 
     ch = NamedChannel("jobs")
-    Labelled(ch.send)(1)
-    t = Labelled(lambda: log.append("ran"))
+    u = Unbound("later")
+    assert not u.alive
+    u.bind(ch.send)(1)
+    t = Labelled(lambda: log.append("ran"), "worker", prio=3)
     t()
     stackless.run()
     assert ch.receive() == 1
     stackless.run()  # the sender ends
     assert ch.name == "jobs"
     assert log == ["ran"]
-    assert t.label == "worker"
+    assert (u.label, t.label, t.prio) == ("later", "worker", 3)
     assert stackless.channel(0, x=1).balance == 0  # C ignores them
+
+    class OwnNew(stackless.tasklet):
+        def __new__(cls, func: Any) -> OwnNew:
+            return super().__new__(cls)
+
+    OwnNew(lambda: log.append("own new"))()
+    stackless.run()
+    assert log == ["ran", "own new"]
 
 
 def test_a_channel_is_always_true_as_in_c() -> None:

@@ -65,20 +65,20 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
     _kind = "tasklet"
     _propagate = True
 
-    def __new__(cls, func: Any = None, args: Any = None, kwargs: Any = None) -> tasklet:
-        # As C's tp_new, which sets everything up and binds: a subclass
-        # whose __init__ does not call this class's gets a whole tasklet.
-        _check_binding(func, args, kwargs)
+    def __new__(cls, *args: Any, **kwargs: Any) -> tasklet:
+        # As C's tp_new: set up, ignoring the arguments (a subclass may take
+        # its own); tp_init binds. A subclass whose __init__ does not call
+        # this class's gets a whole tasklet, unbound.
         self = super().__new__(cls)
         init_task(self, sched(), None, None, None)
         self._atomic = False
         self._gr = DEAD
-        self._bind(func, args, kwargs)
         return self
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Everything is done in ``__new__``, as in C Stackless; a subclass
-        may call this with any arguments."""
+    def __init__(self, func: Any = None, args: Any = None, kwargs: Any = None) -> None:
+        """Bind ``func`` (see :meth:`bind`), as C's ``tasklet_init``."""
+        _check_binding(func, args, kwargs)
+        self._bind(func, args, kwargs)
 
     def bind(self, func: Any = None, args: Any = None, kwargs: Any = None) -> tasklet:
         """Bind ``func``; with ``args`` or ``kwargs`` too, make the tasklet alive
