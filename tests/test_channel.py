@@ -1300,3 +1300,39 @@ def test_send_exception_of_anything_but_an_exception_class_is_refused(
         assert receiver.get() == "after"
 
     shoal.run(main)
+
+
+def test_a_channel_cannot_be_copied_or_pickled() -> None:
+    """A copy shared the channel's queues and buffer (a value taken twice,
+    the scheduler broken); like gevent's channels, copying or pickling
+    one is a TypeError naming it."""
+    import copy
+    import pickle
+
+    for ch in (shoal.Channel(), shoal.Channel(3)):
+        for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(TypeError, match="cannot copy or pickle <Channel"):
+                attempt(ch)
+
+
+def test_iteration_ends_only_when_the_channel_is_closed() -> None:
+    """A ChannelClosed sent with send_exception, or thrown into the
+    consumer, while the channel is open, is raised out of the for loop;
+    only the channel's own end stops it."""
+    ch = shoal.Channel()
+
+    def consume() -> list[object]:
+        return list(ch)
+
+    t = shoal.spawn(consume)
+    shoal.schedule()
+    ch.send(1)
+    ch.send_exception(shoal.ChannelClosed, "sent, not closed")
+    t.join()
+    assert isinstance(t.exception, shoal.ChannelClosed)
+    assert not ch.closed
+    t2 = shoal.spawn(consume)
+    shoal.schedule()
+    ch.send(2)
+    ch.close()
+    assert t2.get() == [2]

@@ -935,3 +935,16 @@ def test_tasklets_spawned_before_run_run_when_its_job_first_yields() -> None:
         "spawned before run",
         "the job after yielding",
     ]
+
+
+def test_a_tasklet_cannot_be_copied_or_pickled() -> None:
+    """A copy was a tasklet that never runs, and whose get() waits for ever;
+    as gevent and asyncio refuse, copying or pickling one is a TypeError."""
+    import copy
+    import pickle
+
+    t = shoal.spawn(lambda: 42)
+    for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match="cannot copy or pickle <Tasklet"):
+            attempt(t)
+    assert t.get() == 42

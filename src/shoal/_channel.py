@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from . import _handoff
 from ._errors import ChannelClosed, WouldBlock, bomb, is_exception_class
@@ -337,7 +337,14 @@ class Channel(HandOff):
         try:
             return self.receive()
         except self._closed_error:
+            if not self._closing:
+                raise  # sent or thrown, not the channel's end
             raise StopIteration from None
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        """A channel cannot be copied or pickled: its waiters are live
+        tasklets, and a copy would share its queues and buffer."""
+        raise TypeError(f"cannot copy or pickle {self!r}")
 
     # -- close ----------------------------------------------------------------
 

@@ -295,6 +295,11 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
             )
         return s
 
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        """A tasklet cannot be copied or pickled: a copy would be a tasklet
+        that never runs, and a suspended stack is C state."""
+        raise TypeError(f"cannot copy or pickle {self!r}")
+
     def _take_temp(self) -> Any:
         value = self._temp
         self._temp = NOWAKE
