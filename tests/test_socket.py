@@ -710,6 +710,59 @@ def test_create_connection_all_errors() -> None:
     shoal.run(main)
 
 
+def _full_tcp_listener() -> tuple[stdlib.socket, list[stdlib.socket]]:
+    """A TCP listener on 127.0.0.1 with backlog 0, and clients that fill its
+    queue so that a further connect hangs (its SYNs dropped). Does not
+    switch."""
+    listener = stdlib.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    clients = []
+    for _ in range(4):
+        c = stdlib.socket()
+        c.setblocking(False)
+        c.connect_ex(listener.getsockname())
+        clients.append(c)
+    return listener, clients
+
+
+def test_create_connection_closes_its_socket_when_interrupted() -> None:
+    """A kill or a timeout scope's expiry while create_connection waits to
+    connect closes the socket it was trying, as an error does: nothing is
+    left for the garbage collector (ResourceWarning)."""
+    import gc
+    import warnings
+
+    def main() -> None:
+        listener, clients = _full_tcp_listener()
+        with listener, contextlib.ExitStack() as stack:
+            for c in clients:
+                stack.enter_context(c)
+            address = listener.getsockname()
+            with shoal.move_on_after(0.2) as scope:
+                socket.create_connection(address)
+            assert scope.cancelled_caught
+            gc.collect()  # an unclosed socket would warn here
+            connecting = shoal.spawn(socket.create_connection, address)
+            shoal.sleep(0.05)
+            connecting.kill()
+            assert connecting.dead
+            # The killed tasklet's exception keeps the frames, and with them
+            # the socket, alive: it must be closed already, not collected.
+            gc.collect()
+            left = [
+                s
+                for s in gc.get_objects()
+                if isinstance(s, socket.socket) and s.fileno() != -1
+            ]
+            assert left == []
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        shoal.run(main)
+        gc.collect()
+
+
 def test_close_kill_from_a_handler_ends_the_others_and_returns() -> None:
     """close(kill=True) called by a connection's own handler ends every
     other connection (one not even started yet included) and returns to

@@ -716,6 +716,10 @@ def create_connection(
             errors.append(e)
             if sock is not None:
                 sock.close()
+        except BaseException:  # a kill, a scope's expiry: close it too
+            if sock is not None:
+                sock.close()
+            raise
     if not errors:
         raise OSError("getaddrinfo returns an empty list")
     try:
