@@ -179,6 +179,25 @@ def test_monitor_and_a_schedule_callback_both_see_switches() -> None:
         stackless.set_schedule_callback(None)
 
 
+def test_closing_one_monitor_leaves_another_of_the_thread_counting() -> None:
+    """Two monitors of one thread (SHOAL_MONITOR's and a user's, say):
+    closing one stopped the switch count for both, and the other then
+    took a busy thread for one that never switches."""
+    from shoal._scheduler import get_scheduler
+
+    def main() -> int:
+        s = get_scheduler()
+        with shoal.monitor(1000):
+            with shoal.monitor(1000):
+                pass
+            before = s.switches
+            shoal.spawn(lambda: None)
+            shoal.schedule()
+            return s.switches - before
+
+    assert shoal.run(main) > 0
+
+
 def test_shoal_monitor_environment_variable(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

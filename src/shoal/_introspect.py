@@ -164,7 +164,10 @@ class Monitor:
 def monitor(milliseconds: float = 100, file: IO[str] | None = None) -> Monitor:
     """Watch this thread from another one, and report (to ``file``, default
     ``sys.stderr``) any tasklet that keeps it for ``milliseconds`` or longer
-    without switching, with the stack it is running. Returns the
+    without switching, with the stack it is running. It samples every
+    quarter of ``milliseconds``: a hold it reports lasted at least that
+    long, and one is sure to be reported from 1.25 times that on (a
+    shorter one may be seen only once it has begun). Returns the
     :class:`Monitor`; ``close()`` it, or use it as a context manager.
     ``SHOAL_MONITOR=<milliseconds>`` makes every ``shoal.run`` monitor its
     thread. Does not switch."""

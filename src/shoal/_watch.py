@@ -31,8 +31,9 @@ ScheduleCallback = Callable[[Any, Any], object]
 #: Non-None while anything watches switches (see the module docstring).
 gate: ScheduleCallback | None = None
 _user_callback: ScheduleCallback | None = None
-#: Schedulers counting their switches for a monitor (``shoal.monitor``).
-_counted: set[Any] = set()
+#: Schedulers counting their switches for a monitor (``shoal.monitor``),
+#: each with the number of its monitors open.
+_counted: dict[Any, int] = {}
 #: Called, in order, whenever ``gate`` changes.
 gate_listeners: list[Callable[[], object]] = []
 
@@ -65,12 +66,16 @@ def get_schedule_callback() -> ScheduleCallback | None:
 
 
 def count_switches(sched: Any, on: bool) -> None:
-    """Start (or stop) counting ``sched.switches``, for a monitor. Counting
-    costs every switch of every thread a call while any scheduler counts."""
+    """Start (or stop) counting ``sched.switches``, for a monitor; each
+    monitor of a thread starts and stops once, and counting goes on while
+    any of them is open. Counting costs every switch of every thread a call
+    while any scheduler counts."""
     if on:
-        _counted.add(sched)
+        _counted[sched] = _counted.get(sched, 0) + 1
+    elif _counted.get(sched, 0) > 1:
+        _counted[sched] -= 1  # another monitor of that thread counts on
     else:
-        _counted.discard(sched)
+        _counted.pop(sched, None)
     _regate()
 
 
