@@ -10,6 +10,10 @@ from ._scheduler import Task, get_scheduler
 
 __all__ = ["check_no_leftovers", "leftover_tasklets"]
 
+#: How many rounds of kills ``check_no_leftovers`` makes at most: each
+#: round kills what the previous one's finally blocks spawned.
+_ROUNDS = 100
+
 
 def leftover_tasklets() -> list[Task]:
     """Every unfinished tasklet of this thread, oldest first. Does not switch."""
@@ -24,11 +28,17 @@ def check_no_leftovers() -> None:
     """
     s = get_scheduler()
     problems = []
-    if s.current is not s.main:
-        problems.append(f"current tasklet is {s.current!r}, not main")
-    left = leftover_tasklets()
-    problems += [repr(t) for t in left]
-    for t in left:
-        t.kill()  # type: ignore[attr-defined]
+    cur = s.current
+    if cur is not s.main:
+        problems.append(f"current tasklet is {cur!r}, not main")
+    problems += [repr(t) for t in leftover_tasklets() if t is not cur]
+    # Killing one may spawn more (its finally block): kill those too, a
+    # bounded number of rounds; never the caller itself.
+    for _ in range(_ROUNDS):
+        doomed = [t for t in leftover_tasklets() if t is not cur]
+        if not doomed:
+            break
+        for t in doomed:
+            t.kill()  # type: ignore[attr-defined]
     if problems:
         raise AssertionError("tasklets left behind:\n  " + "\n  ".join(problems))
