@@ -785,3 +785,47 @@ def test_a_kill_or_throw_from_code_in_the_hub_wakes_what_the_victim_wakes(
 
     # The finally block's set() comes before the tasklet's end wakes main.
     assert shoal.run(main, loop=loop) == ["finally woke me", "joined"]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_kill_from_code_in_the_hub_does_not_wait_for_a_cleanup_that_waits(
+    loop: str,
+) -> None:
+    """Code in the hub cannot wait, so its kill does not wait for the
+    tasklet to finish: a victim in await_ (which waits for its cancelled
+    task) or with a finally block that sleeps ends a little later, and the
+    asyncio caller gets no BlockingInHubError."""
+
+    def main() -> list[str]:
+        log: list[str] = []
+
+        def slow_finally() -> None:
+            try:
+                shoal.Channel().receive()
+            finally:
+                shoal.sleep(0.01)
+                log.append("cleaned up")
+
+        async def forever() -> None:
+            await asyncio.sleep(3600)
+
+        victims = [shoal.spawn(slow_finally), shoal.spawn(shoal.await_, forever())]
+        shoal.sleep(0.001)
+        errors: list[BaseException] = []
+
+        def kill_all() -> None:
+            for t in victims:
+                try:
+                    t.kill()
+                except BaseException as e:  # recorded, asserted below
+                    errors.append(e)
+
+        asyncio.get_running_loop().call_soon(kill_all)
+        with shoal.timeout(5):
+            for t in victims:
+                t.join()
+        assert errors == []
+        assert all(isinstance(t.exception, shoal.TaskletExit) for t in victims)
+        return log
+
+    assert shoal.run(main, loop=loop) == ["cleaned up"]

@@ -248,12 +248,17 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         """Raise ``exception`` (default TaskletExit) inside the tasklet, then wait
         until it has finished. A tasklet blocked on a channel is removed from it
         first: what it was sending is neither delivered nor lost half-way.
+        From code in the hub (an asyncio callback), which cannot wait, it
+        does not wait: a tasklet whose cleanup waits finishes later.
         Switches unless the tasklet is dead or has not started.
         """
         exc = _exception(exception, "kill")
         if self._gr is DEAD:
             return
-        self._throw_from(self._own_scheduler("throw"), exc)  # what it does
+        s = self._own_scheduler("throw")
+        self._throw_from(s, exc)  # what it does
+        if s.current is s.hubtask:
+            return  # code in the hub cannot wait: the tasklet ends later
         while self._gr is not DEAD:
             self.join()
 
