@@ -223,6 +223,84 @@ def test_sendfile() -> None:
     assert shoal.run(main) == b"file contents" * 1000
 
 
+def _sendfile_outcome(
+    pair: Callable[[], tuple[stdlib.socket, stdlib.socket]],
+    path: str,
+    position: int,
+    kwargs: dict[str, object],
+) -> tuple[object, ...]:
+    """What ``sendfile(**kwargs)`` from ``path``, opened and moved to
+    ``position``, did on ``pair()``: its result (or error), the bytes that
+    came, and the file's position afterwards."""
+    a, b = pair()
+    with a, b, open(path, "rb") as f:
+        f.seek(position)
+        try:
+            result: object = a.sendfile(f, **kwargs)  # type: ignore[arg-type]
+        except Exception as e:  # compared with the stdlib's
+            result = type(e)
+        a.close()
+        got = b""
+        while chunk := b.recv(1 << 16):
+            got += chunk
+        return result, got, f.tell()
+
+
+def test_sendfile_sends_what_the_stdlib_sends() -> None:
+    """sendfile on a regular file does as the stdlib's (os.sendfile on
+    Linux): it sends from ``offset`` whatever the file's position (it used
+    to send from the position when ``offset`` was 0), up to ``count`` bytes
+    or the end, returns how many went, and leaves the file after the last
+    byte sent (where it was when nothing went)."""
+    combos = [
+        (position, {"offset": offset, "count": count})
+        for position in (0, 3, 100)
+        for offset in (0, 10, 99, 100, 250)
+        for count in (None, 1, 5, 50, 1000)
+    ]
+    combos += [(3, {}), (3, {"offset": -1}), (3, {"count": 0}), (3, {"count": 2.0})]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/f"
+        with open(path, "wb") as f:
+            f.write(bytes(range(100)))
+        expected = [
+            _sendfile_outcome(stdlib.socketpair, path, pos, kw) for pos, kw in combos
+        ]
+
+        def main() -> list[tuple[object, ...]]:
+            return [
+                _sendfile_outcome(socket.socketpair, path, pos, kw)
+                for pos, kw in combos
+            ]
+
+        assert shoal.run(main) == expected
+
+
+def test_sendfile_waits_for_room_cooperatively() -> None:
+    """A file larger than the socket's buffers goes whole, from ``offset``
+    (0 by default, wherever the file is), while another tasklet reads it."""
+    content = bytes(range(251)) * 8_000  # 2 MB
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with a, b, tempfile.TemporaryFile() as f:
+            f.write(content)
+            f.seek(5)
+            a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            b.settimeout(5)  # not for ever if a byte is missing
+            for args, start in [((), 0), ((7,), 7)]:
+                sender = shoal.spawn(a.sendfile, f, *args)
+                got = b""
+                while len(got) < len(content) - start:
+                    got += b.recv(1 << 16)
+                assert sender.get(timeout=10) == len(content) - start
+                assert got == content[start:]
+                assert f.tell() == len(content)
+
+    shoal.run(main)
+
+
 def test_non_blocking_mode_raises_like_the_stdlib() -> None:
     """setblocking(False): an operation that would wait raises BlockingIOError."""
     a, b = socket.socketpair()

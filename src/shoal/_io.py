@@ -10,12 +10,15 @@ Closing a descriptor that a tasklet waits on must first take it out of the
 loop, and the waiter must hear of it: ``wait_fd`` takes a ``HubWait`` made
 by the caller, which keeps it, and ``HubWait.abort`` ends such a wait with
 an exception. ``Readiness`` says what a socket's waiter awaits, and
-``busy_error`` is the error for a second one.
+``busy_error`` is the error for a second one. ``send_file`` is
+``socket.sendfile``'s ``os.sendfile`` path with a socket's own waits.
 """
 
 from __future__ import annotations
 
 import functools
+import io
+import os
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -29,6 +32,7 @@ __all__ = [
     "Readiness",
     "busy_error",
     "new_wait",
+    "send_file",
     "wait_any",
     "wait_fd",
     "wait_on",
@@ -125,3 +129,66 @@ class Connecting(Readiness):
 
     def __str__(self) -> str:
         return f"{self.sock()!r} to connect (the listener's backlog is full)"
+
+
+def send_file(sock: Any, file: Any, offset: int, count: int | None) -> int:
+    """``sock.sendfile(file, offset, count)`` as the stdlib's does it, with
+    ``sock``'s own waits: ``os.sendfile`` where it can, else the stdlib's
+    ``send()`` path (``_sendfile_use_send``). Switches while it waits."""
+    try:
+        return _use_sendfile(sock, file, offset, count)
+    except _Unusable:
+        n: int = sock._sendfile_use_send(file, offset, count)
+        return n
+
+
+class _Unusable(Exception):  # noqa: N818 - a signal, not an error
+    """``os.sendfile`` cannot send this file: the stdlib falls back."""
+
+
+def _use_sendfile(sock: Any, file: Any, offset: int, count: int | None) -> int:
+    """CPython's ``socket._sendfile_use_sendfile``, step for step (what it
+    sends, returns and leaves as the file's position, for every offset and
+    count), with ``sock._wait_writable`` for its selector: ``os.sendfile``
+    from ``offset`` on, whatever the file's position; then the file is put
+    after the last byte sent, if any was. ``_Unusable`` where the stdlib
+    falls back to ``send()`` (no ``os.sendfile``, not a regular file, or
+    its first call fails). Switches while it waits."""
+    sock._check_sendfile_params(file, offset, count)
+    if not hasattr(os, "sendfile"):  # pragma: no cover - not on Linux
+        raise _Unusable("os.sendfile() not available on this platform")
+    try:
+        fileno = file.fileno()
+        fsize = os.fstat(fileno).st_size
+    except (AttributeError, io.UnsupportedOperation, OSError) as err:
+        raise _Unusable(err) from None
+    if not fsize:
+        return 0  # as the stdlib's: before the non-blocking check
+    if sock.gettimeout() == 0:
+        raise ValueError("non-blocking sockets are not supported")
+    sockno = sock.fileno()
+    blocksize = min(count or fsize, 2**30)  # bpo-38319
+    total = 0
+    try:
+        while True:
+            if count:
+                blocksize = count - total
+                if blocksize <= 0:
+                    break
+            try:
+                sent = os.sendfile(sockno, fileno, offset, blocksize)
+            except BlockingIOError:
+                sock._wait_writable(sock.gettimeout())
+                continue
+            except OSError as err:
+                if total == 0:
+                    raise _Unusable(err) from None
+                raise
+            if sent == 0:
+                break  # the end of the file
+            offset += sent
+            total += sent
+        return total
+    finally:
+        if total > 0 and hasattr(file, "seek"):
+            file.seek(offset)

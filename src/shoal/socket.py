@@ -33,7 +33,7 @@ from ._bridge import to_thread
 from ._errors import ClosedFileError, bomb
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import HubWait, get_hub, hub_wait
-from ._io import Connecting, Readiness, busy_error, new_wait, wait_fd
+from ._io import Connecting, Readiness, busy_error, new_wait, send_file, wait_fd
 from ._resolve import call_flags
 from ._resolve import numeric as _numeric
 from ._resolve import resolve as _resolve
@@ -615,12 +615,13 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         return n
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
-        """Send a file's contents through :meth:`send` (the stdlib's own
-        path would block the thread in a selector). Switches."""
+        """As the stdlib's: a regular file goes by ``os.sendfile`` from
+        ``offset``, whatever the file's position; anything else by
+        :meth:`send`; the file is left after the last byte sent. Switches
+        while it waits (the stdlib's would block the thread in a selector)."""
         if self._writer is not None:
             self._check_busy(True)
-        n: int = self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined]
-        return n
+        return send_file(self, file, offset, count)
 
 
 def getaddrinfo(
