@@ -421,6 +421,34 @@ def test_closing_a_socket_wakes_its_reader_and_writer() -> None:
     shoal.run(main)
 
 
+def test_detaching_a_socket_wakes_its_reader_and_writer() -> None:
+    """detach() while tasklets wait to read and write the socket wakes them
+    with ClosedFileError, as close() does (the reader used to wait for
+    ever); the descriptor stays open and works in a socket that adopts it."""
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        reader = shoal.spawn(a.recv, 10)
+        writer = shoal.spawn(a.sendall, b"x" * 10_000_000)
+        shoal.sleep(0.01)
+        assert "readable" in repr(reader)
+        assert "writable" in repr(writer)
+        fd = a.detach()
+        for t in (reader, writer):
+            t.join(timeout=5)
+            assert isinstance(t.exception, shoal.ClosedFileError)
+            assert t.exception.errno == errno.EBADF
+            assert "detached by another tasklet" in str(t.exception)
+        with b, socket.socket(fileno=fd) as c:
+            reader = shoal.spawn(c.recv, 10)
+            shoal.sleep(0)
+            b.sendall(b"adopted")
+            assert reader.get(timeout=5) == b"adopted"
+
+    shoal.run(main)
+
+
 def test_closing_a_socket_with_a_file_still_open_keeps_its_reader() -> None:
     """As in the stdlib, close() with a makefile() still open does not close
     the descriptor, so a reader of that file keeps waiting and gets its data."""

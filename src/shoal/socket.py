@@ -311,13 +311,19 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         return _buffered.socket_file(make, mode, buffering, encoding, errors, newline)
 
     def detach(self) -> int:
-        """As the stdlib's: the descriptor, no longer this socket's."""
-        self._unpoll()
+        """As the stdlib's: the descriptor, no longer this socket's; a
+        tasklet waiting on the socket gets ``ClosedFileError``, as from
+        :meth:`close`. Does not switch."""
+        self._let_go("detached")
         return super().detach()
 
     def _real_close(self, *args: Any) -> None:
-        # Before the descriptor goes: take it off the hub, and wake whoever
-        # waits on it, as the stdlib's close cannot.
+        self._let_go("closed")
+        super()._real_close(*args)  # type: ignore[misc]
+
+    def _let_go(self, done: str) -> None:
+        """Before the descriptor goes (closed or detached): take it off the
+        hub, and wake whoever waits on it, as the stdlib's cannot."""
         reader, writer = getattr(self, "_reader", None), getattr(self, "_writer", None)
         self._reader = self._writer = None
         waiters: list[tuple[Task, Any]] = []
@@ -327,12 +333,11 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             waiters.append(writer)
         for task, wait in waiters:
             err = ClosedFileError(
-                _errno.EBADF, f"{self!r} was closed by another tasklet"
+                _errno.EBADF, f"{self!r} was {done} by another tasklet"
             )
             wait.abort(task, err)
         if getattr(self, "_polled", None) is not None:
             self._unpoll()
-        super()._real_close(*args)  # type: ignore[misc]
 
     def _retry(self, writing: bool, flags: int, op: Any, *args: Any) -> Any:
         """``op(*args)``, waiting for the socket whenever it would block, all
