@@ -13,6 +13,13 @@ that a tasklet waits on wakes it with ``shoal.ClosedFileError``.
 ``SSLSocket`` (``import shoal`` installs that through the stdlib's
 ``SSLContext.sslsocket_class`` hook, for shoal sockets only; see
 ``shoal._tls``).
+
+The stdlib's ``select.select`` and ``selectors`` on these sockets block the
+whole thread, the hub and every tasklet included: wait in shoal instead (a
+read with a timeout, or a tasklet per socket). ``fromfd(fd)`` and
+``socket(fileno=fd)`` make the open file description non-blocking, which
+``fd`` (and a stdlib socket on it) shares: a blocking call there then
+raises ``BlockingIOError`` instead of waiting.
 """
 
 from __future__ import annotations
