@@ -3,8 +3,10 @@
 The accepting tasklet takes a unit of a ``Semaphore`` before each ``accept``
 when ``max_connections`` is set, so connections beyond the limit wait in the
 listen backlog until one closes. A handler's exception is logged and closes
-that connection only. ``close()`` stops accepting; ``close(kill=True)`` also
-ends the connections' tasklets, but the caller's own when a handler calls it.
+that connection only; a connection is closed when its handler returns.
+``close()`` stops accepting; ``close(kill=True)`` also ends the connections'
+tasklets, but the caller's own when a handler calls it, and not tasklets the
+handlers spawned.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ ACCEPT_PAUSE = 0.1
 
 
 class Server:
-    """A listening TCP server; made by :func:`serve_tcp`."""
+    """A listening TCP server; made by :func:`serve_tcp`. Each connection
+    lives as long as its handler's call: the server closes the socket when
+    the handler returns, and ``close(kill=True)`` kills the handlers'
+    tasklets only (see :meth:`close`)."""
 
     def __init__(
         self, handler: Handler, host: str, port: int, max_connections: int | None
@@ -112,7 +117,10 @@ class Server:
     def close(self, kill: bool = False) -> None:
         """Stop accepting; with ``kill``, also end every connection's
         tasklet (each ends as killed, its ``finally`` blocks run) and close
-        its socket, then return.
+        its socket, then return. Tasklets a handler spawned are not its
+        connection's and go on running (using the closed socket, they get
+        ``OSError(EBADF)``): a handler that spawns helpers ends them itself,
+        say ``try: helper.join() finally: helper.kill()``.
 
         A handler that calls it (from its connection's own tasklet) ends
         every other connection and returns: it is not killed, so it can
@@ -168,6 +176,10 @@ def serve_tcp(
     """Listen on ``host``:``port`` (loopback and a free port by default) and
     call ``handler(sock, address)`` in a new tasklet for each connection.
     With ``max_connections`` (an int >= 1; None: no limit), connections
-    beyond it wait in the listen backlog until one closes. Does not switch;
-    the server accepts when this tasklet waits."""
+    beyond it wait in the listen backlog until one closes. The server
+    closes ``sock`` when ``handler`` returns or raises: a tasklet the
+    handler spawned that still uses it then gets ``OSError(EBADF)``, so a
+    handler that hands the socket on waits for that tasklet (``join``)
+    before it returns. Does not switch; the server accepts when this
+    tasklet waits."""
     return Server(handler, host, port, max_connections)
