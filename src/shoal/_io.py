@@ -131,64 +131,56 @@ class Connecting(Readiness):
         return f"{self.sock()!r} to connect (the listener's backlog is full)"
 
 
+#: The most one ``os.sendfile`` call is asked for (Linux sends at most
+#: about 2 GiB a call, and some kernels fail above 2**31).
+_SENDFILE_STEP = 2**30
+
+
 def send_file(sock: Any, file: Any, offset: int, count: int | None) -> int:
-    """``sock.sendfile(file, offset, count)`` as the stdlib's does it, with
-    ``sock``'s own waits: ``os.sendfile`` where it can, else the stdlib's
-    ``send()`` path (``_sendfile_use_send``). Switches while it waits."""
-    try:
-        return _use_sendfile(sock, file, offset, count)
-    except _Unusable:
-        n: int = sock._sendfile_use_send(file, offset, count)
-        return n
-
-
-class _Unusable(Exception):  # noqa: N818 - a signal, not an error
-    """``os.sendfile`` cannot send this file: the stdlib falls back."""
-
-
-def _use_sendfile(sock: Any, file: Any, offset: int, count: int | None) -> int:
-    """CPython's ``socket._sendfile_use_sendfile``, step for step (what it
-    sends, returns and leaves as the file's position, for every offset and
-    count), with ``sock._wait_writable`` for its selector: ``os.sendfile``
-    from ``offset`` on, whatever the file's position; then the file is put
-    after the last byte sent, if any was. ``_Unusable`` where the stdlib
-    falls back to ``send()`` (no ``os.sendfile``, not a regular file, or
-    its first call fails). Switches while it waits."""
+    """``sock.sendfile(file, offset, count)`` with the stdlib's results
+    (what is sent, the count returned, the file's position afterwards) and
+    ``sock``'s own waits: ``os.sendfile`` from ``offset`` on, whatever the
+    file's position, which is then put after the last byte sent; the
+    stdlib's ``send()`` path where ``os.sendfile`` cannot serve (no such
+    call, not a file it reads, or its first call fails). Switches while it
+    waits."""
     sock._check_sendfile_params(file, offset, count)
-    if not hasattr(os, "sendfile"):  # pragma: no cover - not on Linux
-        raise _Unusable("os.sendfile() not available on this platform")
     try:
-        fileno = file.fileno()
-        fsize = os.fstat(fileno).st_size
-    except (AttributeError, io.UnsupportedOperation, OSError) as err:
-        raise _Unusable(err) from None
-    if not fsize:
-        return 0  # as the stdlib's: before the non-blocking check
+        source = file.fileno()
+        size = os.fstat(source).st_size
+    except (AttributeError, io.UnsupportedOperation, OSError):
+        source = None
+    if source is None or not hasattr(os, "sendfile"):
+        return _by_send(sock, file, offset, count)
+    if size == 0:
+        return 0  # the stdlib's answer, even for a non-blocking socket
     if sock.gettimeout() == 0:
         raise ValueError("non-blocking sockets are not supported")
-    sockno = sock.fileno()
-    blocksize = min(count or fsize, 2**30)  # bpo-38319
-    total = 0
+    target = sock.fileno()
+    done = 0
     try:
-        while True:
-            if count:
-                blocksize = count - total
-                if blocksize <= 0:
-                    break
+        while count is None or done < count:
+            step = min(_SENDFILE_STEP, size if count is None else count - done)
             try:
-                sent = os.sendfile(sockno, fileno, offset, blocksize)
+                n = os.sendfile(target, source, offset + done, step)
             except BlockingIOError:
                 sock._wait_writable(sock.gettimeout())
                 continue
-            except OSError as err:
-                if total == 0:
-                    raise _Unusable(err) from None
-                raise
-            if sent == 0:
+            except OSError:
+                if done:
+                    raise
+                return _by_send(sock, file, offset, count)  # nothing sent yet
+            if n == 0:
                 break  # the end of the file
-            offset += sent
-            total += sent
-        return total
+            done += n
     finally:
-        if total > 0 and hasattr(file, "seek"):
-            file.seek(offset)
+        if done and hasattr(file, "seek"):
+            file.seek(offset + done)
+    return done
+
+
+def _by_send(sock: Any, file: Any, offset: int, count: int | None) -> int:
+    """The stdlib's ``send()`` path of ``sendfile``, through ``sock``'s own
+    cooperative ``send``. Switches while it waits."""
+    n: int = sock._sendfile_use_send(file, offset, count)
+    return n
