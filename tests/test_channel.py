@@ -1336,3 +1336,20 @@ def test_iteration_ends_only_when_the_channel_is_closed() -> None:
     ch.send(2)
     ch.close()
     assert t2.get() == [2]
+    # Sent, then the channel closed before the consumer took it: still a
+    # value, not the end; nor is what follows it in the buffer lost.
+    buffered = shoal.Channel(3)
+    buffered.send(1)
+    buffered.send_exception(shoal.ChannelClosed, "sent")
+    buffered.send(2)
+    buffered.close()
+    got: list[object] = []
+
+    def drain() -> None:
+        for x in buffered:
+            got.append(x)
+
+    with pytest.raises(shoal.ChannelClosed, match="sent"):
+        drain()
+    assert got == [1]
+    assert list(buffered) == [2]

@@ -1992,3 +1992,21 @@ def test_a_channel_is_always_true_as_in_c() -> None:
     assert (given or stackless.channel()) is given
     assert bool(shoal.Channel(3))
     assert len(shoal.Channel(3)) == 0
+
+
+def test_init_called_again_checks_as_bind_does() -> None:
+    """C's tasklet_init is tasklet_bind: __init__ on a tasklet that is
+    scheduled, blocked, or the current one raises RuntimeError, as bind()
+    does; it replaced a blocked sender's value and broke the run queue."""
+    ch = stackless.channel()
+    sender = stackless.tasklet(ch.send)("payload")
+    stackless.run()  # it blocks sending
+    with pytest.raises(RuntimeError, match=r"scheduled|C state"):
+        sender.__init__(lambda: None)
+    runnable = stackless.tasklet(lambda: None)()
+    with pytest.raises(RuntimeError, match="scheduled"):
+        runnable.__init__(lambda: None)
+    with pytest.raises(RuntimeError, match="current"):
+        stackless.getcurrent().__init__(lambda: None)
+    assert ch.receive() == "payload"
+    stackless.run()

@@ -261,7 +261,7 @@ class Channel(HandOff):
                     value.raise_()
                 return value
         if self._closing:
-            raise self._closed_error(f"receive on closed {self!r}")
+            raise self._end(f"receive on closed {self!r}")
         return self._wait(s, cur, False, NOWAKE)
 
     def receive_nowait(self) -> Any:
@@ -276,7 +276,7 @@ class Channel(HandOff):
         value = self._take(s, s.current)
         if value is _EMPTY:
             if self._closing:
-                raise self._closed_error(f"receive on closed {self!r}")
+                raise self._end(f"receive on closed {self!r}")
             raise WouldBlock(f"receive_nowait() on {self!r} would block")
         if type(value) is bomb:
             value.raise_()
@@ -336,10 +336,18 @@ class Channel(HandOff):
         """Receive the next value; stop when the channel is closed. Switches."""
         try:
             return self.receive()
-        except self._closed_error:
-            if not self._closing:
+        except self._closed_error as e:
+            if getattr(e, "_end_of", None) is not self:
                 raise  # sent or thrown, not the channel's end
             raise StopIteration from None
+
+    def _end(self, message: str) -> Exception:
+        """The error for a receive that finds the channel closed and
+        drained: marked, so that iteration ends on it and on nothing else
+        (a ``ChannelClosed`` sent over the channel is a value)."""
+        err = self._closed_error(message)
+        err._end_of = self  # type: ignore[attr-defined]
+        return err
 
     def __reduce_ex__(self, protocol: Any) -> NoReturn:
         """A channel cannot be copied or pickled: its waiters are live
@@ -373,7 +381,7 @@ class Channel(HandOff):
                     t, _ = self._claim(t, None)
                     if t is None:
                         continue
-                closed = self._closed_error(f"{self!r} was closed")
+                closed = self._end(f"{self!r} was closed")
                 ready(t, bomb(self._closed_error, closed))
 
     # -- cases for select -------------------------------------------------------

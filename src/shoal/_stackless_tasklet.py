@@ -76,9 +76,10 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
         return self
 
     def __init__(self, func: Any = None, args: Any = None, kwargs: Any = None) -> None:
-        """Bind ``func`` (see :meth:`bind`), as C's ``tasklet_init``."""
-        _check_binding(func, args, kwargs)
-        self._bind(func, args, kwargs)
+        """:meth:`bind`, as C's ``tasklet_init`` is ``tasklet_bind``: with its
+        checks (called again on a scheduled, running or started tasklet,
+        it raises ``RuntimeError``)."""
+        self.bind(func, args, kwargs)
 
     def bind(self, func: Any = None, args: Any = None, kwargs: Any = None) -> tasklet:
         """Bind ``func``; with ``args`` or ``kwargs`` too, make the tasklet alive
