@@ -2420,3 +2420,60 @@ def test_a_failed_save_leaves_the_json_file_as_it_was(tmp_path: Path) -> None:
         data["when"] = {1, 2}
     assert path.read_text() == before
     assert json.loads(before) == {"keep": [1, 2, 3]}
+    # As the example says: later saves fail too until the value goes.
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        data["keep"].append(4)
+    assert path.read_text() == before
+    del data["when"]
+    assert json.loads(path.read_text()) == {"keep": [1, 2, 3, 4]}
+    assert not (tmp_path / "data.json.new").exists()
+
+
+def test_round_floor_trunc_ceil_and_ipow_returning_self_keep_the_proxy() -> None:
+    """round(), math.floor/trunc/ceil return what the method returns, with
+    no exact type required, so a method returning self gives the proxy; so
+    does ``**=``, which is given the object for a proxy of it as ``*=`` is.
+    A double that claims to be an int (``__class__``) is no value."""
+    import math
+
+    class Rounder:
+        def __round__(self, ndigits: int | None = None) -> Rounder:
+            return self
+
+        def __floor__(self) -> Rounder:
+            return self
+
+        def __trunc__(self) -> Rounder:
+            return self
+
+        def __ceil__(self) -> Rounder:
+            return self
+
+        def __ipow__(self, other: object) -> Rounder:
+            self.other = other
+            return self
+
+    real = Rounder()
+    p = make_proxy(_delegate, obj=real)
+    assert round(p) is p
+    assert round(p, 2) is p
+    assert math.floor(p) is p
+    assert math.trunc(p) is p
+    assert math.ceil(p) is p
+    q = p
+    q **= q
+    assert q is p
+    assert real.other is real  # given the object, not its proxy
+
+    class Double:
+        __class__ = int  # type: ignore[assignment]  # a test double's claim
+
+        def fluent(self) -> Double:
+            return self
+
+    double = Double()
+    assert isinstance(double, int)
+    d = make_proxy(_delegate, obj=double, type=Double)
+    assert d.fluent() is d
+    assert round(make_proxy(_delegate, obj=7)) == 7
+    assert get_controller(round(make_proxy(_delegate, obj=7))) is None

@@ -106,7 +106,6 @@ _DELEGATE: dict[str, Callable[..., Any]] = {
     "__rdivmod__": _reflected(divmod),
     "__pow__": _pow,
     "__rpow__": _rpow,
-    "__ipow__": operator.ipow,
     "__neg__": operator.neg,
     "__pos__": operator.pos,
     "__abs__": abs,
@@ -155,6 +154,7 @@ for _op in (op for op in BINARY_OPERATORS if op not in ("divmod", "pow")):
     _DELEGATE[f"__{_op}__"] = _plain
     _DELEGATE[f"__r{_op}__"] = _reflected(_plain)
     _DELEGATE[f"__i{_op}__"] = _in_place(getattr(operator, f"i{_op}"))
+_DELEGATE["__ipow__"] = _in_place(operator.ipow)  # pow's others take a modulo
 
 # These return an awaitable: what it gives when awaited, if the object
 # itself, becomes the proxy (``async with p as v``, as ``with`` does).
@@ -218,7 +218,7 @@ def _has_identity(obj: Any) -> bool:
     dataclass for an equal one, so a method of one that returns ``self``
     is a fluent interface, even when the class calls itself immutable (a
     frozen dataclass may hold a list it appends to)."""
-    t = obj.__class__
+    t = type(obj)  # not __class__: a test double may claim to be an int
     if t in _VALUE_TYPES:
         return False
     return not (t.__module__ in _STDLIB_VALUES and t in _stdlib_value_bases())
@@ -288,6 +288,8 @@ class _MethodOfObject:
 
 
 # Python insists on the exact type these return: never swap in the proxy.
+# (Not ``round``, ``math.floor``/``trunc``/``ceil``: they return whatever
+# the method does, so a method returning self gives the proxy.)
 _CONVERSIONS = frozenset(
     [
         "__repr__",
@@ -302,10 +304,6 @@ _CONVERSIONS = frozenset(
         "__int__",
         "__float__",
         "__complex__",
-        "__round__",
-        "__trunc__",
-        "__floor__",
-        "__ceil__",
         "__fspath__",
         "__dir__",
     ]
