@@ -503,3 +503,12 @@ def test_run_waits_for_a_started_to_thread_call_and_ends_the_pool(loop: str) -> 
     shoal.run(main, loop=loop)
     assert finished == [True]
     assert not threads[0].is_alive()
+
+
+def test_await_of_something_not_awaitable_names_it() -> None:
+    """await_(3) is a TypeError naming 3 and what was expected (asyncio's
+    own message named neither)."""
+    with pytest.raises(
+        TypeError, match=r"await_\(\) needs an asyncio awaitable.*got 3"
+    ):
+        shoal.run(shoal.await_, 3)

@@ -1619,3 +1619,30 @@ def test_an_ipv6_address_by_name_keeps_its_flowinfo_and_scope_id(
     except OSError:  # pragma: no cover - no IPv6 loopback here
         pytest.skip("no IPv6 loopback")
     assert shoal.run(answers, socket, "ip6-shoal-test") == want
+
+
+_ZERO_READS: dict[str, tuple[Callable[[socket.socket], object], object]] = {
+    "recv": (lambda s: s.recv(0), b""),
+    "recv_into": (lambda s: s.recv_into(bytearray(0)), 0),
+    "recv_into nbytes": (lambda s: s.recv_into(bytearray(0), 0), 0),
+}
+
+
+@pytest.mark.parametrize("op", sorted(_ZERO_READS))
+def test_a_zero_byte_read_returns_at_once_as_the_stdlibs(op: str) -> None:
+    """recv(0) and a recv_into of nothing return b'' and 0 at once, as the
+    stdlib's do, even right after a short read (which makes the next read
+    wait for data first)."""
+
+    def main() -> object:
+        a, b = socket.socketpair()
+        with a, b:
+            b.sendall(b"x")
+            assert a.recv(10) == b"x"  # short: the next read would wait
+            with shoal.move_on_after(2) as scope:
+                got = read(a)
+            assert not scope.cancelled_caught
+            return got
+
+    read, expected = _ZERO_READS[op]
+    assert shoal.run(main) == expected

@@ -18,6 +18,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -142,6 +143,11 @@ def await_(awaitable: Awaitable[T], timeout: float | None = None) -> T:
     out. A task that ignores its cancellation is waited for as long as it
     runs. Switches.
     """
+    if not (asyncio.isfuture(awaitable) or inspect.isawaitable(awaitable)):
+        raise TypeError(
+            "await_() needs an asyncio awaitable (a coroutine, task or future),"
+            f" got {awaitable!r}"
+        )
     hub = get_hub()
     started = not asyncio.isfuture(awaitable)
     future = asyncio.ensure_future(awaitable, loop=hub.loop)

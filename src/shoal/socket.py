@@ -19,7 +19,12 @@ whole thread, the hub and every tasklet included: wait in shoal instead (a
 read with a timeout, or a tasklet per socket). ``fromfd(fd)`` and
 ``socket(fileno=fd)`` make the open file description non-blocking, which
 ``fd`` (and a stdlib socket on it) shares: a blocking call there then
-raises ``BlockingIOError`` instead of waiting.
+raises ``BlockingIOError`` instead of waiting. Close sockets (``with``):
+after a read that waited, the loop keeps the socket's reader registered
+(re-registering at every read costs system calls), and so keeps the
+socket alive; one dropped without ``close()`` stays open until its peer
+sends or closes, or the run ends, where the stdlib's is closed when
+collected.
 """
 
 from __future__ import annotations
@@ -487,7 +492,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         if self._reader is not None:
             self._check_busy(False)
         deadline = None
-        if self._drained and not flags:
+        if self._drained and not flags and bufsize:  # recv(0) never waits
             timeout = self._shoal_timeout
             if timeout is None:
                 self._wait_readable(None)
@@ -506,7 +511,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         if self._reader is not None:
             self._check_busy(False)
         deadline = None
-        if self._drained and not flags:
+        if self._drained and not flags and (nbytes or len(buffer)):
             timeout = self._shoal_timeout
             if timeout is None:
                 self._wait_readable(None)
