@@ -2010,3 +2010,15 @@ def test_init_called_again_checks_as_bind_does() -> None:
         stackless.getcurrent().__init__(lambda: None)
     assert ch.receive() == "payload"
     stackless.run()
+
+
+def test_a_stackless_channel_cannot_be_pickled_or_copied() -> None:
+    """C pickles a channel with its waiters; shoal's are live greenlets:
+    NotImplementedError, as for tasklets (docs/stackless.md section 11)."""
+    import copy
+    import pickle
+
+    ch = stackless.channel()
+    for attempt in (pickle.dumps, copy.copy):
+        with pytest.raises(NotImplementedError, match="greenlet cannot pickle"):
+            attempt(ch)

@@ -55,3 +55,26 @@ def test_called_from_a_tasklet_it_reports_and_does_not_kill_its_caller() -> None
     assert "not main" in message
     assert repr(other)[:20] in message
     assert other.dead
+
+
+def test_a_leftover_whose_cleanup_fails_is_reported_and_the_others_killed() -> None:
+    """A Stackless leftover whose finally raises hands that to main (the
+    checker); the check says so, and still kills the leftovers after it,
+    instead of raising the cleanup's error and leaving them to the next
+    test."""
+    from shoal import stackless
+
+    def failing() -> None:
+        try:
+            stackless.schedule_remove()
+        finally:
+            raise ValueError("cleanup failed")
+
+    stackless.tasklet(failing)()
+    later = shoal.spawn(shoal.Channel().receive)
+    stackless.run()
+    shoal.schedule()
+    with pytest.raises(AssertionError, match="cleanup failed"):
+        check_no_leftovers()
+    assert later.dead
+    assert leftover_tasklets() == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 from . import _handoff
 from ._channel import Channel
@@ -86,6 +86,11 @@ class channel(Channel):  # noqa: N801 - the Stackless name
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Everything is done in ``__new__``, as in C Stackless; arguments
         are ignored, as there."""
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        """C Stackless pickles a channel with its waiters; shoal's are live
+        greenlets (docs/stackless.md, section 11)."""
+        raise NotImplementedError(f"greenlet cannot pickle or copy {self!r}")
 
     @property
     def queue(self) -> Any:
