@@ -392,18 +392,25 @@ def test_a_bad_max_connections_is_refused_before_listening(
         gc.collect()  # an unclosed listener would warn here
 
 
+def _a_reader_and_a_writer_waiting(a: socket.socket) -> tuple[shoal.Tasklet, ...]:
+    """A tasklet waiting to read ``a``, and one waiting to write it (its
+    send buffer full). Switches."""
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    reader = shoal.spawn(a.recv, 10)
+    writer = shoal.spawn(a.sendall, b"x" * 10_000_000)
+    shoal.sleep(0.01)
+    assert "readable" in repr(reader)
+    assert "writable" in repr(writer)
+    return reader, writer
+
+
 def test_closing_a_socket_wakes_its_reader_and_writer() -> None:
     """A tasklet blocked on a socket that another tasklet closes gets
     shoal.ClosedError, which is also OSError(EBADF) as in the stdlib."""
 
     def main() -> None:
         a, b = socket.socketpair()
-        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        reader = shoal.spawn(a.recv, 10)
-        writer = shoal.spawn(a.sendall, b"x" * 10_000_000)
-        shoal.sleep(0.01)
-        assert "readable" in repr(reader)
-        assert "writable" in repr(writer)
+        reader, writer = _a_reader_and_a_writer_waiting(a)
         a.close()
         for t in (reader, writer):
             t.join(timeout=5)
@@ -428,12 +435,7 @@ def test_detaching_a_socket_wakes_its_reader_and_writer() -> None:
 
     def main() -> None:
         a, b = socket.socketpair()
-        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        reader = shoal.spawn(a.recv, 10)
-        writer = shoal.spawn(a.sendall, b"x" * 10_000_000)
-        shoal.sleep(0.01)
-        assert "readable" in repr(reader)
-        assert "writable" in repr(writer)
+        reader, writer = _a_reader_and_a_writer_waiting(a)
         fd = a.detach()
         for t in (reader, writer):
             t.join(timeout=5)
