@@ -2022,3 +2022,11 @@ def test_a_stackless_channel_cannot_be_pickled_or_copied() -> None:
     for attempt in (pickle.dumps, copy.copy):
         with pytest.raises(NotImplementedError, match="greenlet cannot pickle"):
             attempt(ch)
+
+
+def test_the_module_shows_only_stackless_names() -> None:
+    """dir(stackless) showed shoal's internals (get_scheduler, local, NOWAKE,
+    LAST, DeadlockError), which C's module does not have; its public names
+    are those of __all__ (and typing's Any, from the annotations)."""
+    public = {name for name in dir(stackless) if not name.startswith("_")}
+    assert public - set(stackless.__all__) <= {"Any", "annotations"}

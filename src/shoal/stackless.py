@@ -31,14 +31,13 @@ from __future__ import annotations
 from typing import Any
 
 from . import _scheduler
-from ._errors import DeadlockError, TaskletExit, bomb
-from ._scheduler import (
-    NOWAKE,
-    get_scheduler,
-    local,
-)
+from ._errors import DeadlockError as _DeadlockError
+from ._errors import TaskletExit, bomb
+from ._scheduler import NOWAKE as _NOWAKE
+from ._scheduler import get_scheduler as _get_scheduler
+from ._scheduler import local as _local
+from ._stackless_channel import LAST as _LAST
 from ._stackless_channel import (
-    LAST,
     channel,
     get_channel_callback,
     set_channel_callback,
@@ -73,8 +72,8 @@ _CURRENT: Any = object()  # schedule()'s default retval: the current tasklet
 
 _scheduler.make_main = _make_main
 if (
-    getattr(local, "sched", None) is not None
-    and local.sched.current is local.sched.main
+    getattr(_local, "sched", None) is not None
+    and _local.sched.current is _local.sched.main
 ):
     _sched()
 
@@ -92,7 +91,7 @@ def getmain() -> tasklet:
 def getruncount() -> int:
     """How many tasklets are in the runnables ring, the current one included
     (not the hub's turn, queued there while it waits for I/O or time)."""
-    s = get_scheduler()
+    s = _get_scheduler()
     runq = s.runq
     return len(runq) + 1 - (1 if s.hubtask in runq else 0)
 
@@ -113,9 +112,9 @@ def schedule(retval: Any = _CURRENT) -> Any:
     ``retval`` (default: the current tasklet), or what its tempval was set to
     meanwhile. Switches unless nothing else is runnable."""
     try:
-        s = local.sched
+        s = _local.sched
     except AttributeError:
-        s = get_scheduler()
+        s = _get_scheduler()
     cur = s.current
     if retval is _CURRENT:
         retval = cur
@@ -130,17 +129,17 @@ def schedule_remove(retval: Any = _CURRENT) -> Any:
     """Like :func:`schedule`, but the caller leaves the ring (it is paused
     until inserted again, or, for main, until nothing else can run).
     Switches unless nothing else is runnable."""
-    s = get_scheduler()
+    s = _get_scheduler()
     cur = s.current
     cur._temp = cur if retval is _CURRENT else retval
     alone = not s.runq
     try:
         value = s.park(cur)
-    except DeadlockError as exc:
+    except _DeadlockError as exc:
         if not alone:  # not ours: an error that escaped another tasklet
             raise
-        cur._temp = NOWAKE
-        raise DeadlockError(LAST) from exc
+        cur._temp = _NOWAKE
+        raise _DeadlockError(_LAST) from exc
     return _claim(value)
 
 
