@@ -161,15 +161,23 @@ def send_file(sock: Any, file: Any, offset: int, count: int | None) -> int:
     try:
         while count is None or done < count:
             step = min(_SENDFILE_STEP, size if count is None else count - done)
+            # The waits are out of the handlers: what ends one would carry
+            # the error as its __context__ (and keep its frames).
+            n: int | None = None
+            refused = False
             try:
                 n = os.sendfile(target, source, offset + done, step)
             except BlockingIOError:
-                sock._wait_writable(sock.gettimeout())
-                continue
+                pass
             except OSError:
                 if done:
                     raise
+                refused = True
+            if refused:
                 return _by_send(sock, file, offset, count)  # nothing sent yet
+            if n is None:
+                sock._wait_writable(sock.gettimeout())
+                continue
             if n == 0:
                 break  # the end of the file
             done += n

@@ -369,7 +369,10 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         """:meth:`_retry` after ``op`` just failed: wait, then try again,
         until it is done (``deadline``: the call's, if it waited before; an
         argument, not a keyword: a call with both ``*args`` and a keyword
-        builds a dict). Switches."""
+        builds a dict). Call it after, not in, the handler of the
+        ``BlockingIOError``: whatever ends the wait (a timeout, a kill)
+        would carry that error as its ``__context__``, printed in its
+        traceback and keeping its frames. Switches."""
         if self._shoal_timeout == 0.0 or flags & _DONTWAIT:
             raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable")
         while True:
@@ -400,12 +403,15 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         address = _resolve(_family(self), address, getaddrinfo)
         try:
             super().connect(address)  # its errors say "connect(): ..."
+            return
         except (BlockingIOError, InterruptedError) as e:
             if self._shoal_timeout == 0.0:
                 raise
-            err = self._connecting(address, e.errno or 0)
-            if err:
-                raise OSError(err, _os.strerror(err)) from None
+            started = e.errno or 0
+        # Waits out of the handler (see _after_wait).
+        err = self._connecting(address, started)
+        if err:
+            raise OSError(err, _os.strerror(err))
 
     def connect_ex(self, address: Any) -> int:
         """:meth:`connect`, returning the error number of a connect that
@@ -500,8 +506,10 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
                 deadline = _time.monotonic() + timeout
                 self._wait_readable(timeout)
         try:
-            data: bytes = _recv(self, bufsize, flags)
+            data: bytes | None = _recv(self, bufsize, flags)
         except BlockingIOError:
+            data = None  # wait out of the handler (see _after_wait)
+        if data is None:
             data = self._after_wait(False, flags, deadline, _recv, self, bufsize, flags)
         self._drained = len(data) < bufsize
         return data
@@ -519,8 +527,10 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
                 deadline = _time.monotonic() + timeout
                 self._wait_readable(timeout)
         try:
-            n: int = _recv_into(self, buffer, nbytes, flags)
+            n: int | None = _recv_into(self, buffer, nbytes, flags)
         except BlockingIOError:
+            n = None
+        if n is None:
             n = self._after_wait(
                 False, flags, deadline, _recv_into, self, buffer, nbytes, flags
             )
@@ -561,8 +571,10 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         if self._writer is not None:
             self._check_busy(True)
         try:
-            n: int = _send(self, data, flags)
+            n: int | None = _send(self, data, flags)
         except BlockingIOError:
+            n = None
+        if n is None:
             n = self._after_wait(True, flags, None, _send, self, data, flags)
         return n
 
