@@ -10,18 +10,24 @@ import collections
 import collections.abc
 import contextlib
 import copy
+import ctypes
 import dataclasses
 import datetime
 import decimal
 import enum
+import functools
+import hashlib
 import io
 import itertools
 import json
 import math
+import mmap
 import operator
 import os
 import pathlib
+import pickle
 import re
+import struct
 import sys
 import types
 from collections.abc import Callable
@@ -189,6 +195,16 @@ OBJECTS: dict[str, Callable[[], Any]] = {
     "slots class": Slotted,
     "metaclass": WithMeta,
     "abstract base": Square,
+    # datetime's formats import a module from C, which finds it through the
+    # globals of the innermost frame written in Python.
+    "date": lambda: datetime.date(2020, 1, 2),
+    "time": lambda: datetime.time(3, 4, 5),
+    "datetime": lambda: datetime.datetime(2020, 1, 2, 3, 4, 5),
+    "timedelta": lambda: datetime.timedelta(days=1, seconds=5),
+    # The buffer protocol: bytes() of a proxy must not take the items.
+    "array": lambda: array.array("i", [3, 1, 2]),
+    "float array": lambda: array.array("d", [0.5, 2.0]),
+    "memoryview": lambda: memoryview(bytearray(b"xyz")),
 }
 
 # Each operation as a function of the object; those that mutate return
@@ -281,8 +297,10 @@ def _outcome(op: Callable[[Any], Any], x: Any, real: Any) -> tuple[Any, ...]:
 
 
 def _state(x: Any) -> Any:
-    if isinstance(x, (list, dict, set)):
+    if isinstance(x, (list, dict, set, array.array)):
         return copy.copy(x)
+    if isinstance(x, memoryview):
+        return x.tolist()
     if hasattr(x, "__dict__"):
         return dict(vars(x))
     if hasattr(x, "__slots__"):
@@ -313,6 +331,7 @@ def test_a_delegating_proxy_does_what_the_real_object_does(
         "slots class",
         "metaclass",
         "abstract base",
+        "memoryview",
     ):
         # Their default repr shows the address: compare without it.
         expected, got = _no_addresses(expected, real), _no_addresses(got, underlying)
@@ -325,10 +344,18 @@ def test_a_delegating_proxy_does_what_the_real_object_does(
         # ``5 < p`` (the message names the operands the other way round).
         assert got[1] is expected[1]
         return
+    if operation in ("int", "float") and kind in BUFFER_KINDS:
+        # C code reads the digits in a real one's buffer, which a proxy
+        # cannot have (docs/proxy.md, "What a proxy cannot hide"): refused,
+        # naming the type.
+        assert got[:2] == ("raised", TypeError)
+        assert got[2].endswith(f"{type(real).__name__}'")
+        return
     assert got == expected
 
 
 IDENTITY_HASHED = ("slots class", "metaclass", "abstract base", "function", "exception")
+BUFFER_KINDS = ("array", "float array", "memoryview")
 
 
 def _no_addresses(outcome: tuple[Any, ...], obj: Any) -> tuple[Any, ...]:
@@ -406,6 +433,74 @@ def test_in_place_operators_reach_the_controller() -> None:
     n = tproxy(int, Recorder(answer=0))
     n **= 2
     assert n == 0
+
+
+# Every binary operator: (its name, what Python writes, its in-place form).
+BINARY: list[
+    tuple[str, Callable[[Any, Any], Any], Callable[[Any, Any], Any] | None]
+] = [
+    ("add", operator.add, operator.iadd),
+    ("sub", operator.sub, operator.isub),
+    ("mul", operator.mul, operator.imul),
+    ("matmul", operator.matmul, operator.imatmul),
+    ("truediv", operator.truediv, operator.itruediv),
+    ("floordiv", operator.floordiv, operator.ifloordiv),
+    ("mod", operator.mod, operator.imod),
+    ("divmod", divmod, None),  # there is no divmod=
+    ("pow", pow, operator.ipow),
+    ("lshift", operator.lshift, operator.ilshift),
+    ("rshift", operator.rshift, operator.irshift),
+    ("and", operator.and_, operator.iand),
+    ("xor", operator.xor, operator.ixor),
+    ("or", operator.or_, operator.ior),
+]
+# Each form: the special method's name and the expression that calls it,
+# with the proxy ``p`` and an operand that supports no operator.
+BINARY_FORMS: dict[str, Callable[[Any, Any], Any]] = {}
+for _name, _plain, _in_place in BINARY:
+    BINARY_FORMS[f"__{_name}__"] = lambda p, o, f=_plain: f(p, o)
+    BINARY_FORMS[f"__r{_name}__"] = lambda p, o, f=_plain: f(o, p)
+    if _in_place is not None:
+        BINARY_FORMS[f"__i{_name}__"] = _in_place
+
+
+class EveryOperator:
+    """Supports every binary operator in every form: each answers its
+    name and operand."""
+
+
+for _opname in BINARY_FORMS:
+    setattr(
+        EveryOperator,
+        _opname,
+        lambda self, other, name=_opname: (name, other),
+    )
+
+
+class NoOperator:
+    """An operand that supports no operator, so that Python asks the other."""
+
+
+@pytest.mark.parametrize("opname", list(BINARY_FORMS))
+def test_every_binary_operator_reaches_the_controller_by_its_name(opname: str) -> None:
+    """Plain, reflected and in-place: the controller of a tproxy and of a
+    make_proxy receives the operation by its own name, with the operand, and
+    a make_proxy's delegate() performs that one."""
+    expression, other = BINARY_FORMS[opname], NoOperator()
+    rec = Recorder(answer="answer")
+    assert expression(tproxy(EveryOperator, rec), other) == "answer"
+    assert rec.ops == [(opname, (other,), {})]
+    seen: list[tuple[str, tuple[Any, ...]]] = []
+
+    def controller(operation: ProxyOperation) -> Any:
+        seen.append((operation.opname, operation.args))
+        return operation.delegate()
+
+    assert expression(make_proxy(controller, obj=EveryOperator()), other) == (
+        opname,
+        other,
+    )
+    assert seen == [(opname, (other,))]
 
 
 def test_every_special_method_of_the_list_reaches_the_controller() -> None:
@@ -1761,6 +1856,117 @@ def test_c_code_that_takes_a_number_converts_a_proxied_str() -> None:
         fmt % word
     with pytest.raises(TypeError, match=r"^string argument without an encoding$"):
         b"%b" % word
+
+
+DATES = [
+    (datetime.date(2020, 1, 2), "%Y-%m-%d"),
+    (datetime.time(3, 4, 5), "%H:%M"),
+    (datetime.datetime(2020, 1, 2, 3, 4, 5), "%Y %H:%M:%S"),
+]
+
+
+@pytest.mark.parametrize(("obj", "spec"), DATES)
+def test_a_proxied_date_time_or_datetime_formats_as_the_real_one(
+    obj: Any, spec: str
+) -> None:
+    """Their ``__format__`` imports ``time`` from C, which finds the import
+    machinery in the globals of the innermost frame written in Python: the
+    proxy's delegate, or its forwarder when the controller is C code."""
+    expected = format(obj, spec)
+    p = make_proxy(_delegate, obj=obj)
+    assert format(p, spec) == expected
+    assert f"{p:{spec}}" == expected
+    assert p.strftime(spec) == expected
+    # Controllers written in C: the forwarder is the innermost Python frame.
+    by_c = make_proxy(f"{{0.obj:{spec}}}".format, obj=obj)
+    assert format(by_c, "anything") == expected
+    t = tproxy(type(obj), functools.partial("{0:{2}}".format, obj))
+    assert format(t, spec) == expected
+
+
+BUFFERS: dict[str, Callable[[], Any]] = {
+    "array of ints": lambda: array.array("i", [1, 2]),
+    "array of floats": lambda: array.array("d", [0.5]),
+    "memoryview": lambda: memoryview(b"xyz"),
+    "memoryview of ints": lambda: memoryview(array.array("h", [1, 258])),
+    "mmap": lambda: _mapped(b"mapped"),
+    "PickleBuffer": lambda: pickle.PickleBuffer(bytearray(b"pickled")),
+    "ctypes int": lambda: ctypes.c_int(258),
+    "ctypes structure": lambda: Point(1, 2),
+}
+
+
+def _mapped(data: bytes) -> mmap.mmap:
+    mapped = mmap.mmap(-1, len(data))
+    mapped.write(data)
+    return mapped
+
+
+class Point(ctypes.Structure):
+    _fields_ = [("x", ctypes.c_short), ("y", ctypes.c_short)]
+
+
+@pytest.mark.parametrize("kind", list(BUFFERS))
+def test_bytes_of_a_proxy_of_a_buffer_is_the_buffers_bytes(kind: str) -> None:
+    """C code reads the bytes of an object with the buffer protocol, which a
+    proxy cannot have; without ``__bytes__`` it would take the items
+    (``b"\\x01\\x02"`` of ``array("i", [1, 2])``) or fail. The proxy asks
+    its controller for ``__bytes__``, and so does what asks for bytes."""
+    obj = BUFFERS[kind]()
+    seen: list[str] = []
+
+    def controller(operation: ProxyOperation) -> Any:
+        seen.append(operation.opname)
+        return operation.delegate()
+
+    p = make_proxy(controller, obj=obj)
+    assert bytes(p) == bytes(obj)
+    assert seen == ["__bytes__"]
+    assert int.from_bytes(p, "little") == int.from_bytes(obj, "little")
+    assert b"%b" % p == b"%b" % obj
+    rec = Recorder(answer=b"raw")
+    t = tproxy(type(obj), rec)
+    assert bytes(t) == b"raw"
+    assert rec.ops == [("__bytes__", (), {})]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ is new in 3.12")
+def test_bytes_of_a_proxy_of_a_class_with_its_own_buffer() -> None:
+    class Buffered:
+        def __buffer__(self, flags: int) -> memoryview:
+            return memoryview(array.array("i", [1, 2]))
+
+    obj = Buffered()
+    assert bytes(make_proxy(_delegate, obj=obj)) == bytes(obj)  # type: ignore[call-overload]
+
+
+def test_what_a_proxy_of_a_buffer_cannot_do() -> None:
+    """As documented: C code that wants the buffer itself refuses a proxy,
+    and bytearray() takes it for an iterable of byte values."""
+    obj = array.array("i", [1, 2])
+    p = make_proxy(_delegate, obj=obj)
+    for wants_buffer in (
+        memoryview,
+        lambda x: b"".join([x]),
+        lambda x: io.BytesIO().write(x),
+        hashlib.sha256,
+        lambda x: struct.unpack("ii", x),
+    ):
+        with pytest.raises(TypeError, match=r"bytes-like|buffer"):
+            wants_buffer(p)
+    assert bytearray(p) == bytearray([1, 2])  # the items: not bytearray(obj)
+    extended = bytearray()
+    extended.extend(p)
+    assert extended == bytearray([1, 2])
+    assert bytearray(bytes(p)) == bytearray(obj)
+    # int() and float() parse the digits in a real one's buffer.
+    digits = memoryview(b"12")
+    proxied = make_proxy(_delegate, obj=digits)
+    assert (int(digits), float(digits)) == (12, 12.0)
+    for convert in (int, float):
+        with pytest.raises(TypeError, match=r"not 'memoryview'$"):
+            convert(proxied)
+    assert int(bytes(proxied)) == 12
 
 
 # -- the examples of docs/proxy.md, by what they do ------------------------------

@@ -5,12 +5,13 @@ Each forwarder runs its own copy of one of the template functions below,
 with globals of its own: ``name``, the operation's name, and the getters of
 the proxy's slots (``ctl``, for ``tproxy``; ``obj``, the pair (controller,
 object), for ``make_proxy``) and, for ``make_proxy``, ``cls``, the
-operation's ``ProxyOperation`` class. Not a closure: its cells cost every
-call a ``COPY_FREE_VARS`` and a cell read per variable, some 3% of a
-forwarded ``p[k]``. And a copy of the code, not the template's own: CPython
-keeps its inline caches in the code, so each forwarder's caches see one
-operation of one class. The specialised ``delegate`` methods are made the
-same way (see :func:`delegate`).
+operation's ``ProxyOperation`` class; and ``__builtins__``, which C code
+that imports looks for there (see :func:`_copy`). Not a closure: its cells
+cost every call a ``COPY_FREE_VARS`` and a cell read per variable, some 3%
+of a forwarded ``p[k]``. And a copy of the code, not the template's own:
+CPython keeps its inline caches in the code, so each forwarder's caches see
+one operation of one class. The specialised ``delegate`` methods are made
+the same way (see :func:`delegate`).
 
 The templates are never called as they stand: the module-level values of
 the names they read are placeholders, for the linters.
@@ -178,7 +179,11 @@ def _copy(
     template: Any, name: str, qualname: str, names: dict[str, Any]
 ) -> types.FunctionType:
     """A function running its own copy of ``template``'s code, with globals
-    ``names``, named ``name`` (tracebacks show it)."""
+    ``names``, named ``name`` (tracebacks show it). ``names`` gets the
+    template's ``__builtins__``: C code that imports (``date.__format__``
+    imports ``time``) finds the import machinery in the globals of the
+    innermost frame written in Python, which may be this function's."""
+    names["__builtins__"] = template.__builtins__
     code = template.__code__.replace(co_name=name)
     if sys.version_info >= (3, 11):
         code = code.replace(co_qualname=qualname)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import builtins
 import collections.abc
+import sys
 import types
 import weakref
 from collections.abc import Callable
@@ -137,6 +138,16 @@ _TEXT_CONVERSIONS = [
     "__trunc__",
     "__round__",
 ]
+# Types with the buffer protocol, by module and name (not imported: while a
+# module is not, no object is an instance of its types). From Python 3.12 a
+# type says so itself, with __buffer__; before, there is no telling.
+_BUFFERS = {
+    "builtins": ("bytes", "bytearray", "memoryview"),
+    "array": ("array",),
+    "mmap": ("mmap",),
+    "_pickle": ("PickleBuffer",),
+    "_ctypes": ("_SimpleCData", "Array", "Structure", "Union", "_Pointer", "CFuncPtr"),
+}
 _CONTAINER = ("__len__", "__getitem__", "__contains__", "__setitem__", "__delitem__")
 # What a builtin type without sequence methods (CPython: no tp_as_sequence)
 # lacks: item access alone is a mapping's (list[int]'s __getitem__); a +
@@ -181,6 +192,21 @@ def _has(t: type, name: str) -> bool:
     defined, and not None (Python's "not supported", ``__iter__ = None``)."""
     found = _lookup(t, name)
     return found is not _ABSENT and found is not None
+
+
+def _has_buffer(t: type) -> bool:
+    """Whether instances of ``t`` have the buffer protocol, as far as can be
+    told from the type (see ``_BUFFERS``)."""
+    if sys.version_info >= (3, 12) and _has(t, "__buffer__"):
+        return True
+    known = tuple(
+        getattr(sys.modules[module], name)
+        for module, names in _BUFFERS.items()
+        if module in sys.modules
+        for name in names
+        if hasattr(sys.modules[module], name)
+    )
+    return issubclass(t, known)
 
 
 def _c_name(t: type) -> str:
@@ -351,6 +377,11 @@ def _namespace(t: type, op: Any) -> tuple[dict[str, Any], Callable[[Any, Any], N
         # their exact type, not a special method, so the proxy needs one.
         for name in _TEXT_CONVERSIONS:
             ns.setdefault(name, varargs(name) if name in _IF_ANY else unary(name))
+    if _has_buffer(t):
+        # bytes(p): C code copies the buffer of a real one, which a proxy
+        # cannot have, and would otherwise take the items (b"\x01\x02" of
+        # array("i", [1, 2])).
+        ns.setdefault("__bytes__", unary("__bytes__"))
     static = (t.__flags__ & _HEAPTYPE) == 0
     if static and not any(_has(t, n) for n in _CONTAINER):
         # A builtin type that is no container says "does not support item
