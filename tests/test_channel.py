@@ -906,22 +906,23 @@ def test_delivered_value_is_not_kept_alive_by_the_sender() -> None:
 
 
 def test_repr_shows_balance_and_state() -> None:
-    """repr says the balance, the buffer fill for buffered channels, and the state."""
+    """repr says which channel it is (its id, as object's repr does), the
+    balance, the buffer fill for buffered channels, and the state."""
     ch = shoal.Channel()
-    assert repr(ch) == "<Channel balance=0 open>"
+    assert repr(ch) == f"<Channel at {id(ch):#x} balance=0 open>"
     r = shoal.spawn(ch.receive)
     shoal.schedule()
-    assert repr(ch) == "<Channel balance=-1 open>"
+    assert repr(ch) == f"<Channel at {id(ch):#x} balance=-1 open>"
     r.kill()
     ch.close()
-    assert repr(ch) == "<Channel balance=0 closed>"
+    assert repr(ch) == f"<Channel at {id(ch):#x} balance=0 closed>"
     b = shoal.Channel(2)
     b.send(1)
-    assert repr(b) == "<Channel balance=0 buffered=1/2 open>"
+    assert repr(b) == f"<Channel at {id(b):#x} balance=0 buffered=1/2 open>"
     b.send(2)
     s = shoal.spawn(b.send, 3)
     shoal.schedule()
-    assert repr(b) == "<Channel balance=1 buffered=2/2 open>"
+    assert repr(b) == f"<Channel at {id(b):#x} balance=1 buffered=2/2 open>"
     s.kill()
 
 

@@ -118,8 +118,8 @@ def test_non_case_arguments_are_rejected() -> None:
 def test_case_repr() -> None:
     """Cases say what they do and on which channel."""
     ch = shoal.Channel()
-    assert repr(ch.send_case(7)) == "<Case send 7 on <Channel balance=0 open>>"
-    assert repr(ch.receive_case()) == "<Case receive from <Channel balance=0 open>>"
+    assert repr(ch.send_case(7)) == f"<Case send 7 on {ch!r}>"
+    assert repr(ch.receive_case()) == f"<Case receive from {ch!r}>"
 
 
 # -- fairness -------------------------------------------------------------------------

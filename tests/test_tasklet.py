@@ -449,7 +449,7 @@ def test_repr_says_state_and_wait() -> None:
     assert "not started" in repr(t)
     assert "named" in repr(t)
     shoal.schedule()
-    assert "receiving on <Channel balance=-1" in repr(t)
+    assert f"receiving on <Channel at {id(ch):#x} balance=-1" in repr(t)
     t.kill()
     assert "dead" in repr(t)
 
@@ -607,11 +607,13 @@ def test_deadlock_lists_every_blocked_tasklet() -> None:
     with pytest.raises(shoal.DeadlockError) as info:
         c.receive()
     msg = str(info.value)
-    assert "wait_a" in msg
-    assert "receiving on" in msg
-    assert "send_b" in msg
-    assert "sending on" in msg
+    assert f"<Tasklet '{ts[0].name}' receiving on {a!r}>" in msg
+    assert f"<Tasklet '{ts[1].name}' sending on {b!r}>" in msg
+    # (main's repr says "tasklet" once shoal.stackless has been imported)
+    assert f"'main' receiving on <Channel at {id(c):#x} balance=-1" in msg
+    assert "wait_a" in ts[0].name
     assert "3 blocked" in msg
+    assert len({repr(a), repr(b), repr(c)}) == 3  # each channel is told apart
     for t in ts:
         t.kill()
 
@@ -948,3 +950,35 @@ def test_a_tasklet_cannot_be_copied_or_pickled() -> None:
         with pytest.raises(TypeError, match="cannot copy or pickle <Tasklet"):
             attempt(t)
     assert t.get() == 42
+
+
+class _Counter:
+    def tick(self) -> None:
+        pass
+
+
+def test_a_tasklet_is_named_after_its_function_and_bound_methods_their_class() -> None:
+    """``<qualname>-<n>``; a bound method is named after the class of its
+    object (``ch.receive`` gives ``Channel.receive``, not the class that
+    defines it), and a name can be set."""
+    ch = shoal.Channel()
+    ts = [
+        shoal.spawn(_Counter().tick),
+        shoal.spawn(ch.receive),
+        shoal.spawn(len, ()),
+        shoal.spawn(
+            test_a_tasklet_is_named_after_its_function_and_bound_methods_their_class
+        ),
+    ]
+    names = [t.name.rpartition("-")[0] for t in ts]
+    assert names == [
+        "_Counter.tick",
+        "Channel.receive",
+        "len",
+        "test_a_tasklet_is_named_after_its_function_and_bound_methods_their_class",
+    ]
+    assert all(t.name.rpartition("-")[2].isdigit() for t in ts)
+    ts[0].name = 7  # type: ignore[assignment]
+    assert ts[0].name == "7"
+    for t in ts:
+        t.kill()

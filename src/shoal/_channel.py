@@ -176,7 +176,10 @@ class Channel(HandOff):
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
         extra = f" buffered={len(self)}/{self._capacity}" if self._capacity else ""
-        return f"<{type(self).__name__} balance={self.balance}{extra} {state}>"
+        return (
+            f"<{type(self).__name__} at {id(self):#x} balance={self.balance}{extra}"
+            f" {state}>"
+        )
 
     def statistics(self) -> dict[str, int | bool]:
         """Counts for monitoring."""

@@ -73,6 +73,12 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         except AttributeError:
             fn = self._fn
             label = getattr(fn, "__qualname__", None) or type(self).__name__
+            owner = getattr(fn, "__self__", None)
+            if hasattr(fn, "__func__") and owner is not None:
+                # A bound method: named after its object's class, not the
+                # (maybe private) class that defines it.
+                cls = owner if isinstance(owner, type) else type(owner)
+                label = f"{cls.__qualname__}.{fn.__name__}"
             name = self._name = f"{label}-{next(_ids)}"
             return name
 
