@@ -249,6 +249,12 @@ def test_unknown_loop_name_is_rejected(bad: str) -> None:
         shoal.run(lambda: None, loop=bad)
 
 
+@pytest.mark.parametrize("bad", [3, b"asyncio", asyncio])
+def test_a_loop_that_is_no_name_is_a_type_error(bad: object) -> None:
+    with pytest.raises(TypeError, match=r"loop=.*: expected a str, one of asyncio"):
+        shoal.run(lambda: None, loop=bad)  # type: ignore[arg-type]
+
+
 def test_shoal_loop_environment_variable() -> None:
     """SHOAL_LOOP chooses the loop of a fresh process; a bad one is refused."""
     code = (

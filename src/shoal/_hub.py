@@ -60,6 +60,8 @@ def new_loop(name: str | None = None) -> asyncio.AbstractEventLoop:
     """A new event loop: ``name`` is "uvloop", "asyncio", or None for the
     ``SHOAL_LOOP`` environment variable, else uvloop where installed."""
     chosen = name if name is not None else os.environ.get("SHOAL_LOOP") or None
+    if chosen is not None and not isinstance(chosen, str):
+        raise TypeError(f"loop={chosen!r}: expected a str, one of {', '.join(LOOPS)}")
     if chosen is not None and chosen not in LOOPS:
         source = "loop=" if name is not None else "SHOAL_LOOP="
         raise ValueError(f"{source}{chosen!r}: expected one of {', '.join(LOOPS)}")
