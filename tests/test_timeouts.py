@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -327,6 +328,59 @@ def test_a_deadlock_after_a_timeout_fired_is_still_reported(
     th.join(timeout=10)
     assert not th.is_alive(), "the deadlock hung"
     assert outcome == ["deadlock reported"]
+
+
+_FOREVER = {
+    "timeout": lambda: _in(shoal.timeout(math.inf), shoal.Channel().receive),
+    "move_on_after": lambda: _in(shoal.move_on_after(math.inf), shoal.Event().wait),
+    "receive": lambda: shoal.Channel().receive(timeout=math.inf),
+    "event": lambda: shoal.Event().wait(timeout=math.inf),
+    "queue": lambda: shoal.Queue().get(timeout=math.inf),
+    "select": lambda: shoal.select(shoal.Channel().receive_case(), timeout=math.inf),
+    "sleep": lambda: shoal.sleep(math.inf),
+}
+
+
+def _in(scope: shoal.CancelScope, wait: Callable[[], object]) -> None:
+    with scope:
+        wait()
+
+
+@pytest.mark.parametrize("how", sorted(_FOREVER))
+def test_an_infinite_timeout_is_no_waker(how: str) -> None:
+    """A wait whose only limit is an infinite timeout, with nothing else to
+    wake it, waits for ever: a deadlock, reported as any other (the hub's
+    count of waiters is left as it was, so a second one is reported too)."""
+    import threading
+
+    outcome: list[str] = []
+
+    def main() -> None:
+        for _ in range(2):
+            try:
+                _FOREVER[how]()
+            except shoal.DeadlockError:
+                outcome.append("deadlock reported")
+
+    th = threading.Thread(target=shoal.run, args=(main,))
+    th.daemon = True  # should it hang, it must not hold the test run
+    th.start()
+    th.join(timeout=10)
+    assert not th.is_alive(), "the deadlock hung"
+    assert outcome == ["deadlock reported"] * 2
+
+
+def test_an_infinite_timeout_lets_its_wait_end_as_usual() -> None:
+    def main() -> list[object]:
+        ch = shoal.Channel()
+        shoal.spawn(lambda: (shoal.sleep(0.01), ch.send(1), ch.send(2)))
+        got: list[object] = [ch.receive(timeout=math.inf)]
+        with shoal.timeout(math.inf) as scope:
+            got.append(ch.receive())
+        got.append(scope.cancelled_caught)
+        return got
+
+    assert shoal.run(main) == [1, 2, False]
 
 
 _NAN_WAITS = {

@@ -417,6 +417,11 @@ def sleep(seconds: float) -> None:
         schedule()
         return
     s = get_scheduler()
+    if seconds == _INF:
+        # No timer would ever fire: nothing in the hub counts on it, and
+        # with nothing else to wake the tasklet, it is a deadlock.
+        s.block(s.current, _FOREVER)
+        return
     hub = s.hub or get_hub(s)
     cur = s.current
     wait = _Sleep()  # _Sleep.__init__, inlined: see there
@@ -433,6 +438,23 @@ def sleep(seconds: float) -> None:
 
 
 _NO_CANCELS: Any = ()
+_INF = float("inf")
+
+
+class _Forever:
+    """What ``sleep(math.inf)`` waits on: only a kill, a throw or a timeout
+    scope ends it."""
+
+    __slots__ = ()
+
+    def _unpark(self, t: Task) -> None:
+        pass
+
+    def _describe(self, t: Task) -> str:
+        return "sleeping for ever"
+
+
+_FOREVER = _Forever()
 
 
 class _Sleep(HubWait):

@@ -38,6 +38,9 @@ T = TypeVar("T")
 _NUMBERS = (int, float)
 
 
+_INF = float("inf")
+
+
 class _Expired(Interruption):
     """A scope's time ran out (private: only that scope catches it)."""
 
@@ -79,13 +82,16 @@ class CancelScope:
         _fill(self, seconds, raise_)
 
     def __enter__(self) -> CancelScope:
-        if self._tasklet is not None:
+        if self._hub is not None:
             raise RuntimeError(f"{self!r} cannot be entered twice")
         s = get_scheduler()
         hub = self._hub = s.hub or get_hub(s)
         self._tasklet = s.current
         self._active = self._open = True
         self.deadline = time.monotonic() + self.seconds
+        if self.deadline == _INF:
+            # It never fires: no timer, and no waker for the deadlock check.
+            return self
         hub.deadlines().add(self)
         # The deadline will wake the tasklet: blocking now is no deadlock,
         # and the hub gets its turns even while tasklets only yield.
@@ -112,11 +118,15 @@ class CancelScope:
         tb: TracebackType | None,
     ) -> bool:
         self._open = False
+        # The scope may stay in the hub's heap until its deadline: it must
+        # not keep the tasklet alive meanwhile.
+        self._tasklet = None
         if self._active:
             self._active = False
-            hub = self._hub
-            hub.deadlines().discard()
-            hub.drop_waiter()
+            if self.deadline != _INF:
+                hub = self._hub
+                hub.deadlines().discard()
+                hub.drop_waiter()
         if isinstance(exc, _Expired) and exc.scope is self:
             self.cancelled_caught = True
             if self._raise:
