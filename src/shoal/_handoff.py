@@ -272,10 +272,12 @@ class HandOff:
         gr = nxt._gr
         try:
             if gr is None:
-                result = s.start(nxt)
+                del nxt  # see Scheduler.start
+                result = s.start()
             else:
                 result = nxt._temp
                 nxt._temp = _NOWAKE
+                del nxt
                 result = gr.switch(result)
         except BaseException:
             self._cancel(cur)
@@ -351,10 +353,12 @@ class HandOff:
         gr = nxt._gr
         try:
             if gr is None:
-                value = s.start(nxt)
+                del nxt  # see Scheduler.start
+                value = s.start()
             else:
                 value = nxt._temp
                 nxt._temp = _NOWAKE
+                del nxt
                 value = gr.switch(value)
         except BaseException:
             self._cancel(cur)

@@ -313,6 +313,11 @@ class HubTimer:
 
     __slots__ = ("_active", "deadline", "hub", "seconds", "task", "wait")
 
+    #: None once cancelled: the entry stays in the heap until it is due (or
+    #: dropped in bulk), and must not keep the tasklet alive meanwhile.
+    task: Task | None
+    wait: HubWait | None
+
     def __init__(self, hub: Hub, task: Task, wait: HubWait, seconds: float) -> None:
         self.hub = hub
         self.task = task
@@ -324,14 +329,16 @@ class HubTimer:
 
     def _expire(self) -> None:
         self._active = False
-        wait = self.wait
+        wait, task = self.wait, self.task
+        assert wait is not None and task is not None  # due: not cancelled
         exc = TimeoutError(f"{wait.what}: timed out after {self.seconds} s")
-        self.hub.wake_if(self.task, wait, bomb(TimeoutError, exc))
+        self.hub.wake_if(task, wait, bomb(TimeoutError, exc))
 
     def cancel(self) -> None:
         """The wait ended otherwise. Does not switch."""
         if self._active:
             self._active = False
+            self.task = self.wait = None
             self.hub.timers.discard()  # type: ignore[union-attr]  # it was added
 
 
@@ -463,7 +470,10 @@ class _Sleep(HubWait):
 
     __slots__ = ("_active", "task")
 
-    task: Task
+    #: The sleeper; None once the wait was cancelled: the entry stays in
+    #: the heap until it is due (or dropped in bulk), and must not keep
+    #: the tasklet alive meanwhile.
+    task: Task | None
     _active: bool
 
     # sleep() makes a bare one and sets its slots: an __init__ written in
@@ -473,12 +483,13 @@ class _Sleep(HubWait):
 
     def _expire(self) -> None:
         self._active = False
-        self.hub.wake_if(self.task, self, None)
+        self.hub.wake_if(self.task, self, None)  # type: ignore[arg-type]  # due
 
     def _unpark(self, t: Task) -> None:
         hub = self.hub
         if self._active:
             self._active = False
+            self.task = None
             hub.timers.discard()  # type: ignore[union-attr]  # it was added
         hub.drop_waiter()
 

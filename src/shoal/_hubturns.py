@@ -64,7 +64,7 @@ class HubTurns:
     runq: deque[Task]
     root: greenlet
     resume: Callable[[Task | None, Task], Any]
-    start: Callable[[Task], Any]
+    start: Callable[[], Any]
     park: Callable[[Task], Any]
     wakeup: Callable[[], Task]
     deadlock: Callable[[Task | None], DeadlockError]
@@ -130,10 +130,12 @@ class HubTurns:
                 self.current = nxt
                 gr = nxt._gr
                 if gr is None:
-                    value = self.start(nxt)
+                    del nxt  # see Scheduler.start
+                    value = self.start()
                 else:
                     value = nxt._temp
                     nxt._temp = _NOWAKE
+                    del nxt
                     value = gr.switch(value)
             else:
                 value = self.park(cur)
@@ -191,10 +193,12 @@ class HubTurns:
                     self.current = nxt
                     gr = nxt._gr
                     if gr is None:
-                        self.start(nxt)
+                        del nxt  # see Scheduler.start
+                        self.start()
                     else:
                         value = nxt._temp
                         nxt._temp = _NOWAKE
+                        del nxt
                         gr.switch(value)
                 # The hub's turn came round. Polling costs more than a
                 # round of a few yielding tasklets: poll only every

@@ -186,9 +186,11 @@ class Scheduler(HubTurns):
             _switched(cur, nxt)
         gr = nxt._gr
         if gr is None:
-            return self.start(nxt)
+            del nxt  # see start()
+            return self.start()
         value = nxt._temp
         nxt._temp = _NOWAKE
+        del nxt  # a parked tasklet keeps none it switched to
         return gr.switch(value)
 
     def block(self, cur: Task, waitable: Any) -> Any:
@@ -226,6 +228,7 @@ class Scheduler(HubTurns):
             _switched(cur, t)
         gr = t._gr
         assert gr is not None
+        del t
         return gr.switch(value)
 
     def throw_to(self, cur: Task, t: Task, exc: BaseException) -> Any:
@@ -236,6 +239,7 @@ class Scheduler(HubTurns):
             _switched(cur, t)
         gr = t._gr
         assert gr is not None
+        del t
         return gr.throw(exc)
 
     def resume(self, prev: Task | None, nxt: Task) -> Any:
@@ -243,16 +247,24 @@ class Scheduler(HubTurns):
         self.current = nxt
         if _schedule_callback is not None:
             _switched(prev, nxt)
+        del prev
         gr = nxt._gr
         if gr is None:
-            return self.start(nxt)
+            del nxt
+            return self.start()
         value = nxt._temp
         nxt._temp = _NOWAKE
+        del nxt
         return gr.switch(value)
 
-    def start(self, t: Task) -> Any:
-        """Start current tasklet ``t`` in a pooled worker greenlet, or in a new
-        one made by the starter greenlet.
+    def start(self) -> Any:
+        """Start the current tasklet, which has not started, in a pooled
+        worker greenlet, or in a new one made by the starter greenlet.
+
+        It is not an argument, and the callers drop their references to it
+        before they call: the frames of a parked tasklet keep no other
+        tasklet alive (nor, through it, its exception and the frames that
+        holds), the one it switched to included.
 
         A new greenlet inherits the recursion depth of the code that first
         switches to it; started from inside another tasklet, one after the
@@ -262,12 +274,12 @@ class Scheduler(HubTurns):
         pool = self.pool
         if pool:
             gr = pool.pop()
-            t._gr = gr
-            return gr.switch(t)
+            self.current._gr = gr
+            return gr.switch()
         starter = self.starter
         if starter is None:
             starter = self.starter = greenlet(_starter, self.root)
-        return starter.switch(t)
+        return starter.switch(self)
 
     def wake_joiners(self, t: Task) -> None:
         """``t`` has finished: make the tasklets joining it runnable."""
@@ -279,11 +291,14 @@ class Scheduler(HubTurns):
             j._blocked_on = None
             runq.append(j)
 
-    def wake_main(self, me: greenlet, dead: Task) -> Task:
-        """Leave worker ``me``, whose tasklet ``dead`` ended with nothing else
+    def wake_main(self, me: greenlet, dead: Task | None) -> None:
+        """Leave worker ``me``, whose tasklet ended with nothing else
         runnable or with an exception for the main tasklet, for the main
         tasklet: it gets that exception, or the news that everybody else is
-        blocked for good. Returns the next tasklet ``me`` is to run.
+        blocked for good. Returns when ``me`` is to run the current tasklet
+        (see :meth:`start`). ``dead``, the tasklet that ended, is for the
+        schedule callback only: without one the worker keeps no reference
+        to it while it waits in the pool.
 
         "The main tasklet" is really :meth:`wakeup`; if it is paused rather
         than blocked (inside ``stackless.run()``), it simply resumes.
@@ -298,8 +313,9 @@ class Scheduler(HubTurns):
                 # Somebody waits in the hub: it takes over, and this
                 # greenlet waits in the pool for a tasklet to run.
                 self.pool.append(me)
-                new: Task = self._enter_hub()
-                return new
+                del dead
+                self._enter_hub()
+                return
             exc = self.deadlock(None)
         if main._blocked_on is not None:
             main._blocked_on._unpark(main)
@@ -310,10 +326,15 @@ class Scheduler(HubTurns):
         self.current = main
         if _schedule_callback is not None:
             _switched(dead, main)
+        del dead
         value = main._temp
         main._temp = _NOWAKE
-        new = main._gr.switch(value) if exc is None else main._gr.throw(exc)
-        return new
+        gr = main._gr
+        del main
+        if exc is None:
+            gr.switch(value)
+        else:
+            gr.throw(exc)
 
     def wakeup(self) -> Task:
         """The tasklet that runs when nothing else can: the innermost of

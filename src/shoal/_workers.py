@@ -38,29 +38,29 @@ def _regate() -> None:
 _watch.gate_listeners.append(_regate)
 
 
-def starter(t: Task) -> None:
-    """The body of the starter greenlet: make a worker greenlet for each
-    tasklet it is handed, and start the tasklet in it (see
-    ``Scheduler.start``)."""
-    root = t._sched.root
+def starter(s: Any) -> None:
+    """The body of the starter greenlet of scheduler ``s``: whenever it is
+    switched to, make a worker greenlet and start the current tasklet in
+    it (see ``Scheduler.start``)."""
+    root = s.root
     while True:
         gr = greenlet(_worker, root)
-        t._gr = gr
-        t = gr.switch(t)
+        s.current._gr = gr
+        s = gr.switch(s)
 
 
-def _worker(t: Task) -> None:
+def _worker(s: Any) -> None:
     """The body of every worker greenlet: run tasklets' functions one after
     another, and in between switch to the next runnable tasklet.
 
     This is ``Task._finish`` and the switch away, inlined: spawning and
     ending short tasklets is a hot path.
     """
-    s = t._sched
     me = getcurrent()
     alive = s.alive
     runq = s.runq
     pool = s.pool
+    t = s.current
     while True:
         fn, args, kwargs = t._fn, t._args, t._kwargs
         t._args = t._kwargs = None
@@ -102,7 +102,11 @@ def _worker(t: Task) -> None:
         if t._joiners:
             s.wake_joiners(t)
         if not runq or s.propagating is not None:
-            t = s.wake_main(me, t)
+            dead = t if _schedule_callback is not None else None
+            t = None  # none kept while parked
+            s.wake_main(me, dead)
+            dead = None
+            t = s.current
             continue
         nxt = runq.popleft()
         s.current = nxt
@@ -119,5 +123,6 @@ def _worker(t: Task) -> None:
         pool.append(me)
         value = nxt._temp
         nxt._temp = _NOWAKE
-        t = nxt = None  # type: ignore[assignment]
-        t = gr.switch(value)
+        t = nxt = None
+        gr.switch(value)
+        t = s.current  # Scheduler.start() switched here to run it

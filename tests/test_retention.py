@@ -1,0 +1,141 @@
+"""A finished tasklet is not kept alive by the scheduler: not by the worker
+greenlet that ran it, nor by the tasklet that switched to it and is still
+parked, nor by a cancelled timer. What it holds (its exception, whose
+traceback holds its frames, and their locals: sockets, buffers) is freed as
+soon as user code drops it, as a finished thread's would be."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Callable
+
+import pytest
+
+import shoal
+from shoal import socket
+
+
+class Big:
+    """A stand-in for what a frame holds."""
+
+
+def _fails(box: list[weakref.ref[Big]]) -> None:
+    big = Big()
+    box.append(weakref.ref(big))
+    raise ValueError("on purpose")
+
+
+def _blocks_on_socket(box: list[weakref.ref[Big]]) -> None:
+    big = Big()
+    box.append(weakref.ref(big))
+    a, b = socket.socketpair()
+    with a, b:
+        a.recv(10)
+
+
+def _sleeps(box: list[weakref.ref[Big]]) -> None:
+    big = Big()
+    box.append(weakref.ref(big))
+    shoal.sleep(30)
+
+
+def _receives(box: list[weakref.ref[Big]]) -> None:
+    big = Big()
+    box.append(weakref.ref(big))
+    shoal.Channel().receive()
+
+
+def _receives_within_a_scope(box: list[weakref.ref[Big]]) -> None:
+    big = Big()
+    box.append(weakref.ref(big))
+    with shoal.timeout(30):
+        shoal.Channel().receive()
+
+
+def _receives_with_a_timeout(box: list[weakref.ref[Big]]) -> None:
+    big = Big()
+    box.append(weakref.ref(big))
+    shoal.Channel().receive(timeout=30)
+
+
+def _blocks_on_socket_with_a_timeout(box: list[weakref.ref[Big]]) -> None:
+    big = Big()
+    box.append(weakref.ref(big))
+    a, b = socket.socketpair()
+    with a, b:
+        a.settimeout(30)
+        a.recv(10)
+
+
+def _freed(tasklet: weakref.ref[shoal.Tasklet], box: list[weakref.ref[Big]]) -> bool:
+    gc.collect()
+    return tasklet() is None and all(r() is None for r in box)
+
+
+# Each: (what the victim runs, how it ends: None if it ends by itself).
+SCENARIOS: dict[str, tuple[Callable[[list[weakref.ref[Big]]], None], bool]] = {
+    "fails": (_fails, False),
+    "killed on a socket": (_blocks_on_socket, True),
+    "killed asleep": (_sleeps, True),
+    "killed on a channel": (_receives, True),
+    "killed in a timeout scope": (_receives_within_a_scope, True),
+    "killed in a receive with a timeout": (_receives_with_a_timeout, True),
+    "killed on a socket with a timeout": (_blocks_on_socket_with_a_timeout, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@pytest.mark.parametrize("main_waits", ["on a channel", "asleep"])
+def test_a_finished_tasklet_is_freed_while_the_one_that_ran_it_is_parked(
+    name: str, main_waits: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The main tasklet spawns the victim and parks (so its park started the
+    victim); the victim ends; a checker, run while main is still parked,
+    finds the victim and what its frames held freed."""
+    fn, killed = SCENARIOS[name]
+
+    def main() -> bool:
+        box: list[weakref.ref[Big]] = []
+        ch = shoal.Channel()
+        victim = weakref.ref(shoal.spawn(fn, box))
+
+        def checker() -> None:
+            shoal.sleep(0.01)  # the victim has started and waits (or ended)
+            if killed:
+                t = victim()
+                assert t is not None
+                t.kill()
+                del t
+            ch.send(_freed(victim, box))
+
+        shoal.spawn(checker)
+        if main_waits == "asleep":
+            shoal.sleep(0.05)
+        return bool(ch.receive())
+
+    assert shoal.run(main)
+    capsys.readouterr()  # the failure's traceback, printed as it should be
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_a_finished_tasklet_is_freed_once_its_caller_drops_it(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The main tasklet kills (or joins) the victim, drops it and checks."""
+    fn, killed = SCENARIOS[name]
+
+    def main() -> bool:
+        box: list[weakref.ref[Big]] = []
+        t = shoal.spawn(fn, box)
+        shoal.sleep(0.01)
+        if killed:
+            t.kill()
+        else:
+            t.join()
+        victim = weakref.ref(t)
+        del t
+        return _freed(victim, box)
+
+    assert shoal.run(main)
+    capsys.readouterr()
