@@ -330,7 +330,8 @@ class HubTimer:
     def _expire(self) -> None:
         self._active = False
         wait, task = self.wait, self.task
-        assert wait is not None and task is not None  # due: not cancelled
+        assert wait is not None  # due: not cancelled
+        assert task is not None
         exc = TimeoutError(f"{wait.what}: timed out after {self.seconds} s")
         self.hub.wake_if(task, wait, bomb(TimeoutError, exc))
 

@@ -18,7 +18,7 @@ from greenlet import getcurrent, greenlet
 
 from . import _watch
 from ._errors import TaskletExit
-from ._task import DEAD, NOWAKE, Task
+from ._task import DEAD, NOWAKE
 from ._watch import switched as _switched
 
 __all__ = ["POOL_SIZE", "starter"]
