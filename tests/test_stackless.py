@@ -1409,6 +1409,124 @@ def test_schedule_callback_on_kill() -> None:
     assert events == [(main, r), "r-exit", (r, main)]
 
 
+def test_schedule_callback_never_sees_the_hub() -> None:
+    """Inside shoal.run(), a tasklet that sleeps waits in shoal's hub, whose
+    stand-in task C Stackless does not have: the callback is told
+    A -> hub -> B as the one switch (A, B), as it is told of every other
+    switch, never of the hub (docs/stackless.md, section 9)."""
+    events: list[Any] = []
+
+    def sleeper() -> None:
+        events.append("a-sleeps")
+        shoal.sleep(0.01)
+        events.append("a-woke")
+
+    def body() -> Any:
+        a = stackless.tasklet(sleeper)()
+        stackless.set_schedule_callback(lambda p, n: events.append((p, n)))
+        try:
+            stackless.run()  # a sleeps: main is woken
+            shoal.sleep(0.05)  # a wakes in the hub and ends, then main wakes
+        finally:
+            stackless.set_schedule_callback(None)
+        return a
+
+    main = stackless.getmain()
+    a = shoal.run(body)
+    assert events == [
+        (main, a),
+        "a-sleeps",
+        (a, main),
+        (main, a),  # main -> hub -> a: a's timer fired
+        "a-woke",
+        (a, main),  # a -> hub -> main: main's timer fired
+    ]
+
+
+def test_schedule_callback_is_not_told_of_a_sleep_alone() -> None:
+    """A tasklet that sleeps with nobody else runnable wakes where it slept:
+    A -> hub -> A is no switch, as a time.sleep() in C Stackless is none."""
+    events: list[Any] = []
+
+    def body() -> None:
+        stackless.set_schedule_callback(lambda p, n: events.append((p, n)))
+        try:
+            shoal.sleep(0.001)
+        finally:
+            stackless.set_schedule_callback(None)
+
+    shoal.run(body)
+    assert events == []
+
+
+def test_schedule_callback_hides_the_hubs_turns_among_yielding_tasklets() -> None:
+    """One tasklet sleeps while another only yields: the hub gets turns in
+    the ring to fire the timer (b -> hub -> b: nothing to tell), and the
+    sleeper's wake-up is told as one switch from the yielder."""
+    events: list[Any] = []
+    got: list[Any] = []
+
+    def sleeper() -> None:
+        events.append("a-sleeps")
+        shoal.sleep(0.005)
+        events.append("a-woke")
+
+    def yielder() -> None:
+        for _ in range(1_000_000):  # bounded: a wakes within milliseconds
+            if not got[0].alive:
+                break
+            stackless.schedule()
+        events.append("b-done")
+
+    def body() -> None:
+        got.append(stackless.tasklet(sleeper)())
+        got.append(stackless.tasklet(yielder)())
+        stackless.set_schedule_callback(lambda p, n: events.append((p, n)))
+        try:
+            stackless.run()
+        finally:
+            stackless.set_schedule_callback(None)
+
+    main = stackless.getmain()
+    shoal.run(body)
+    a, b = got
+    assert not a.alive
+    assert not b.alive
+    assert events == [
+        (main, a),
+        "a-sleeps",
+        (a, b),  # a waits in the hub; b runs, gives the hub turns
+        (b, a),  # b -> hub -> b -> a: the hub fired a's timer
+        "a-woke",
+        (a, b),
+        "b-done",
+        (b, main),
+    ]
+
+
+def test_schedule_callback_given_back_and_named_is_the_users(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """set_schedule_callback() and get_schedule_callback() give back the
+    callback the user set (shoal calls it through a filter that hides the
+    hub), and an exception it raises is printed naming it."""
+
+    def cb(prev: Any, nxt: Any) -> None:
+        raise ValueError("from cb")
+
+    assert stackless.set_schedule_callback(cb) is None
+    assert stackless.get_schedule_callback() is cb
+    stackless.tasklet(lambda: None)()
+    stackless.run()
+    assert stackless.set_schedule_callback(None) is cb
+    assert stackless.get_schedule_callback() is None
+    err = capsys.readouterr().err
+    assert err.count(f"Exception ignored in shoal callback {cb!r}") == 2
+    with pytest.raises(TypeError, match="schedule callback must be callable"):
+        stackless.set_schedule_callback(3)  # type: ignore[arg-type]
+    assert stackless.get_schedule_callback() is None
+
+
 # --------------------------------------------------------------------------
 # Deadlock
 # --------------------------------------------------------------------------
@@ -1696,6 +1814,147 @@ def test_channels_are_not_shared_between_threads(op: str, callback: bool) -> Non
     k.kill()
     assert not later.alive
     assert not k.alive
+
+
+FOREIGN_TASKLET_OPS: dict[str, tuple[str, Callable[[Any], object]]] = {
+    "kill": ("kill", lambda t: t.kill()),
+    "kill-pending": ("kill", lambda t: t.kill(pending=True)),
+    "throw": ("throw to", lambda t: t.throw(ValueError("foreign"))),
+    "throw-pending": ("throw to", lambda t: t.throw(ValueError, pending=True)),
+    "raise_exception": ("raise in", lambda t: t.raise_exception(ValueError, "x")),
+    "insert": ("insert", lambda t: t.insert()),
+    "remove": ("remove", lambda t: t.remove()),
+    "run": ("run", lambda t: t.run()),
+    "switch": ("switch to", lambda t: t.switch()),
+    "bind": ("bind", lambda t: t.bind(None)),
+    "bind-args": ("bind", lambda t: t.bind(print, ())),
+    "setup": ("set up", lambda t: t.setup()),
+    "call": ("set up", lambda t: t()),
+}
+
+
+def _owned_tasklet(state: str, events: list[Any]) -> Any:
+    """A tasklet of this thread in ``state``: blocked on a channel, paused
+    (alive, out of the ring), runnable (in the ring, not started), bound
+    (not alive yet), or this thread's main tasklet."""
+    if state == "main":
+        return stackless.getmain()
+    if state == "blocked":
+        return blocked_receiver(events, stackless.channel())
+    t = stackless.tasklet(appender(events, state))
+    if state == "bound":
+        return t
+    t()
+    if state == "paused":
+        t.remove()
+    return t
+
+
+def _snapshot(t: Any) -> tuple[Any, ...]:
+    """What a foreign operation must leave as it was."""
+    return (
+        repr(t),
+        t.alive,
+        t.blocked,
+        t.scheduled,
+        t.paused,
+        t.tempval,
+        stackless.getruncount(),
+        stackless.getcurrent(),
+    )
+
+
+@pytest.mark.parametrize("state", ["blocked", "paused", "runnable", "bound", "main"])
+@pytest.mark.parametrize("op", list(FOREIGN_TASKLET_OPS))
+def test_tasklets_are_not_operated_on_from_another_thread(op: str, state: str) -> None:
+    """Greenlets belong to their thread: an operation of another thread on
+    a tasklet (kill, throw, insert, run, bind, ...) raises RuntimeError
+    naming the operation and the tasklet before it changes anything, where
+    it used to take the tasklet off its channel and leave this thread's
+    scheduler running a tasklet it could never switch to. This thread
+    carries on as before (docs/stackless.md, section 11)."""
+    events: list[Any] = []
+    t = _owned_tasklet(state, events)
+    before = _snapshot(t)
+    verb, fn = FOREIGN_TASKLET_OPS[op]
+    err = in_another_thread(lambda: fn(t))
+    assert type(err) is RuntimeError, err
+    assert f"cannot {verb} {t!r} from another thread" in str(err)
+    assert _snapshot(t) == before
+    main = stackless.getmain()
+    assert stackless.getcurrent() is main
+    assert main.is_current
+    # This thread's scheduler carries on: the tasklet is killed or run here.
+    if state in ("paused", "runnable"):
+        t.run()
+        assert events == [state]
+    elif state == "blocked":
+        t.kill()
+        assert events == ["r-exit"]
+    assert not t.alive or t is main
+    later = stackless.tasklet(appender(events, "later"))()
+    stackless.run()
+    assert events[-1] == "later"
+    assert not later.alive
+
+
+def test_a_tasklet_of_another_thread_is_not_killed_from_here() -> None:
+    """The other way round: a tasklet of another thread waits on a channel;
+    this thread's kill() raises, and the owning thread still runs its
+    tasklets, kills that one and has its main tasklet current."""
+    box: dict[str, Any] = {}
+    ready, go = threading.Event(), threading.Event()
+
+    def owner() -> None:
+        ch = stackless.channel()
+        t = box["t"] = stackless.tasklet(ch.receive)()
+        stackless.run()
+        ready.set()
+        go.wait(10)
+        box["after"] = [
+            stackless.getcurrent() is stackless.getmain(),
+            t.blocked,
+            ch.balance,
+        ]
+        t.kill()
+        stackless.tasklet(box.setdefault)("ran", True)
+        stackless.run()
+        box["after"] += [t.alive, stackless.getcurrent() is stackless.getmain()]
+
+    th = threading.Thread(target=owner)
+    th.start()
+    try:
+        assert ready.wait(10)
+        t = box["t"]
+        with pytest.raises(RuntimeError, match=r"cannot kill .* from another thread"):
+            t.kill()
+        assert t.blocked
+        assert stackless.getcurrent() is stackless.getmain()
+    finally:
+        go.set()
+        th.join(10)
+    assert not th.is_alive()
+    assert box["after"] == [True, True, -1, False, True]
+    assert box["ran"] is True
+
+
+def test_another_thread_may_read_a_tasklets_attributes() -> None:
+    """Reading does not touch the owning thread's scheduler: allowed."""
+    events: list[Any] = []
+    t = blocked_receiver(events, stackless.channel())
+    seen: list[Any] = []
+
+    def read() -> None:
+        seen.extend(
+            [t.alive, t.blocked, t.scheduled, t.paused, t.is_main, t.is_current]
+        )
+        seen.extend([t.thread_id == threading.get_ident(), t.next, t.prev])
+        seen.append(repr(t))
+
+    assert in_another_thread(read) is None
+    assert seen == [True, True, True, False, False, False, False, None, None, repr(t)]
+    t.kill()
+    assert events == ["r-exit"]
 
 
 def test_soft_switching_and_thread_moves_are_not_supported() -> None:

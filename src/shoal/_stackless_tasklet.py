@@ -43,6 +43,19 @@ def _head(runq: deque[Task], t: Task) -> None:
     runq.rotate(-runq.index(t))
 
 
+def _foreign(t: Task, verb: str) -> RuntimeError:
+    """The error for an operation, ``verb``, on tasklet ``t`` of another
+    thread: greenlets are bound to their thread, and each thread has its
+    own scheduler. Each operation that changes a tasklet's place or state
+    tests first that its scheduler is the calling thread's
+    (``get_scheduler()``, which its ``hint`` makes cheap). Does not
+    switch."""
+    return RuntimeError(
+        f"cannot {verb} {t!r} from another thread: tasklets never move "
+        "between threads, and only the owning thread can schedule them"
+    )
+
+
 def _boot(t: Task, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     """Start a tasklet whose tempval was set before its first run: a bomb
     there kills it before ``fn`` is entered, as in Stackless."""
@@ -83,9 +96,12 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
 
     def bind(self, func: Any = None, args: Any = None, kwargs: Any = None) -> tasklet:
         """Bind ``func``; with ``args`` or ``kwargs`` too, make the tasklet alive
-        but paused. All None unbinds it. Does not switch."""
-        _check_binding(func, args, kwargs)
+        but paused. All None unbinds it. From another thread than the
+        owning one, RuntimeError. Does not switch."""
         s = self._sched
+        if s is not get_scheduler():
+            raise _foreign(self, "bind")
+        _check_binding(func, args, kwargs)
         if s.current is self:
             raise RuntimeError("can't (re)bind the current tasklet")
         if self.scheduled:
@@ -118,11 +134,15 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
 
     def setup(self, *args: Any, **kwargs: Any) -> tasklet:
         """Supply the arguments and insert the tasklet at the end of the ring.
-        Does not switch."""
+        From another thread than the owning one, RuntimeError. Does not
+        switch."""
+        s = self._sched
+        if s is not get_scheduler():
+            raise _foreign(self, "set up")
         if self.alive:
             raise RuntimeError("tasklet is alive")
         self._setup(args, kwargs)
-        self._sched.runq.append(self)
+        s.runq.append(self)
         return self
 
     __call__ = setup
@@ -248,19 +268,31 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
         return ring[(ring.index(self) + step) % len(ring)] if self in ring else None
 
     def insert(self) -> tasklet:
-        """Insert at the end of the ring; no-op if already there. Does not switch."""
+        """Insert at the end of the ring; no-op if already there. From another
+        thread than the owning one, RuntimeError (so :meth:`run` and
+        :meth:`switch` too). Does not switch."""
         s = self._sched
+        if s is not get_scheduler():
+            raise _foreign(self, "insert")
+        self._insert(s)
+        return self
+
+    def _insert(self, s: Scheduler) -> None:
+        """:meth:`insert` into ``s``, the calling thread's scheduler, once
+        that is checked. Does not switch."""
         if self._blocked_on is not None:
             raise RuntimeError("You cannot run a blocked tasklet")
         if s.current is not self and self not in s.runq:
             if not self.alive:
                 raise RuntimeError("You cannot run an unbound(dead) tasklet")
             s.runq.append(self)
-        return self
 
     def remove(self) -> tasklet:
-        """Take it out of the ring: it is paused. Does not switch."""
+        """Take it out of the ring: it is paused. From another thread than
+        the owning one, RuntimeError. Does not switch."""
         s = self._sched
+        if s is not get_scheduler():
+            raise _foreign(self, "remove")
         if self._blocked_on is not None:
             raise RuntimeError("You cannot remove a blocked tasklet.")
         if s.current is self:
@@ -271,8 +303,12 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
 
     def run(self) -> Any:
         """Run it now: the head of the ring moves to it, so the caller runs
-        right after its turn. Returns the caller's tempval. Switches."""
-        s = self.insert()._sched
+        right after its turn. Returns the caller's tempval. From another
+        thread than the owning one, RuntimeError. Switches."""
+        s = self._sched
+        if s is not get_scheduler():
+            raise _foreign(self, "run")
+        self._insert(s)
         cur = s.current
         if cur is self:
             return claim(self._take_temp())
@@ -283,8 +319,11 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
 
     def switch(self) -> Any:
         """Like :meth:`run`, but the caller leaves the ring (it is paused).
-        Switches."""
-        s = self.insert()._sched
+        From another thread than the owning one, RuntimeError. Switches."""
+        s = self._sched
+        if s is not get_scheduler():
+            raise _foreign(self, "switch to")
+        self._insert(s)
         cur = s.current
         if cur is self:
             return claim(self._take_temp())
@@ -297,26 +336,34 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
     ) -> Any:
         """Raise ``exc`` in the tasklet, with the semantics of ``raise``. It is
         unblocked, inserted if not in the ring, and (unless ``pending``) run at
-        once, as by :meth:`run`. Switches unless pending or dead."""
-        return self._throw(make_bomb(exc, val, tb), pending)
+        once, as by :meth:`run`. From another thread than the owning one,
+        RuntimeError, before the tasklet is touched. Switches unless pending
+        or dead."""
+        return self._throw(make_bomb(exc, val, tb), pending, "throw to")
 
     def raise_exception(self, exc_class: type[BaseException], *args: Any) -> Any:
         """Raise ``exc_class(*args)`` in the tasklet at once (see throw).
         Anything but an exception class raises TypeError here, before the
-        tasklet is touched. Switches."""
+        tasklet is touched; so does another thread than the owning one,
+        RuntimeError. Switches."""
         if not is_exception_class(exc_class):
             raise TypeError(
                 f"raise_exception() needs an exception class, got {exc_class!r}"
             )
-        return self._throw(bomb(exc_class, exc_class(*args)), False)
+        return self._throw(bomb(exc_class, exc_class(*args)), False, "raise in")
 
     def kill(self, pending: bool = False) -> Any:  # type: ignore[override]
         """Raise TaskletExit in the tasklet (see throw); a no-op if it is not
-        alive. Switches unless pending or not alive."""
-        return self._throw(bomb(TaskletExit, TaskletExit()), pending)
+        alive. From another thread than the owning one, RuntimeError, dead
+        or alive. Switches unless pending or not alive."""
+        return self._throw(bomb(TaskletExit, TaskletExit()), pending, "kill")
 
-    def _throw(self, b: bomb, pending: bool) -> Any:
+    def _throw(self, b: bomb, pending: bool, verb: str) -> Any:
+        """:meth:`throw` of bomb ``b``; ``verb`` names the operation for the
+        error raised in another thread than the owning one."""
         s = self._sched
+        if s is not get_scheduler():
+            raise _foreign(self, verb)
         cur = s.current
         if cur is self:
             return b.raise_()

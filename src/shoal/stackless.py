@@ -20,6 +20,8 @@ alive (unbound, bound without arguments, or ended) has ``_gr`` set to DEAD.
 ``stackless.run()`` pushes its caller on ``Scheduler.watchdogs`` and parks it
 without registering it anywhere: paused, it is what the scheduler wakes when
 nothing else can run, and where an exception escaping a tasklet goes.
+The schedule callback is called through ``_HubHidden``, which hides shoal's
+hub from it, as ``getruncount()``, ``next`` and ``prev`` do.
 
 Importing this module makes every thread's main tasklet a ``tasklet``.
 docs/stackless.md states the C semantics; what greenlet cannot do raises
@@ -28,9 +30,10 @@ docs/stackless.md states the C semantics; what greenlet cannot do raises
 
 from __future__ import annotations
 
+import threading as _threading
 from typing import Any
 
-from . import _scheduler
+from . import _scheduler, _watch
 from ._errors import DeadlockError as _DeadlockError
 from ._errors import TaskletExit, bomb
 from ._scheduler import NOWAKE as _NOWAKE
@@ -46,7 +49,7 @@ from ._stackless_tasklet import claim as _claim
 from ._stackless_tasklet import make_main as _make_main
 from ._stackless_tasklet import sched as _sched
 from ._stackless_tasklet import tasklet
-from ._watch import get_schedule_callback, set_schedule_callback
+from ._watch import ScheduleCallback as _ScheduleCallback
 
 __all__ = [
     "TaskletExit",
@@ -178,6 +181,68 @@ def run(
                 del watchdogs[i]
                 break
     _claim(value)
+
+
+class _HubHidden:
+    """The user's schedule callback, as shoal's switch watcher calls it
+    (``shoal._watch``): Stackless has no hub, so a switch into the hub's
+    stand-in task is not told, and one out of it is told as a switch from
+    the tasklet that ran before the hub (A -> hub -> B as ``(A, B)``), or not
+    at all if that is the tasklet resumed (A -> hub -> A); nor is a switch
+    to oneself (a ``schedule()`` that found only the hub's turn and left it
+    its place). The tasklet that ran last is kept per thread. Costs nothing
+    while no callback is set: the kernel's switch points test a global.
+    Does not switch."""
+
+    __slots__ = ("callback", "ran")
+
+    def __init__(self, callback: _ScheduleCallback) -> None:
+        self.callback = callback
+        #: ``ran.last``: the thread's tasklet that ran last, hub aside.
+        self.ran = _threading.local()
+        s = _get_scheduler()
+        if s.current is not s.hubtask:
+            self.ran.last = s.current
+
+    def __call__(self, prev: Any, nxt: Any) -> None:
+        hub = nxt._sched.hubtask
+        ran = self.ran
+        if nxt is hub:
+            ran.last = prev
+            return
+        if prev is hub:
+            # Whoever ran before the hub; None if this thread's switches
+            # were not watched then (the callback was set from another
+            # thread while the hub ran).
+            prev = getattr(ran, "last", None)
+        ran.last = nxt
+        if prev is nxt:
+            return
+        try:
+            self.callback(prev, nxt)
+        except BaseException as exc:  # any: see shoal._watch.switched
+            _watch.unraisable(exc, self.callback)
+
+
+def set_schedule_callback(
+    callback: _ScheduleCallback | None,
+) -> _ScheduleCallback | None:
+    """Call ``callback(prev, next)`` at every switch between tasklets, just
+    before it; return the previous callback. Switches into and out of
+    shoal's hub are not told: A -> hub -> B is told as ``(A, B)``, and
+    A -> hub -> A not at all. Does not switch."""
+    if callback is not None and not callable(callback):
+        raise TypeError(f"schedule callback must be callable or None, got {callback!r}")
+    old = _watch.set_schedule_callback(
+        None if callback is None else _HubHidden(callback)
+    )
+    return old.callback if isinstance(old, _HubHidden) else old
+
+
+def get_schedule_callback() -> _ScheduleCallback | None:
+    """The current schedule callback, or None. Does not switch."""
+    cb = _watch.get_schedule_callback()
+    return cb.callback if isinstance(cb, _HubHidden) else cb
 
 
 class atomic:  # noqa: N801 - the Stackless name
