@@ -179,3 +179,29 @@ def test_bad_schedule_callback_is_rejected() -> None:
     """A callback must be callable or None; the error names it."""
     with pytest.raises(TypeError, match="callable or None, got 3"):
         _watch.set_schedule_callback(3)  # type: ignore[arg-type]
+
+
+def test_a_schedule_callback_sees_the_hub_hand_a_deadlock_to_main() -> None:
+    """Main waits on a channel while an asyncio task runs (a possible
+    waker); when the task ends, the hub finds nothing can wake main and
+    switches to it with DeadlockError (HubTurns._hub_deadlock): reported
+    as every other switch."""
+    seen: list[tuple[str, str]] = []
+
+    def record(prev: shoal.Tasklet, nxt: shoal.Tasklet) -> None:
+        seen.append((prev.name, nxt.name))
+
+    def main() -> None:
+        import asyncio
+
+        task = asyncio.get_running_loop().create_task(asyncio.sleep(0.01))
+        _watch.set_schedule_callback(record)
+        try:
+            with pytest.raises(shoal.DeadlockError):
+                shoal.Channel().receive()
+        finally:
+            _watch.set_schedule_callback(None)
+        assert task.done()
+
+    shoal.run(main)
+    assert seen == [("main", "hub"), ("hub", "main")]

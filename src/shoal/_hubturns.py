@@ -90,7 +90,10 @@ class HubTurns:
         return self._enter_hub()
 
     def _enter_hub(self) -> Any:
-        self.current = self.hub.task
+        task = self.hub.task
+        if watched:
+            _watch.switched(self.current, task)
+        self.current = task
         return self._hub_greenlet().switch()
 
     def _hub_greenlet(self) -> greenlet:
@@ -235,8 +238,11 @@ class HubTurns:
         wake-up tasklet is paused (``stackless.run()``: it resumes) or
         blocked for good (it gets ``DeadlockError``)."""
         main = self.wakeup()
-        self.hub.task._gr = getcurrent()
+        task = self.hub.task
+        task._gr = getcurrent()
         self.current = main
+        if watched:
+            _watch.switched(task, main)
         if main._blocked_on is None:
             value = main._temp
             main._temp = _NOWAKE
@@ -282,6 +288,8 @@ class HubTurns:
             runq.remove(main)
         main._temp = _NOWAKE
         self.current = main
+        if watched:
+            _watch.switched(task, main)
         gr.parent = main._gr
 
     def stop_hub(self) -> None:
