@@ -9,6 +9,33 @@ park only the calling tasklet. A ``timeout`` that runs out raises
 ``os.read`` on ``p.stdout.fileno()`` with nothing to read raises
 ``BlockingIOError`` where the stdlib's would block.
 
+Handing a pipe to another process
+---------------------------------
+A process given a descriptor shares its open file, and O_NONBLOCK with it:
+a child given a non-blocking pipe fails its first read or write that would
+wait (``cat: -: Resource temporarily unavailable``). So a pipe handed over
+is made blocking first, for good (the parent cannot take it back from the
+child), and stays so:
+
+- This module's ``Popen`` does it for a pipe given as ``stdin``,
+  ``stdout`` or ``stderr`` (``stdin=p1.stdout``), as a descriptor
+  (``stdin=p1.stdout.fileno()``, or a dup of it) or in ``pass_fds``.
+- Nothing else is seen by shoal: the stdlib's ``subprocess.Popen`` (a
+  library using it), ``os.posix_spawn``, ``os.fork`` and exec,
+  ``multiprocessing`` (a forked child inherits the descriptors, a spawned
+  one gets them sent), a descriptor sent over a Unix socket. Give the pipe
+  through :func:`hand_over`: ``stdin=shoal.subprocess.hand_over(p1.stdout)``.
+  An ``os.dup`` of the descriptor shares the open file too: hand over
+  either, before the other process gets it.
+- The parent can go on using a pipe it handed over, cooperatively still:
+  its waits watch the pipe through an epoll instance (uvloop makes whatever
+  it waits on non-blocking), and a write goes a ``PIPE_BUF`` at a time. As
+  with the stdlib, two processes reading (writing) one pipe race for the
+  data (the room), and the loser's read (write) blocks the thread; the
+  usual way is to close the parent's end once the child has it. Without
+  epoll (not Linux), the parent waits on the pipe itself, and uvloop makes
+  it non-blocking again.
+
 Design
 ------
 ``Popen`` is the stdlib's, with its two waiting hooks replaced: ``_wait``
@@ -23,8 +50,12 @@ keeps its argument checks, return codes, ``__exit__`` and the rest.
 - ``_communicate`` is the stdlib's POSIX loop (the same ``os.read`` and
   ``os.write`` on the descriptors, the same output kept for a retry after a
   timeout), with one wait in the hub for whichever pipe is ready first.
-- A pipe handed to another child (``stdin=p1.stdout``) is made blocking
-  again: the child shares its open file, and expects a blocking one.
+- Before the child starts, ``Popen`` hands over what it is given
+  (``_pipe.hand_over``): a descriptor whose pipe's inode is that of a live
+  ``Pipe`` (a registry: a closed descriptor number reused for another file
+  cannot match), through that ``Pipe``'s own open file (setting the flag on
+  the one given changes the ``Pipe``'s), and still non-blocking. If the
+  child cannot start, the pipes are made non-blocking again.
 """
 
 from __future__ import annotations
@@ -43,11 +74,12 @@ from subprocess import CompletedProcess as CompletedProcess
 from subprocess import SubprocessError as SubprocessError
 from typing import Any
 
+from . import _pipe
 from ._buffered import claimed
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import sleep
 from ._io import wait_any
-from ._pipe import CHUNK, cooperative, hand_over
+from ._pipe import CHUNK, PIPE_BUF, cooperative, shared, wait_fd
 
 _OURS = {
     "Popen",
@@ -98,10 +130,32 @@ class Popen(_stdlib.Popen[Any]):
     text_mode: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        names = ("stdin", "stdout", "stderr")
-        for f in (*args[3:6], *(kwargs.get(name) for name in names)):
-            hand_over(f)
-        super().__init__(*args, **kwargs)
+        try:
+            bound = self.__signature__.bind(*args, **kwargs)
+        except TypeError:
+            bound = None  # the stdlib's __init__ says what is wrong
+        handed = []
+        if bound is not None:
+            given = bound.arguments
+            fds = given.get("pass_fds", ())
+            if not isinstance(fds, (tuple, list)):
+                # Read it once, here and for the stdlib: it may be an iterator.
+                try:
+                    fds = given["pass_fds"] = tuple(fds)
+                except TypeError:
+                    fds = ()  # the stdlib's __init__ says what is wrong
+                else:
+                    args, kwargs = bound.args, bound.kwargs
+            names = ("stdin", "stdout", "stderr")
+            for f in (*(given.get(n) for n in names), *fds):
+                if (pipe := _pipe.hand_over(f)) is not None:
+                    handed.append(pipe)
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            for pipe in handed:  # no child has it
+                pipe.take_back()
+            raise
         bufsize = kwargs.get("bufsize", args[1] if len(args) > 1 else -1)
         self.stdin = cooperative(self.stdin, bufsize)
         self.stdout = cooperative(self.stdout, bufsize)
@@ -206,7 +260,9 @@ class Popen(_stdlib.Popen[Any]):
                     self._input = input.encode(stdin.encoding, stdin.errors)
         sending = stdin is not None and not stdin.closed
         todo = memoryview((self._input or b"") if sending else b"")
-        reading = {f.fileno(): f for f in output if not f.closed}
+        # By the descriptor waited on for each (wait_fd: not the pipe's own
+        # once handed over to another process).
+        reading = {wait_fd(f)[0]: f for f in output if not f.closed}
 
         def expired() -> TimeoutExpired:
             seqs = [output.get(f) for f in (self.stdout, self.stderr)]
@@ -222,21 +278,28 @@ class Popen(_stdlib.Popen[Any]):
             left = None if endtime is None else endtime - time.monotonic()
             if left is not None and left <= 0:
                 raise expired()
-            writes = [stdin.fileno()] if sending else []
+            reads: list[int] = list(reading)
+            writes: list[int] = []
+            if sending:
+                to_stdin, readable = wait_fd(stdin)
+                (reads if readable else writes).append(to_stdin)
             try:
-                fd = wait_any(reading, writes, left, self)
+                fd = wait_any(reads, writes, left, self)
             except _TimeoutError:
                 raise expired() from None
-            if fd in writes:
+            if sending and fd == to_stdin:
+                start = self._input_offset
+                # Blocking once handed over: a step that cannot block.
+                end = start + PIPE_BUF if shared(stdin) else len(todo)
                 try:
-                    self._input_offset += os.write(fd, todo[self._input_offset :])
+                    self._input_offset += os.write(stdin.fileno(), todo[start:end])
                 except BlockingIOError:
                     pass
                 except BrokenPipeError:  # it exited, or closed its stdin
                     self._input_offset = len(todo)
                 continue
             try:
-                data = _read(reading[fd], fd)
+                data = _read(reading[fd], reading[fd].fileno())
             except BlockingIOError:
                 continue
             output[reading[fd]].append(data)
@@ -251,6 +314,36 @@ class Popen(_stdlib.Popen[Any]):
         if self.text_mode:
             return _text(out, self.stdout), _text(err, self.stderr)
         return out, err
+
+
+def hand_over(f: Any) -> Any:
+    """Make ``f``, a pipe of this module's ``Popen`` (``p.stdout``, its
+    descriptor, or a dup of that), blocking, for a process that this
+    module's ``Popen`` does not start: the stdlib's ``Popen``,
+    ``os.posix_spawn``, ``os.fork`` and exec, ``multiprocessing``, a
+    descriptor sent over a Unix socket. That process shares the pipe's open
+    file, whose non-blocking flag would fail its reads and writes with
+    EAGAIN. Return ``f``::
+
+        import subprocess  # the stdlib's, as a library would use it
+        p2 = subprocess.Popen(cmd, stdin=shoal.subprocess.hand_over(p1.stdout))
+
+    Anything else ``Popen`` takes (None, another file or descriptor) is
+    returned as it is; a closed file is a ``ValueError``, anything else a
+    ``TypeError``. This module's ``Popen`` does this itself for ``stdin``,
+    ``stdout``, ``stderr`` and ``pass_fds``. The parent can go on using the
+    pipe, cooperatively still, but as with any pipe two processes read
+    (write), whoever is first takes the data (room). Does not switch."""
+    if f is not None and not isinstance(f, int):
+        fileno = getattr(f, "fileno", None)
+        if not callable(fileno):
+            raise TypeError(
+                "hand_over() takes a file object, a file descriptor or None,"
+                f" not {f!r} (a {type(f).__name__})"
+            )
+        fileno()  # a closed file's ValueError
+    _pipe.hand_over(f)
+    return f
 
 
 def _read(f: Any, fd: int) -> bytes:
