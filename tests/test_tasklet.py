@@ -707,6 +707,7 @@ def test_tasklets_of_another_thread_are_refused() -> None:
     th.join(timeout=10)
     assert len(errors) == 3
     assert all("from another thread" in str(e) for e in errors)
+    assert [str(e).split()[1] for e in errors] == ["kill", "join", "throw"]
     ch.send("done")
     assert t.get() == "done"
 

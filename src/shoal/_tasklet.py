@@ -261,7 +261,7 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         exc = _exception(exception, "kill")
         if self._gr is DEAD:
             return
-        s = self._own_scheduler("throw")
+        s = self._own_scheduler("kill")
         self._throw_from(s, exc)  # what it does
         if s.current is s.hubtask:
             return  # code in the hub cannot wait: the tasklet ends later
