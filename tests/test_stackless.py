@@ -2289,3 +2289,69 @@ def test_the_module_shows_only_stackless_names() -> None:
     are those of __all__ (and typing's Any, from the annotations)."""
     public = {name for name in dir(stackless) if not name.startswith("_")}
     assert public - set(stackless.__all__) <= {"Any", "annotations"}
+
+
+def _returns_at_once() -> None:
+    pass
+
+
+def _schedules_then_returns() -> None:
+    for _ in range(3):
+        stackless.schedule()
+
+
+def _schedules_then_blocks(ch: Any) -> None:
+    stackless.schedule()
+    ch.receive()
+
+
+def _schedules_then_removes() -> None:
+    stackless.schedule()
+    stackless.schedule_remove()
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        None,
+        _returns_at_once,
+        _schedules_then_returns,
+        _schedules_then_blocks,
+        _schedules_then_removes,
+    ],
+)
+def test_run_returns_while_a_tasklet_waits_in_the_hub(other: Any) -> None:
+    """A tasklet waiting for I/O counts as blocked: stackless.run() returns
+    once every other tasklet has ended, blocked or removed itself, however
+    many were runnable when the waiter parked (it then queued the hub's
+    turn, which took the place of the idle check). The reader waits on a
+    socket that gets its byte only after run() returned: run() must not
+    wait for it. In a thread, so that a hang fails the test."""
+    import threading
+
+    outcome: list[Any] = []
+
+    def body() -> None:
+        a, b = shoal.socket.socketpair()
+        with a, b:
+            reader = stackless.tasklet(lambda: outcome.append(a.recv(1)))()
+            ch = stackless.channel()
+            rest = []
+            if other is _schedules_then_blocks:
+                rest.append(stackless.tasklet(other)(ch))
+            elif other is not None:
+                rest.append(stackless.tasklet(other)())
+            stackless.run()
+            outcome.append("run returned")
+            b.sendall(b"x")
+            while reader.alive:
+                shoal.sleep(0.001)
+            for t in rest:
+                t.kill()
+
+    th = threading.Thread(target=shoal.run, args=(body,))
+    th.daemon = True  # should it hang, it must not hold the test run
+    th.start()
+    th.join(timeout=10)
+    assert not th.is_alive(), "stackless.run() waited for the reader"
+    assert outcome == ["run returned", b"x"]

@@ -20,7 +20,7 @@ from greenlet import GreenletExit, getcurrent, greenlet
 
 from . import _watch
 from ._errors import BlockingInHubError, DeadlockError
-from ._task import HUB_TURN, NOWAKE, Task
+from ._task import DEAD, HUB_TURN, NOWAKE, Task
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,6 +62,7 @@ class HubTurns:
     #: greenlet runs; ``NO_HUB`` when there is no hub.
     hubtask: Any
     runq: deque[Task]
+    watchdogs: list[Task]
     root: greenlet
     resume: Callable[[Task | None, Task], Any]
     start: Callable[[], Any]
@@ -213,6 +214,14 @@ class HubTurns:
         hub.queued = False
         task._temp = _NOWAKE
         self.current = task
+        if not runq and self.watchdogs and not hub.closing:
+            # Nothing runnable: a paused stackless.run() caller asked to be
+            # woken now, as idle() wakes it (a tasklet that waits in the hub
+            # counts as blocked). idle() never saw this: the hub's turn,
+            # queued when a tasklet parked here, was the next runnable.
+            w = self.watchdogs[-1]
+            if w._blocked_on is None and w._gr is not DEAD:
+                runq.append(w)
         if runq:  # back_in_hub(), its common case inlined: once per flush
             hub.ensure_flush()
         elif not hub.waiting and not hub.closing:
