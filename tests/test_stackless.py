@@ -2355,3 +2355,31 @@ def test_run_returns_while_a_tasklet_waits_in_the_hub(other: Any) -> None:
     th.join(timeout=10)
     assert not th.is_alive(), "stackless.run() waited for the reader"
     assert outcome == ["run returned", b"x"]
+
+
+def test_during_the_schedule_callback_getcurrent_is_prev() -> None:
+    """As in C 3.x (slp_call_schedule_fasthook): the switch has not happened
+    yet, so the current tasklet is the one switched from; afterwards it is
+    the one switched to, as usual."""
+    seen: list[tuple[Any, Any, Any]] = []
+
+    def cb(prev: Any, nxt: Any) -> None:
+        seen.append((prev, nxt, stackless.getcurrent()))
+
+    def work() -> None:
+        seen.append(("ran", stackless.getcurrent()))
+        stackless.schedule()
+
+    a = stackless.tasklet(work)()
+    main = stackless.getmain()
+    stackless.set_schedule_callback(cb)
+    try:
+        stackless.run()
+    finally:
+        stackless.set_schedule_callback(None)
+    assert seen[0] == (main, a, main)
+    assert seen[1] == ("ran", a)
+    calls = [entry for entry in seen if len(entry) == 3]
+    assert len(calls) == 2  # (main, a); (a, main) at its end (its yield is none)
+    assert [entry for entry in calls if entry[2] is not entry[0]] == []
+    assert stackless.getcurrent() is main

@@ -218,10 +218,18 @@ class _HubHidden:
         ran.last = nxt
         if prev is nxt:
             return
+        # getcurrent() is prev meanwhile, as in C 3.x: the switch has not
+        # happened yet (the kernel already names next current).
+        s = nxt._sched
+        current = s.current
+        if prev is not None:
+            s.current = prev
         try:
             self.callback(prev, nxt)
         except BaseException as exc:  # any: see shoal._watch.switched
             _watch.unraisable(exc, self.callback)
+        finally:
+            s.current = current
 
 
 def set_schedule_callback(
