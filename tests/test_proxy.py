@@ -1368,6 +1368,28 @@ def test_deepcopy_and_pickle_of_a_make_proxy_copy_the_object(
             assert copied["a"] is not obj["a"]
 
 
+@pytest.mark.parametrize(
+    "obj", [len, Plain, __import__("re").compile("x"), _delegate], ids=repr
+)
+def test_copy_and_pickle_of_a_proxy_of_what_they_know_by_type_fail(obj: Any) -> None:
+    """The documented limit (docs/proxy.md): copy and pickle handle
+    functions, classes and patterns by their exact type, and the object's
+    own __reduce_ex__, which a proxy of it answers with, refuses. Should
+    this start working, the docs must say so."""
+    import pickle
+
+    p = make_proxy(_delegate, obj=obj)
+    with pytest.raises((TypeError, pickle.PicklingError)):
+        pickle.dumps(p)
+    if isinstance(obj, type) or obj is _delegate:
+        with pytest.raises(TypeError):
+            copy.deepcopy({"held": p})
+    else:  # copied as themselves: the proxy, or for a pattern (whose
+        # __deepcopy__ is builtin, bound to it) the object
+        expected = p if obj is len else obj
+        assert copy.deepcopy({"held": p})["held"] is expected
+
+
 def test_deepcopy_and_pickle_of_a_list_holding_its_own_proxy() -> None:
     """The copy of a list that holds its proxy holds the copy itself, as
     for a list that holds itself."""
