@@ -17,6 +17,7 @@ import collections
 import pickle
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -2383,3 +2384,30 @@ def test_during_the_schedule_callback_getcurrent_is_prev() -> None:
     assert len(calls) == 2  # (main, a); (a, main) at its end (its yield is none)
     assert [entry for entry in calls if entry[2] is not entry[0]] == []
     assert stackless.getcurrent() is main
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["waiter alone", "with another"])
+def test_a_run_loop_lets_a_tasklet_waiting_in_the_hub_wake(alone: bool) -> None:
+    """The classic main loop, ``while ...: stackless.run()``: a tasklet that
+    sleeps (waits in the hub) must wake although main never blocks. When
+    it parked with nothing else runnable, run() woke main at once, and the
+    hub was never given a turn again: the sleeper starved for good."""
+    log: list[str] = []
+
+    def sleeper() -> None:
+        shoal.sleep(0.01)
+        log.append("slept")
+
+    def body() -> int:
+        stackless.tasklet(sleeper)()
+        if not alone:
+            stackless.tasklet(lambda: None)()
+        deadline = time.monotonic() + 5
+        runs = 0
+        while not log and time.monotonic() < deadline:
+            stackless.run()
+            runs += 1
+        return runs
+
+    runs = shoal.run(body)
+    assert log == ["slept"], f"the sleeper never woke in {runs} runs"

@@ -370,6 +370,12 @@ class Scheduler(HubTurns):
         if type(cur._temp) is bomb:
             w._temp = cur._temp
         self.runq.append(w)
+        hub = self.hub
+        if hub is not None and hub.waiting and not hub.queued:
+            # cur (or another) waits in the hub, which w, woken now, may
+            # never give a turn (a `while ...: stackless.run()` loop that
+            # finds nothing else runnable): the hub takes its place behind w.
+            self.queue_hub()
         return self.park(cur)
 
     # -- failures ---------------------------------------------------------------
