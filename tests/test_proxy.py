@@ -1006,6 +1006,115 @@ def test_proxies_of_proxies() -> None:
     assert get_controller(base) is inner
 
 
+class _Context:
+    """A context manager, a descriptor owner and a callable, for proxies of
+    proxies."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+    def __enter__(self) -> _Context:
+        self.log.append("enter")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.log.append("exit")
+
+    def __call__(self, x: int, *, y: int = 0) -> int:
+        return x + y
+
+    def method(self) -> _Context:
+        return self
+
+
+# Each: the object, the operation on it (or on its proxy), and the opnames
+# the outer controller sees (the inner one sees the same: each performs its
+# one operation with delegate()).
+_NESTED: dict[str, tuple[Callable[[], Any], Callable[[Any], Any], list[str]]] = {
+    "reflected +": (lambda: [1], lambda x: [0] + x, ["__radd__"]),  # noqa: RUF005
+    "in-place +=": (lambda: [1], lambda x: _iadd(x, [2]), ["__iadd__"]),
+    "in-place |=": (lambda: {1}, lambda x: _ior(x, {2}), ["__ior__"]),
+    "comparison": (lambda: 7, lambda x: x == 7.0, ["__eq__"]),
+    "conversion": (
+        lambda: 7,
+        lambda x: (int(x), float(x), str(x)),
+        ["__int__", "__float__", "__str__"],
+    ),
+    "call": (_Context, lambda x: x(1, y=2), ["__call__"]),
+    "method returning self": (
+        _Context,
+        lambda x: x.method() is x,
+        ["__getattribute__"],
+    ),
+    "with": (_Context, lambda x: _with(x), ["__enter__", "__exit__"]),
+    "iteration": (lambda: [1, 2], lambda x: list(iter(x)), ["__iter__"]),
+    "containment": (lambda: {"a": 1}, lambda x: "a" in x, ["__contains__"]),
+}
+
+
+def _iadd(x: Any, y: Any) -> Any:
+    x += y
+    return x
+
+
+def _ior(x: Any, y: Any) -> Any:
+    x |= y
+    return x
+
+
+def _with(x: Any) -> bool:
+    with x as entered:
+        return entered is x
+
+
+def _state_of(value: Any) -> Any:
+    return value.log if isinstance(value, _Context) else value
+
+
+@pytest.mark.parametrize("name", sorted(_NESTED))
+def test_proxies_of_proxies_for_every_kind_of_operation(name: str) -> None:
+    """The outer controller sees one operation; the inner, the delegated one;
+    the outcome is the real object's (and a proxy of the object comes back
+    as the outermost proxy)."""
+    make, operate, opnames = _NESTED[name]
+    inner_ops: list[str] = []
+    outer_ops: list[str] = []
+
+    def inner(op: ProxyOperation) -> Any:
+        inner_ops.append(op.opname)
+        return op.delegate()
+
+    def outer(op: ProxyOperation) -> Any:
+        outer_ops.append(op.opname)
+        return op.delegate()
+
+    real, obj = make(), make()
+    base = make_proxy(inner, obj=obj)
+    top = make_proxy(outer, obj=base)
+    want = operate(real)
+    got = operate(top)
+    if want is real:
+        assert got is top
+    else:
+        assert _state_of(got) == _state_of(want)
+    assert _state_of(obj) == _state_of(real)
+    assert outer_ops == opnames
+    assert inner_ops == opnames
+
+
+def test_documented_limits_of_in_place_operators_with_a_proxy_on_the_right() -> None:
+    """docs/proxy.md: l += p of a proxied tuple raises where l += t extends;
+    a failing in-place operation names the plain operator; bytearray() of a
+    proxied empty str gives b"" where the real one refuses."""
+    items: list[Any] = [0]
+    with pytest.raises(TypeError, match=r'can only concatenate list \(not "tuple"\)'):
+        items += make_proxy(_delegate, obj=(1, 2))
+    x: Any = 1
+    with pytest.raises(TypeError, match=r"for \|: 'int' and 'set'"):
+        x |= make_proxy(_delegate, obj={1})
+    assert bytearray(make_proxy(_delegate, obj="")) == bytearray(b"")
+
+
 def test_make_proxy_with_a_type_and_no_object() -> None:
     p = make_proxy(lambda op: 42, type=dict)
     assert isinstance(p, dict)
