@@ -341,9 +341,11 @@ def test_max_connections_makes_new_ones_wait_and_kill_ends_them() -> None:
     """With max_connections=2 a third connection is served only when one
     closes; close(kill=True) ends the connection tasklets."""
     served: list[int] = []
+    handlers: list[shoal.Tasklet] = []
 
     def handler(conn: socket.socket, address: object) -> None:
         served.append(address[1])  # type: ignore[index]
+        handlers.append(shoal.current())
         conn.recv(10)  # until the client closes
 
     def main() -> None:
@@ -356,8 +358,13 @@ def test_max_connections_makes_new_ones_wait_and_kill_ends_them() -> None:
         clients[0].close()
         shoal.sleep(0.02)
         assert len(served) == 3
+        assert [t.alive for t in handlers] == [False, True, True]
         server.close(kill=True)
         assert server.connections == 0
+        # Killed, not merely forgotten: each ended with TaskletExit.
+        for t in handlers[1:]:
+            assert not t.alive
+            assert isinstance(t.exception, shoal.TaskletExit)
         for c in clients:
             c.close()
 

@@ -51,6 +51,26 @@ def _recv_into(stack: contextlib.ExitStack) -> tuple[socket.socket, Call]:
     return a, lambda: a.recv_into(bytearray(10))
 
 
+def _recv_waitall(stack: contextlib.ExitStack) -> tuple[socket.socket, Call]:
+    a, _ = _pair(stack)
+    return a, lambda: a.recv(10, socket.MSG_WAITALL)
+
+
+def _sendto_full(stack: contextlib.ExitStack) -> tuple[socket.socket, Call]:
+    """An unconnected Unix datagram socket, writable, to a receiver whose
+    queue is full: the send pauses and tries again."""
+    path = stack.enter_context(tempfile.TemporaryDirectory()) + "/r"
+    r = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
+    r.bind(path)
+    w = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
+    w.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        for _ in range(100_000):
+            w.sendto(b"x", path)
+    w.setblocking(True)
+    return w, lambda: w.sendto(b"y", path)
+
+
 def _recvfrom(stack: contextlib.ExitStack) -> tuple[socket.socket, Call]:
     a, _ = _pair(stack)
     return a, lambda: a.recvfrom(10)
@@ -97,12 +117,14 @@ def _sendfile(stack: contextlib.ExitStack) -> tuple[socket.socket, Call]:
 CALLS: dict[str, Callable[[contextlib.ExitStack], tuple[socket.socket, Call]]] = {
     "recv": _recv,
     "recv_into": _recv_into,
+    "recv_waitall": _recv_waitall,
     "recvfrom": _recvfrom,
     "accept": _accept,
     "connect": _connect,
     "send": _send,
     "sendall": _sendall,
     "sendfile": _sendfile,
+    "sendto_full": _sendto_full,
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import socket as _stdlib
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from . import socket as _socket
 from ._errors import TaskletExit
 from ._hub import sleep
+from ._resolve import numeric as _numeric
 from ._sync import Semaphore
 from ._tasklet import Tasklet, current, spawn
 
@@ -62,7 +64,8 @@ class Server:
                 )
         self._handler = handler
         self._limit = None if max_connections is None else Semaphore(max_connections)
-        self._listener = _socket.create_server((host, port))
+        family, address = _where(host, port)
+        self._listener = _socket.create_server(address, family=family)
         #: The address the server listens on: (host, port).
         self.address: tuple[str, int] = self._listener.getsockname()[:2]
         #: Each connection's tasklet, and its socket (closed by the tasklet,
@@ -166,6 +169,25 @@ class Server:
         return f"<Server {self.address} {state} connections={self.connections}>"
 
 
+def _where(host: Any, port: Any) -> tuple[int, tuple[Any, ...]]:
+    """The family and address of a listener on ``host``:``port``: IPv6 for
+    an IPv6 number (with its zone, maybe), IPv4 for "" and an IPv4 number
+    (and what the bind refuses, which it refuses here); a name's IPv4
+    address, else its first (an IPv6-only name). Switches if it looks a
+    name up (in a thread)."""
+    if not isinstance(host, str) or host == "" or _numeric(host):
+        ipv6 = isinstance(host, str) and ":" in host
+        return (_stdlib.AF_INET6 if ipv6 else _stdlib.AF_INET), (host, port)
+    infos = _socket.getaddrinfo(
+        host, port, 0, _stdlib.SOCK_STREAM, 0, _stdlib.AI_PASSIVE
+    )
+    if not infos:
+        raise OSError(f"getaddrinfo returns an empty list for {host!r}")
+    ipv4 = [info for info in infos if info[0] == _stdlib.AF_INET]
+    family, _, _, _, address = (ipv4 or infos)[0]
+    return int(family), address
+
+
 def serve_tcp(
     handler: Handler,
     host: str = "127.0.0.1",
@@ -180,6 +202,8 @@ def serve_tcp(
     closes ``sock`` when ``handler`` returns or raises: a tasklet the
     handler spawned that still uses it then gets ``OSError(EBADF)``, so a
     handler that hands the socket on waits for that tasklet (``join``)
-    before it returns. Does not switch; the server accepts when this
-    tasklet waits."""
+    before it returns. ``host`` is an IPv4 or IPv6 number, "" (every
+    IPv4 interface), or a name: the server listens on IPv4 if the name has
+    an IPv4 address, else on its first IPv6 one. Switches only to look a
+    name up; the server accepts when this tasklet waits."""
     return Server(handler, host, port, max_connections)

@@ -45,7 +45,20 @@ from ._bridge import to_thread
 from ._errors import ClosedFileError, bomb
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import HubWait, get_hub, hub_wait
-from ._io import Connecting, Readiness, busy_error, new_wait, send_file, wait_fd
+from ._io import (
+    Connecting,
+    Readiness,
+    Sending,
+    busy_error,
+    new_wait,
+    reads_all,
+    recv_all,
+    recv_into_all,
+    recvmsg_left,
+    room,
+    send_file,
+    wait_fd,
+)
 from ._resolve import call_flags
 from ._resolve import numeric as _numeric
 from ._resolve import resolve as _resolve
@@ -86,6 +99,8 @@ __all__ = list(_stdlib.__all__)
 _AF_UNIX = getattr(_stdlib, "AF_UNIX", None)
 _recv = _stdlib.socket.recv
 _recv_into = _stdlib.socket.recv_into
+_recvmsg = getattr(_stdlib.socket, "recvmsg", None)
+_recvmsg_into = getattr(_stdlib.socket, "recvmsg_into", None)
 _send = _stdlib.socket.send
 _sendto = _stdlib.socket.sendto
 #: A socket's family as its C object keeps it, a plain int: ``sock.family``
@@ -101,18 +116,14 @@ _LONG = 2 ** (8 * _struct.calcsize("l") - 1)
 _DONTWAIT = int(getattr(_stdlib, "MSG_DONTWAIT", 0))
 #: What a first connect() returns while the connection goes on (EINTR:
 #: it goes on asynchronously), or, for a Unix-domain socket, when the
-#: listener's backlog is full (EAGAIN).
-_CONNECTING = (
-    _errno.EINPROGRESS,
-    _errno.EWOULDBLOCK,
-    _errno.EAGAIN,
-    _errno.EALREADY,
-    _errno.EINTR,
-)
-#: The longest pause between two tries of a Unix-domain connect that found
-#: the listener's backlog full (the first is 1 ms, each next one twice as
-#: long): how late, at most, it notices that the listener accepted.
-_CONNECT_BACKOFF = 0.05
+#: listener's backlog is full (EAGAIN). Not EALREADY: a connect already
+#: going on (one that timed out) raises it at once, as the stdlib's.
+_CONNECTING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EINTR)
+#: The longest pause between two tries of a call that the loop cannot wait
+#: for (a Unix-domain connect to a full backlog, a Unix datagram to a full
+#: receiver; the first pause is 1 ms, each next one twice as long): how
+#: late, at most, it notices that it can go on.
+_BACKOFF = 0.05
 
 
 class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
@@ -129,6 +140,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         "_reader",
         "_rwait",
         "_shoal_timeout",
+        "_unread",
         "_writer",
     )
 
@@ -150,8 +162,12 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         self._polled: Any = None
         #: The last read was short: what had arrived is taken, so the next
         #: read waits for the loop to see more rather than try and fail
-        #: (a system call and an exception) first.
-        self._drained = False
+        #: (a system call and an exception) first. After a short recv, the
+        #: bufsize it asked for (see _recv_drained); ``_io.LEFT`` while
+        #: bytes are left unread (see ``_io._fill``).
+        self._drained: object = False
+        #: The bytes an interrupted MSG_WAITALL read took, for the next read.
+        self._unread: bytes | None = None
         super().settimeout(0.0)
 
     # -- timeouts -----------------------------------------------------------------
@@ -275,7 +291,8 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         when nobody waits, stops watching until somebody does."""
         reader = self._reader
         if reader is None:
-            self._drained = False  # the next read finds it at once
+            if self._unread is None:  # else the next read takes those first
+                self._drained = False  # the next read finds it at once
             self._unpoll()
             return
         wait: Any = self._rwait  # set whenever _reader is
@@ -337,7 +354,8 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         """Before the descriptor goes (closed or detached): take it off the
         hub, and wake whoever waits on it, as the stdlib's cannot."""
         reader, writer = getattr(self, "_reader", None), getattr(self, "_writer", None)
-        self._reader = self._writer = None
+        self._reader = self._writer = self._unread = None
+        self._drained = False  # a read goes to the C call: EBADF
         waiters: list[tuple[Task, Any]] = []
         if reader is not None:
             waiters.append((reader, self._rwait))
@@ -375,12 +393,21 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         traceback and keeping its frames. Switches."""
         if self._shoal_timeout == 0.0 or flags & _DONTWAIT:
             raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable")
+        pause = 0.0
         while True:
-            deadline = self._wait_within(writing, deadline)
+            if pause:
+                deadline = self._pause_within(pause, deadline, Sending(self))
+            else:
+                deadline = self._wait_within(writing, deadline)
             try:
                 return op(*args)
             except BlockingIOError:
                 pass
+            if writing:
+                # Writable, and yet it would block: an unconnected Unix
+                # datagram socket to a full receiver, which the loop cannot
+                # wait for. Pause and try again, as _connect_again.
+                pause = min(2 * pause or 0.001, _BACKOFF)
 
     # -- the blocking calls, cooperative ---------------------------------------------
 
@@ -405,9 +432,9 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             super().connect(address)  # its errors say "connect(): ..."
             return
         except (BlockingIOError, InterruptedError) as e:
-            if self._shoal_timeout == 0.0:
-                raise
-            started = e.errno or 0
+            if self._shoal_timeout == 0.0 or e.errno not in _CONNECTING:
+                raise  # EALREADY: a connect that timed out goes on
+            started = e.errno
         # Waits out of the handler (see _after_wait).
         err = self._connecting(address, started)
         if err:
@@ -451,35 +478,44 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         blocking connect waits in the kernel; its error number, 0 once
         connected; ``shoal.TimeoutError`` once the socket's timeout has
         passed. Switches."""
-        timeout = self._shoal_timeout
-        deadline = None if timeout is None else _time.monotonic() + timeout
+        deadline = None
         pause = 0.001
         while True:
-            if deadline is not None:
-                left = deadline - _time.monotonic()
-                if left <= 0:
-                    raise _TimeoutError(
-                        f"{self!r}: connect timed out after {timeout} s"
-                    )
-                pause = min(pause, left)
-            self._pause(pause)
+            deadline = self._pause_within(pause, deadline, Connecting(self))
             err = super().connect_ex(address)
             if err in (0, _errno.EISCONN):
                 return 0
             if err != _errno.EAGAIN:
                 return err
-            pause = min(pause * 2, _CONNECT_BACKOFF)
+            pause = min(pause * 2, _BACKOFF)
 
-    def _pause(self, seconds: float) -> None:
-        """``shoal.sleep(seconds)`` as this socket's writer: a second writer
-        gets ``BusyError``, and closing the socket wakes it with
-        ``ClosedFileError``. Switches."""
+    def _pause_within(
+        self, pause: float, deadline: float | None, what: Readiness
+    ) -> float | None:
+        """:meth:`_wait_within`, pausing ``pause`` seconds (less if the
+        deadline comes first) instead of waiting for the socket, as
+        :meth:`_pause` with ``what`` to show. Switches."""
+        timeout = self._shoal_timeout
+        if timeout is not None:
+            now = _time.monotonic()
+            if deadline is None:
+                deadline = now + timeout
+            if deadline - now <= 0:
+                raise _TimeoutError(f"{what}: timed out after {timeout} s")
+            pause = min(pause, deadline - now)
+        self._pause(pause, what)
+        return deadline
+
+    def _pause(self, seconds: float, what: Readiness) -> None:
+        """``shoal.sleep(seconds)`` as this socket's writer, awaiting
+        ``what``: a second writer gets ``BusyError``, and closing the socket
+        wakes it with ``ClosedFileError``. Switches."""
         if self._writer is not None:
             self._check_busy(True)
         s = get_scheduler()
         cur = s.current
         # A wait that nothing but its timeout (or a close) ends.
-        wait = HubWait(s.hub or get_hub(s), Connecting(self))
+        wait = HubWait(s.hub or get_hub(s), what)
         self._writer = (cur, wait)
         try:
             hub_wait(s, wait, seconds)
@@ -494,11 +530,20 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     # attribute test while nobody does.
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """Receive up to ``bufsize`` bytes. Switches if it waits."""
+        """Receive up to ``bufsize`` bytes. With ``MSG_WAITALL`` and no
+        timeout, ``bufsize`` bytes unless the stream ends first, as the
+        stdlib's blocking socket; if an exception (a kill, a timeout scope)
+        ends it, the bytes it took are what the next read returns first
+        (see ``_io._fill``). Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
         deadline = None
-        if self._drained and not flags and bufsize:  # recv(0) never waits
+        if flags:
+            if reads_all(self, flags):
+                return recv_all(self, bufsize, flags)
+        elif self._drained:
+            if bufsize is not self._drained:
+                return self._recv_drained(bufsize)
             timeout = self._shoal_timeout
             if timeout is None:
                 self._wait_readable(None)
@@ -511,21 +556,43 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             data = None  # wait out of the handler (see _after_wait)
         if data is None:
             data = self._after_wait(False, flags, deadline, _recv, self, bufsize, flags)
-        self._drained = len(data) < bufsize
+        self._drained = bufsize if len(data) < bufsize else False
         return data
 
+    def _recv_drained(self, bufsize: Any) -> bytes:
+        """:meth:`recv` after a short read that asked for another
+        ``bufsize``, or with bytes left unread. A read of the same
+        ``bufsize`` (a loop's constant, the usual case) waits for data at
+        once: the C call took it. Another waits first only if it is an int
+        above 0: recv(0) never waits, and the C call refuses at once what
+        it does not take (recv(-1), recv("x")), as the stdlib's. Switches
+        if it waits."""
+        if self._unread is not None:
+            return recv_all(self, bufsize, 0)
+        self._drained = bufsize if type(bufsize) is int and bufsize > 0 else False
+        return socket.recv(self, bufsize)
+
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        """Receive into ``buffer``. Switches if it waits."""
+        """Receive into ``buffer``; ``MSG_WAITALL`` as in :meth:`recv`.
+        Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
         deadline = None
-        if self._drained and not flags and (nbytes or len(buffer)):
-            timeout = self._shoal_timeout
-            if timeout is None:
-                self._wait_readable(None)
-            elif timeout != 0.0:
-                deadline = _time.monotonic() + timeout
-                self._wait_readable(timeout)
+        size = 0
+        if flags:
+            if reads_all(self, flags):
+                return recv_into_all(self, buffer, nbytes, flags)
+        elif self._drained:
+            if self._unread is not None:
+                return recv_into_all(self, buffer, nbytes, 0)
+            size = room(buffer, nbytes)  # 0: the C call reads nothing, or refuses
+            if size:
+                timeout = self._shoal_timeout
+                if timeout is None:
+                    self._wait_readable(None)
+                elif timeout != 0.0:
+                    deadline = _time.monotonic() + timeout
+                    self._wait_readable(timeout)
         try:
             n: int | None = _recv_into(self, buffer, nbytes, flags)
         except BlockingIOError:
@@ -534,29 +601,38 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             n = self._after_wait(
                 False, flags, deadline, _recv_into, self, buffer, nbytes, flags
             )
-        self._drained = n < (nbytes or memoryview(buffer).nbytes)
+        self._drained = n < (size or nbytes or memoryview(buffer).nbytes)
         return n
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
-        """Receive a datagram and its sender. Switches if it waits."""
+        """Receive a datagram and its sender; ``MSG_WAITALL`` on a stream
+        socket as in :meth:`recv`. Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
+        if self._unread is not None or (flags and reads_all(self, flags)):
+            return recv_all(self, bufsize, flags), None  # a stream's: no sender
         got: tuple[bytes, Any] = self._retry(
             False, flags, super().recvfrom, bufsize, flags
         )
         return got
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Any:
-        """Receive a datagram into ``buffer``. Switches if it waits."""
+        """Receive a datagram into ``buffer``; ``MSG_WAITALL`` on a stream
+        socket as in :meth:`recv`. Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
+        if self._unread is not None or (flags and reads_all(self, flags)):
+            return recv_into_all(self, buffer, nbytes, flags), None
         return self._retry(False, flags, super().recvfrom_into, buffer, nbytes, flags)
 
     def recvmsg(self, *args: Any) -> Any:
         """Receive data and ancillary data (``bufsize[, ancbufsize[,
-        flags]]``), as the stdlib's. Switches if it waits."""
+        flags]]``), as the stdlib's (``MSG_WAITALL`` does not wait for all
+        the bytes). Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
+        if self._unread is not None and args:
+            return recvmsg_left(self, _recvmsg, *args)
         return self._retry(False, call_flags(args, 2), super().recvmsg, *args)
 
     def recvmsg_into(self, *args: Any) -> Any:
@@ -564,6 +640,8 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         Switches if it waits."""
         if self._reader is not None:
             self._check_busy(False)
+        if self._unread is not None and args:
+            return recvmsg_left(self, _recvmsg_into, *args)
         return self._retry(False, call_flags(args, 2), super().recvmsg_into, *args)
 
     def send(self, data: Any, flags: int = 0) -> int:
@@ -584,17 +662,17 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         ``shoal.TimeoutError`` is gone)."""
         if self._writer is not None:
             self._check_busy(True)
+        # The first send, whatever the data: the C call refuses what the
+        # stdlib's sendall refuses, with its error, and an empty buffer on
+        # a closed socket still fails (EBADF).
         sent = 0
-        if type(data) is bytes:
-            try:
-                sent = _send(self, data, flags)
-            except BlockingIOError:
-                blocked = True
-            else:
-                if sent == len(data):
-                    return  # the usual case: it all went at once
-                blocked = False
+        try:
+            sent = _send(self, data, flags)
+        except BlockingIOError:
+            blocked = True
         else:
+            if type(data) is bytes and sent == len(data):
+                return  # the usual case: it all went at once
             blocked = False
         with memoryview(data) as view, view.cast("B") as octets:
             self._send_rest(octets, sent, flags, blocked)
