@@ -41,28 +41,28 @@ from types import ModuleType
 from typing import Any, SupportsIndex
 
 from . import _buffered
-from ._bridge import to_thread
-from ._errors import ClosedFileError, bomb
 from ._errors import TimeoutError as _TimeoutError
-from ._hub import HubWait, get_hub, hub_wait
+from ._hub import HubWait
 from ._io import (
-    Connecting,
-    Readiness,
-    Sending,
-    busy_error,
-    new_wait,
     reads_all,
     recv_all,
     recv_into_all,
     recvmsg_left,
     room,
     send_file,
-    wait_fd,
 )
+from ._lookup import getaddrinfo as getaddrinfo
+from ._lookup import getfqdn as getfqdn
+from ._lookup import gethostbyaddr as gethostbyaddr
+from ._lookup import gethostbyname as gethostbyname
+from ._lookup import gethostbyname_ex as gethostbyname_ex
+from ._lookup import getnameinfo as getnameinfo
 from ._resolve import call_flags
-from ._resolve import numeric as _numeric
 from ._resolve import resolve as _resolve
-from ._scheduler import Task, get_scheduler
+from ._scheduler import Task
+from ._sockwait import CONNECTING as _CONNECTING
+from ._sockwait import DONTWAIT as _DONTWAIT
+from ._sockwait import Waiting
 
 if _sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
     from exceptiongroup import ExceptionGroup
@@ -96,7 +96,6 @@ globals().update(
 )
 __all__ = list(_stdlib.__all__)
 
-_AF_UNIX = getattr(_stdlib, "AF_UNIX", None)
 _recv = _stdlib.socket.recv
 _recv_into = _stdlib.socket.recv_into
 _recvmsg = getattr(_stdlib.socket, "recvmsg", None)
@@ -110,23 +109,8 @@ _settimeout = _stdlib.socket.settimeout
 #: setblocking()'s flag is a C long.
 _LONG = 2 ** (8 * _struct.calcsize("l") - 1)
 
-#: A flag asking a call not to wait (BlockingIOError instead); 0 where the
-#: system has none. A plain int: ``flags & MsgFlag`` would run enum's
-#: Python ``__and__`` at every wait (+25% instructions per echoed message).
-_DONTWAIT = int(getattr(_stdlib, "MSG_DONTWAIT", 0))
-#: What a first connect() returns while the connection goes on (EINTR:
-#: it goes on asynchronously), or, for a Unix-domain socket, when the
-#: listener's backlog is full (EAGAIN). Not EALREADY: a connect already
-#: going on (one that timed out) raises it at once, as the stdlib's.
-_CONNECTING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EINTR)
-#: The longest pause between two tries of a call that the loop cannot wait
-#: for (a Unix-domain connect to a full backlog, a Unix datagram to a full
-#: receiver; the first pause is 1 ms, each next one twice as long): how
-#: late, at most, it notices that it can go on.
-_BACKOFF = 0.05
 
-
-class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
+class socket(Waiting):  # noqa: N801 - the stdlib name
     """A socket whose blocking calls switch instead of blocking the thread.
 
     The descriptor itself is always non-blocking; ``settimeout`` and
@@ -134,15 +118,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     takes; 0: never wait, raise ``BlockingIOError`` as the stdlib does).
     """
 
-    __slots__ = (
-        "_drained",
-        "_polled",
-        "_reader",
-        "_rwait",
-        "_shoal_timeout",
-        "_unread",
-        "_writer",
-    )
+    __slots__ = ()
 
     def __init__(
         self,
@@ -204,124 +180,7 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         """Whether a blocking call may wait."""
         return self._shoal_timeout != 0.0
 
-    # -- waiting --------------------------------------------------------------------
-
-    def _wait_within(self, writing: bool, deadline: float | None) -> float | None:
-        """Wait until the socket is writable (or readable), once, within the
-        call's ``deadline``: None at the call's first wait, which reckons it
-        from the socket's timeout (and leaves it None without one), so that
-        wake-ups that find nothing (another consumer took it) do not start
-        the timeout again. Returns the deadline; ``shoal.TimeoutError`` once
-        it has passed. Switches."""
-        timeout = self._shoal_timeout
-        if timeout is not None:
-            now = _time.monotonic()
-            if deadline is None:
-                deadline = now + timeout
-            else:
-                timeout = deadline - now
-                if timeout <= 0:
-                    doing = "write" if writing else "read"
-                    raise _TimeoutError(f"{self!r}: {doing} timed out")
-        if writing:
-            self._wait_writable(timeout)
-        else:
-            self._wait_readable(timeout)
-        return deadline
-
-    def _wait_writable(self, timeout: float | None) -> None:
-        """Wait until the socket is writable; ``shoal.TimeoutError`` after
-        ``timeout``. Switches."""
-        if self._writer is not None:
-            self._check_busy(True)
-        cur = get_scheduler().current
-        wait = new_wait(Readiness(self, True))
-        self._writer = (cur, wait)
-        try:
-            wait_fd(wait, self.fileno(), timeout, writing=True)
-        finally:
-            self._writer = None
-
-    def _wait_readable(self, timeout: float | None) -> None:
-        """Wait until the socket is readable; ``shoal.TimeoutError`` after
-        ``timeout``. The reader stays registered
-        after a wake (see :meth:`_readable`): a connection waits to read
-        again and again, and each registration costs system calls; so does
-        its ``HubWait``, which is reused. Switches."""
-        s = get_scheduler()
-        cur = s.current
-        other = self._reader
-        if other is not None and other is not cur:
-            raise busy_error(self, other, writing=False)
-        hub = s.hub or get_hub(s)
-        wait = self._rwait
-        if wait is None or wait.hub is not hub:
-            wait = self._rwait = HubWait(hub, Readiness(self, False))
-        self._reader = cur
-        try:
-            loop = hub.loop
-            if self._polled is not loop:
-                loop.add_reader(self.fileno(), self._readable)
-                self._polled = loop
-            if timeout is not None:
-                hub_wait(s, wait, timeout)
-                return
-            value = s.wait_in_hub(cur, wait)  # not hub_wait(): a frame less
-            if type(value) is bomb:
-                value.raise_()
-        finally:
-            self._reader = None
-
-    def _check_busy(self, writing: bool) -> None:
-        """Raise ``BusyError`` if another tasklet waits to write (or read)
-        this socket: even a call that would not wait must not take the data
-        that tasklet waits for, or put bytes inside its message. Callers test
-        ``_reader`` (``_writer``) first, an attribute load; this is the rare
-        case. Does not switch."""
-        if writing:
-            pair = self._writer
-            other = None if pair is None else pair[0]
-        else:
-            other = self._reader
-        if other is not None and other is not get_scheduler().current:
-            raise busy_error(self, other, writing)
-
-    def _readable(self) -> None:
-        """A loop callback: the descriptor is readable. Wakes the reader, or,
-        when nobody waits, stops watching until somebody does."""
-        reader = self._reader
-        if reader is None:
-            if self._unread is None:  # else the next read takes those first
-                self._drained = False  # the next read finds it at once
-            self._unpoll()
-            return
-        wait: Any = self._rwait  # set whenever _reader is
-        hub, cancels = wait.hub, wait.cancels
-        if reader._blocked_on is not wait:
-            return  # the wait was given up (a kill, a timeout)
-        # Hub.wake_if, HubWait._unpark and ready, inlined: this is the
-        # callback of every read that waited. Code here runs in the hub.
-        if cancels:  # a timeout to take back
-            for cancel in cancels:
-                cancel()
-            cancels.clear()
-        if hub.waiting > 1:
-            hub.waiting -= 1
-        else:
-            hub.drop_waiter()  # the last wait: its rare case
-        reader._blocked_on = None
-        reader._temp = None
-        reader._sched.runq.append(reader)
-        if not hub.flushing:
-            hub.flushing = True
-            hub.loop.call_soon(hub.call_flush)
-
-    def _unpoll(self) -> None:
-        """Take the reader's registration off the loop (before the descriptor
-        is closed or handed on, its number free for reuse). Does not switch."""
-        loop, self._polled = self._polled, None
-        if loop is not None and not loop.is_closed():
-            loop.remove_reader(self.fileno())
+    # -- files and the end ------------------------------------------------------------
 
     def makefile(
         self,
@@ -349,65 +208,6 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
     def _real_close(self, *args: Any) -> None:
         self._let_go("closed")
         super()._real_close(*args)  # type: ignore[misc]
-
-    def _let_go(self, done: str) -> None:
-        """Before the descriptor goes (closed or detached): take it off the
-        hub, and wake whoever waits on it, as the stdlib's cannot."""
-        reader, writer = getattr(self, "_reader", None), getattr(self, "_writer", None)
-        self._reader = self._writer = self._unread = None
-        self._drained = False  # a read goes to the C call: EBADF
-        waiters: list[tuple[Task, Any]] = []
-        if reader is not None:
-            waiters.append((reader, self._rwait))
-        if writer is not None:
-            waiters.append(writer)
-        for task, wait in waiters:
-            err = ClosedFileError(
-                _errno.EBADF, f"{self!r} was {done} by another tasklet"
-            )
-            wait.abort(task, err)
-        if getattr(self, "_polled", None) is not None:
-            self._unpoll()
-
-    def _retry(self, writing: bool, flags: int, op: Any, *args: Any) -> Any:
-        """``op(*args)``, waiting for the socket whenever it would block, all
-        within one timeout (see :meth:`_wait_within`). A non-blocking socket,
-        or ``MSG_DONTWAIT`` in ``flags``, raises ``BlockingIOError`` instead,
-        as the stdlib's do. Switches if it waits."""
-        try:
-            return op(*args)
-        except BlockingIOError:
-            if self._shoal_timeout == 0.0 or flags & _DONTWAIT:
-                raise
-        return self._after_wait(writing, flags, None, op, *args)
-
-    def _after_wait(
-        self, writing: bool, flags: int, deadline: float | None, op: Any, *args: Any
-    ) -> Any:
-        """:meth:`_retry` after ``op`` just failed: wait, then try again,
-        until it is done (``deadline``: the call's, if it waited before; an
-        argument, not a keyword: a call with both ``*args`` and a keyword
-        builds a dict). Call it after, not in, the handler of the
-        ``BlockingIOError``: whatever ends the wait (a timeout, a kill)
-        would carry that error as its ``__context__``, printed in its
-        traceback and keeping its frames. Switches."""
-        if self._shoal_timeout == 0.0 or flags & _DONTWAIT:
-            raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable")
-        pause = 0.0
-        while True:
-            if pause:
-                deadline = self._pause_within(pause, deadline, Sending(self))
-            else:
-                deadline = self._wait_within(writing, deadline)
-            try:
-                return op(*args)
-            except BlockingIOError:
-                pass
-            if writing:
-                # Writable, and yet it would block: an unconnected Unix
-                # datagram socket to a full receiver, which the loop cannot
-                # wait for. Pause and try again, as _connect_again.
-                pause = min(2 * pause or 0.001, _BACKOFF)
 
     # -- the blocking calls, cooperative ---------------------------------------------
 
@@ -459,70 +259,6 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
             if e.errno is None:
                 raise
             return e.errno
-
-    def _connecting(self, address: Any, err: int) -> int:
-        """Wait for a connect whose first try returned ``err`` (one of
-        ``_CONNECTING``); its error number, 0 once connected.
-        ``shoal.TimeoutError`` when the timeout runs out. Switches."""
-        if err == _errno.EAGAIN and self.family == _AF_UNIX:
-            return self._connect_again(address)
-        self._wait_writable(self._shoal_timeout)
-        err = self.getsockopt(_stdlib.SOL_SOCKET, _stdlib.SO_ERROR)
-        return 0 if err == _errno.EISCONN else err
-
-    def _connect_again(self, address: Any) -> int:
-        """A Unix-domain connect found the listener's backlog full (EAGAIN):
-        nothing is in progress, and the socket is writable meanwhile, so
-        there is nothing to wait for on the loop. Try again after a pause
-        (growing to ``_CONNECT_BACKOFF``) until it connects, as the stdlib's
-        blocking connect waits in the kernel; its error number, 0 once
-        connected; ``shoal.TimeoutError`` once the socket's timeout has
-        passed. Switches."""
-        deadline = None
-        pause = 0.001
-        while True:
-            deadline = self._pause_within(pause, deadline, Connecting(self))
-            err = super().connect_ex(address)
-            if err in (0, _errno.EISCONN):
-                return 0
-            if err != _errno.EAGAIN:
-                return err
-            pause = min(pause * 2, _BACKOFF)
-
-    def _pause_within(
-        self, pause: float, deadline: float | None, what: Readiness
-    ) -> float | None:
-        """:meth:`_wait_within`, pausing ``pause`` seconds (less if the
-        deadline comes first) instead of waiting for the socket, as
-        :meth:`_pause` with ``what`` to show. Switches."""
-        timeout = self._shoal_timeout
-        if timeout is not None:
-            now = _time.monotonic()
-            if deadline is None:
-                deadline = now + timeout
-            if deadline - now <= 0:
-                raise _TimeoutError(f"{what}: timed out after {timeout} s")
-            pause = min(pause, deadline - now)
-        self._pause(pause, what)
-        return deadline
-
-    def _pause(self, seconds: float, what: Readiness) -> None:
-        """``shoal.sleep(seconds)`` as this socket's writer, awaiting
-        ``what``: a second writer gets ``BusyError``, and closing the socket
-        wakes it with ``ClosedFileError``. Switches."""
-        if self._writer is not None:
-            self._check_busy(True)
-        s = get_scheduler()
-        cur = s.current
-        # A wait that nothing but its timeout (or a close) ends.
-        wait = HubWait(s.hub or get_hub(s), what)
-        self._writer = (cur, wait)
-        try:
-            hub_wait(s, wait, seconds)
-        except _TimeoutError:
-            pass  # the pause is over
-        finally:
-            self._writer = None
 
     # recv, recv_into, send and sendall are the hot paths: the C method
     # first, the waiting only when it would block. Each read (write) first
@@ -729,43 +465,6 @@ class socket(_stdlib.socket):  # noqa: N801 - the stdlib name
         if self._writer is not None:
             self._check_busy(True)
         return send_file(self, file, offset, count)
-
-
-def getaddrinfo(
-    host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
-) -> list[Any]:
-    """As ``socket.getaddrinfo``; a name lookup runs in a thread. Switches
-    unless ``host`` is numeric."""
-    if _numeric(host):
-        return _stdlib.getaddrinfo(host, port, family, type, proto, flags)
-    return to_thread(_stdlib.getaddrinfo, host, port, family, type, proto, flags)
-
-
-def gethostbyname(hostname: str) -> str:
-    """As ``socket.gethostbyname``; the lookup runs in a thread. Switches."""
-    if _numeric(hostname):
-        return _stdlib.gethostbyname(hostname)
-    return to_thread(_stdlib.gethostbyname, hostname)
-
-
-def gethostbyname_ex(hostname: str) -> tuple[str, list[str], list[str]]:
-    """As ``socket.gethostbyname_ex``; the lookup runs in a thread. Switches."""
-    return to_thread(_stdlib.gethostbyname_ex, hostname)
-
-
-def gethostbyaddr(ip_address: str) -> tuple[str, list[str], list[str]]:
-    """As ``socket.gethostbyaddr``; the lookup runs in a thread. Switches."""
-    return to_thread(_stdlib.gethostbyaddr, ip_address)
-
-
-def getnameinfo(sockaddr: tuple[Any, ...], flags: int) -> tuple[str, str]:
-    """As ``socket.getnameinfo``; the lookup runs in a thread. Switches."""
-    return to_thread(_stdlib.getnameinfo, sockaddr, flags)
-
-
-def getfqdn(name: str = "") -> str:
-    """As ``socket.getfqdn``; its lookups run in a thread. Switches."""
-    return to_thread(_stdlib.getfqdn, name)
 
 
 def _adopt(sock: _stdlib.socket) -> socket:
