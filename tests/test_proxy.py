@@ -982,30 +982,6 @@ def test_a_method_runs_with_the_proxy_as_self() -> None:
     ]
 
 
-def test_proxies_of_proxies() -> None:
-    """The outer controller sees one operation; the inner sees the delegated one."""
-    inner_ops: list[str] = []
-    outer_ops: list[str] = []
-
-    def inner(op: ProxyOperation) -> Any:
-        inner_ops.append(op.opname)
-        return op.delegate()
-
-    def outer(op: ProxyOperation) -> Any:
-        outer_ops.append(op.opname)
-        return op.delegate()
-
-    base = make_proxy(inner, obj=[1, 2])
-    top = make_proxy(outer, obj=base)
-    assert top.__class__ is list
-    assert len(top) == 2
-    assert top[1] == 2
-    assert outer_ops == ["__len__", "__getitem__"]
-    assert inner_ops == ["__len__", "__getitem__"]
-    assert get_controller(top) is outer
-    assert get_controller(base) is inner
-
-
 class _Context:
     """A context manager, a descriptor owner and a callable, for proxies of
     proxies."""
@@ -1049,6 +1025,11 @@ _NESTED: dict[str, tuple[Callable[[], Any], Callable[[Any], Any], list[str]]] = 
     "with": (_Context, lambda x: _with(x), ["__enter__", "__exit__"]),
     "iteration": (lambda: [1, 2], lambda x: list(iter(x)), ["__iter__"]),
     "containment": (lambda: {"a": 1}, lambda x: "a" in x, ["__contains__"]),
+    "len and item": (
+        lambda: [1, 2],
+        lambda x: (len(x), x[1]),
+        ["__len__", "__getitem__"],
+    ),
 }
 
 
@@ -1100,6 +1081,9 @@ def test_proxies_of_proxies_for_every_kind_of_operation(name: str) -> None:
     assert _state_of(obj) == _state_of(real)
     assert outer_ops == opnames
     assert inner_ops == opnames
+    assert top.__class__ is real.__class__
+    assert get_controller(top) is outer
+    assert get_controller(base) is inner
 
 
 def test_documented_limits_of_in_place_operators_with_a_proxy_on_the_right() -> None:

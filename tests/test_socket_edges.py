@@ -417,9 +417,10 @@ def test_a_connect_after_one_that_timed_out_is_ealready_at_once() -> None:
 
 
 @contextlib.contextmanager
-def _full_receiver() -> Iterator[tuple[socket.socket, socket.socket, str]]:
+def full_receiver() -> Iterator[tuple[socket.socket, socket.socket, str]]:
     """An unconnected Unix datagram sender, and a receiver at ``path`` whose
-    queue is full (the sender reports writable all the same)."""
+    queue is full (the sender reports writable all the same). Used by
+    test_socket_waits too."""
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         path = os.path.join(tmp, "r")
         r = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
@@ -443,7 +444,7 @@ def test_a_unix_datagram_send_to_a_full_receiver_waits_without_spinning(
     retry in a loop), and go through once the receiver reads."""
 
     def main() -> tuple[float, float, bytes]:
-        with _full_receiver() as (w, r, path):
+        with full_receiver() as (w, r, path):
 
             def drain() -> None:
                 shoal.sleep(0.5)
@@ -475,7 +476,7 @@ def test_a_unix_datagram_send_to_a_full_receiver_times_out_or_is_woken_by_close(
     None
 ):
     def main() -> None:
-        with _full_receiver() as (w, _, path):
+        with full_receiver() as (w, _, path):
             w.settimeout(0.3)
             cpu, wall = time.process_time(), time.monotonic()
             with pytest.raises(socket.timeout):

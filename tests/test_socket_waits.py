@@ -15,6 +15,7 @@ import pytest
 
 import shoal
 import shoal.socket as socket
+from test_socket_edges import full_receiver
 
 Call = Callable[[], object]
 
@@ -59,15 +60,7 @@ def _recv_waitall(stack: contextlib.ExitStack) -> tuple[socket.socket, Call]:
 def _sendto_full(stack: contextlib.ExitStack) -> tuple[socket.socket, Call]:
     """An unconnected Unix datagram socket, writable, to a receiver whose
     queue is full: the send pauses and tries again."""
-    path = stack.enter_context(tempfile.TemporaryDirectory()) + "/r"
-    r = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
-    r.bind(path)
-    w = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
-    w.setblocking(False)
-    with contextlib.suppress(BlockingIOError):
-        for _ in range(100_000):
-            w.sendto(b"x", path)
-    w.setblocking(True)
+    w, _, path = stack.enter_context(full_receiver())
     return w, lambda: w.sendto(b"y", path)
 
 

@@ -6,14 +6,12 @@ has a bound, so a broken implementation fails instead of hanging.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import inspect
 import os
 import subprocess as stdlib_subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,25 +19,9 @@ import pytest
 
 import shoal
 import shoal.subprocess as subprocess
+from _children import child as _child
+from _children import py as _py
 from shoal._hub import get_hub
-
-PY = sys.executable
-
-
-def _py(code: str) -> list[str]:
-    return [PY, "-c", code]
-
-
-@contextlib.contextmanager
-def _child(code: str, **kwargs: Any) -> Iterator[subprocess.Popen]:
-    """A child running ``code``; killed (if still running) and reaped after."""
-    p = subprocess.Popen(_py(code), **kwargs)
-    try:
-        yield p
-    finally:
-        p.kill()  # nothing if it was already reaped
-        with p:  # closes the pipes and reaps it
-            pass
 
 
 def _run(fn: Callable[[], Any]) -> Any:

@@ -9,21 +9,19 @@ killed and reaped in a ``finally`` (``_child``), and every wait has a bound.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess as stdlib_subprocess
-import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import shoal
 import shoal.subprocess as subprocess
+from _children import child as _child
+from _children import py as _py
 from shoal._hub import LOOPS
 
-PY = sys.executable
 BIG = 1024 * 1024  # far beyond a pipe's 64 KiB
 
 # Children that use their descriptors with plain os.read and os.write, so
@@ -34,22 +32,6 @@ LATE_COUNT = (
     "import os, time\ntime.sleep(0.5)\nn = 0\n"
     "while d := os.read(0, 65536): n += len(d)\nprint(n)"
 )
-
-
-def _py(code: str) -> list[str]:
-    return [PY, "-c", code]
-
-
-@contextlib.contextmanager
-def _child(code: str, **kwargs: Any) -> Iterator[subprocess.Popen]:
-    """A child running ``code``; killed (if still running) and reaped after."""
-    p = subprocess.Popen(_py(code), **kwargs)
-    try:
-        yield p
-    finally:
-        p.kill()  # nothing if it was already reaped
-        with p:  # closes the pipes and reaps it
-            pass
 
 
 STALL = 0.25  # the children wait 0.5 s: a thread blocked that long shows
@@ -228,6 +210,32 @@ def test_closing_a_handed_over_pipe_wakes_its_reader(loop: str) -> None:
     assert "closed by another tasklet" in shoal.run(main, loop=loop)
 
 
+def _read_a_handed_over_pipe(to_the_end: bool) -> tuple[bytes, float, set[bool]]:
+    """p1's stdout handed to p2, then read by the parent: the line read,
+    the longest stall of the thread meanwhile, and the blocking flags the
+    pipe was seen with; ``to_the_end``: read on to the end, and reap p1."""
+    stall = [0.0]
+    seen: set[bool] = set()
+    ticker = shoal.spawn(_ticker, stall)
+    try:
+        with _child(LATE_HELLO, stdout=subprocess.PIPE) as p1:
+            with _child("pass", stdin=p1.stdout) as p2:
+                assert p2.wait(timeout=10) == 0
+            assert p1.stdout is not None
+            watcher = shoal.spawn(_watch_flag, p1.stdout, seen)
+            stall[0] = 0.0
+            line = p1.stdout.readline()
+            during = _stall(stall)
+            if to_the_end:
+                assert p1.stdout.read() == b""
+            watcher.kill()
+            if to_the_end:
+                assert p1.wait(timeout=10) == 0
+            return line, during, seen
+    finally:
+        ticker.kill()
+
+
 def test_without_epoll_a_handed_over_pipe_is_waited_on_itself(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -237,25 +245,7 @@ def test_without_epoll_a_handed_over_pipe_is_waited_on_itself(
 
     monkeypatch.delattr(select, "epoll")
 
-    def main() -> tuple[bytes, float, set[bool]]:
-        stall = [0.0]
-        seen: set[bool] = set()
-        ticker = shoal.spawn(_ticker, stall)
-        try:
-            with _child(LATE_HELLO, stdout=subprocess.PIPE) as p1:
-                with _child("pass", stdin=p1.stdout) as p2:
-                    assert p2.wait(timeout=10) == 0
-                assert p1.stdout is not None
-                watcher = shoal.spawn(_watch_flag, p1.stdout, seen)
-                stall[0] = 0.0
-                line = p1.stdout.readline()
-                during = _stall(stall)
-                watcher.kill()
-                return line, during, seen
-        finally:
-            ticker.kill()
-
-    line, during, seen = shoal.run(main, loop="asyncio")
+    line, during, seen = shoal.run(_read_a_handed_over_pipe, False, loop="asyncio")
     assert line == b"hello\n"
     assert during < STALL
     assert seen == {True}
@@ -386,27 +376,7 @@ def test_reading_a_handed_over_pipe_keeps_it_blocking_and_the_thread_free(
     in the hub, not in the blocking descriptor, and the wait does not make
     it non-blocking again (uvloop makes what it polls non-blocking)."""
 
-    def main() -> tuple[bytes, float, set[bool]]:
-        stall = [0.0]
-        seen: set[bool] = set()
-        ticker = shoal.spawn(_ticker, stall)
-        try:
-            with _child(LATE_HELLO, stdout=subprocess.PIPE) as p1:
-                with _child("pass", stdin=p1.stdout) as p2:
-                    assert p2.wait(timeout=10) == 0
-                assert p1.stdout is not None
-                watcher = shoal.spawn(_watch_flag, p1.stdout, seen)
-                stall[0] = 0.0
-                line = p1.stdout.readline()
-                during = _stall(stall)
-                assert p1.stdout.read() == b""
-                watcher.kill()
-                assert p1.wait(timeout=10) == 0
-                return line, during, seen
-        finally:
-            ticker.kill()
-
-    line, during, seen = shoal.run(main, loop=loop)
+    line, during, seen = shoal.run(_read_a_handed_over_pipe, True, loop=loop)
     assert line == b"hello\n"
     assert during < STALL
     assert seen == {True}

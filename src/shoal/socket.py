@@ -40,7 +40,7 @@ import time as _time
 from types import ModuleType
 from typing import Any, SupportsIndex
 
-from . import _buffered
+from . import _buffered, _lookup
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import HubWait
 from ._io import (
@@ -68,15 +68,10 @@ if _sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
     from exceptiongroup import ExceptionGroup
 
 _OURS = {
+    *_lookup.__all__,
     "create_connection",
     "create_server",
     "fromfd",
-    "getaddrinfo",
-    "getfqdn",
-    "gethostbyaddr",
-    "gethostbyname",
-    "gethostbyname_ex",
-    "getnameinfo",
     "socket",
     "socketpair",
 }
