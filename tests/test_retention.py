@@ -139,3 +139,39 @@ def test_a_finished_tasklet_is_freed_once_its_caller_drops_it(
 
     assert shoal.run(main)
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("ends", ["completed", "timed out"])
+def test_a_tasklet_that_waited_on_a_concurrent_future_is_freed(ends: str) -> None:
+    """A concurrent.futures.Future keeps its done-callbacks for as long as
+    it lives (it cannot remove one): the callback of a wait must not hold
+    the tasklet once the wait is over, or a long-lived future (a shared
+    result, one that never completes) holds every tasklet that waited."""
+    import concurrent.futures
+
+    future: concurrent.futures.Future[int] = concurrent.futures.Future()
+
+    def waits(box: list[weakref.ref[Big]]) -> None:
+        big = Big()
+        box.append(weakref.ref(big))
+        if ends == "timed out":
+            with pytest.raises(shoal.TimeoutError):
+                shoal.wait_future(future, timeout=0.01)
+        else:
+            assert shoal.wait_future(future) == 7
+
+    def main() -> bool:
+        box: list[weakref.ref[Big]] = []
+        waiters = [shoal.spawn(waits, box) for _ in range(3)]
+        shoal.sleep(0.001)
+        if ends == "completed":
+            future.set_result(7)
+        for t in waiters:
+            t.get()
+        refs = [weakref.ref(t) for t in waiters]
+        del waiters, t
+        shoal.sleep(0.02)  # the wake-ups the loop was handed have run
+        gc.collect()
+        return all(r() is None for r in refs) and all(r() is None for r in box)
+
+    assert shoal.run(main)

@@ -54,13 +54,26 @@ def wait_future(
     cur = s.current
     wait = HubWait(hub, future)
     if isinstance(future, concurrent.futures.Future):
+        # Such a future keeps its callbacks as long as it lives (there is no
+        # taking one back): the callback holds the waiter only until the
+        # wait is over, through ``waiting``, emptied then.
+        waiting: list[Any] = [cur, wait]
 
         def done(_: object) -> None:  # on whichever thread completes it
+            try:
+                task, its_wait = waiting
+            except ValueError:
+                return  # the wait is over
             # RuntimeError: the loop is closed, so nobody waits any more.
             with contextlib.suppress(RuntimeError):
-                hub.loop.call_soon_threadsafe(hub.wake_if, cur, wait, None)
+                hub.loop.call_soon_threadsafe(hub.wake_if, task, its_wait, None)
 
         future.add_done_callback(done)
+        try:
+            hub_wait(s, wait, timeout)
+        finally:
+            waiting.clear()
+        return future.result()
     else:
         if future.get_loop() is not hub.loop:
             raise ValueError(
