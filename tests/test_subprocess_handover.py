@@ -423,3 +423,33 @@ def test_writing_a_handed_over_pipe_keeps_it_blocking_and_the_thread_free(
     assert out == f"{BIG}\n".encode()
     assert during < STALL
     assert seen == {True}
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_pipe_handed_over_while_communicate_waits_on_it_stays_blocking(
+    loop: str,
+) -> None:
+    """One tasklet is in p1.communicate() when another hands p1.stdout to
+    p2: communicate's next wait is on the epoll watch, not on the pipe,
+    which the loop would make non-blocking again under p2's feet."""
+    late = "import os, time\nfor _ in range(3):\n    time.sleep(0.2); os.write(1, b'x')"
+
+    def main() -> tuple[set[bool], int, bytes]:
+        seen: set[bool] = set()
+        with _child(late, stdout=subprocess.PIPE) as p1:
+            reader = shoal.spawn(p1.communicate, timeout=10)
+            shoal.sleep(0.05)  # communicate waits on p1.stdout
+            # p2 reads only once communicate has had bytes and waited again
+            late_copy = "import time\ntime.sleep(0.5)\n" + COPY
+            with _child(late_copy, stdin=p1.stdout, stdout=subprocess.PIPE) as p2:
+                assert p1.stdout is not None
+                watcher = shoal.spawn(_watch_flag, p1.stdout, seen)
+                out, _ = reader.get()
+                watcher.kill()
+                copied, _ = p2.communicate(timeout=10)
+                return seen, p2.returncode, out + copied
+
+    seen, code, both = shoal.run(main, loop=loop)
+    assert seen == {True}
+    assert code == 0
+    assert sorted(both) == sorted(b"xxx")  # each byte went to one of the two

@@ -260,9 +260,7 @@ class Popen(_stdlib.Popen[Any]):
                     self._input = input.encode(stdin.encoding, stdin.errors)
         sending = stdin is not None and not stdin.closed
         todo = memoryview((self._input or b"") if sending else b"")
-        # By the descriptor waited on for each (wait_fd: not the pipe's own
-        # once handed over to another process).
-        reading = {wait_fd(f)[0]: f for f in output if not f.closed}
+        reading = [f for f in output if not f.closed]
 
         def expired() -> TimeoutExpired:
             seqs = [output.get(f) for f in (self.stdout, self.stderr)]
@@ -278,7 +276,11 @@ class Popen(_stdlib.Popen[Any]):
             left = None if endtime is None else endtime - time.monotonic()
             if left is not None and left <= 0:
                 raise expired()
-            reads: list[int] = list(reading)
+            # By the descriptor to wait on for each, asked at every wait:
+            # not the pipe's own once handed over to another process, which
+            # another tasklet may do meanwhile (wait_fd).
+            waits = {wait_fd(f)[0]: f for f in reading}
+            reads: list[int] = list(waits)
             writes: list[int] = []
             if sending:
                 to_stdin, readable = wait_fd(stdin)
@@ -298,13 +300,15 @@ class Popen(_stdlib.Popen[Any]):
                 except BrokenPipeError:  # it exited, or closed its stdin
                     self._input_offset = len(todo)
                 continue
+            f = waits[fd]
             try:
-                data = _read(reading[fd], reading[fd].fileno())
+                data = _read(f, f.fileno())
             except BlockingIOError:
                 continue
-            output[reading[fd]].append(data)
+            output[f].append(data)
             if not data:
-                reading.pop(fd).close()
+                reading.remove(f)
+                f.close()
 
         self.wait(timeout=None if endtime is None else endtime - time.monotonic())
         out, err = (
