@@ -601,3 +601,49 @@ def test_serve_tcp_on_an_ipv4_host_or_a_name_listens_on_ipv4(host: str) -> None:
                 return c.recv(10)
 
     assert shoal.run(main) == b"hi"
+
+
+# -- shutdown while a tasklet waits ----------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["unix", "tcp"])
+@pytest.mark.parametrize("how", ["SHUT_WR", "SHUT_RDWR"])
+def test_shutdown_for_writing_wakes_a_blocked_writer_with_the_stdlibs_error(
+    kind: str, how: str
+) -> None:
+    """A tasklet blocked in sendall (the peer does not read) gets
+    BrokenPipeError once another shuts the socket down for writing, as a
+    thread blocked in the stdlib's does; on a Unix socket the kernel never
+    reports it writable after its own shutdown, so nothing woke it."""
+
+    def main() -> BaseException | None:
+        if kind == "unix":
+            a, b = socket.socketpair()
+        else:
+            with socket.create_server(("127.0.0.1", 0)) as listener:
+                a = socket.create_connection(listener.getsockname())
+                b, _ = listener.accept()
+        with a, b:
+            writer = shoal.spawn(a.sendall, b"x" * 10_000_000)
+            shoal.sleep(0.05)
+            assert writer.alive  # blocked: b does not read
+            a.shutdown(getattr(socket, how))
+            with shoal.timeout(5):
+                writer.join()
+            return writer.exception
+
+    assert isinstance(shoal.run(main), BrokenPipeError)
+
+
+@pytest.mark.parametrize("how", ["SHUT_RD", "SHUT_RDWR"])
+def test_shutdown_for_reading_wakes_a_blocked_reader_with_the_end(how: str) -> None:
+    def main() -> object:
+        a, b = socket.socketpair()
+        with a, b:
+            reader = shoal.spawn(a.recv, 10)
+            shoal.sleep(0.01)
+            a.shutdown(getattr(socket, how))
+            with shoal.timeout(5):
+                return reader.get()
+
+    assert shoal.run(main) == b""

@@ -193,6 +193,22 @@ class socket(Waiting):  # noqa: N801 - the stdlib name
         make = super().makefile
         return _buffered.socket_file(make, mode, buffering, encoding, errors, newline)
 
+    def shutdown(self, how: int) -> None:
+        """As the stdlib's; a tasklet waiting to write (for ``SHUT_WR`` and
+        ``SHUT_RDWR``) or to read (``SHUT_RD``, ``SHUT_RDWR``) is woken to
+        try again, and gets what the stdlib's blocked call gets:
+        ``BrokenPipeError`` for a write, the end (``b""``) for a read. (The
+        kernel does not report a Unix stream socket writable after its own
+        ``SHUT_WR``.) Does not switch."""
+        super().shutdown(how)
+        writer = self._writer
+        if writer is not None and how != _stdlib.SHUT_RD:
+            task, wait = writer
+            wait.hub.wake_if(task, wait, None)
+        reader, rwait = self._reader, self._rwait
+        if reader is not None and rwait is not None and how != _stdlib.SHUT_WR:
+            rwait.hub.wake_if(reader, rwait, None)
+
     def detach(self) -> int:
         """As the stdlib's: the descriptor, no longer this socket's; a
         tasklet waiting on the socket gets ``ClosedFileError``, as from
