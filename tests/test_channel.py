@@ -1354,3 +1354,34 @@ def test_iteration_ends_only_when_the_channel_is_closed() -> None:
         drain()
     assert got == [1]
     assert list(buffered) == [2]
+
+
+@pytest.mark.parametrize("sending", [False, True], ids=["receivers", "senders"])
+def test_killing_waiters_at_either_end_or_in_the_middle_keeps_the_rest_in_order(
+    sending: bool,
+) -> None:
+    """A waiter leaving the queue (a kill) is taken out at the back, the
+    front (each at once) or in the middle; the others keep their order."""
+    ch = shoal.Channel()
+    got: list[int] = []
+
+    def receive(i: int) -> None:
+        got.append(i + 100 * ch.receive())
+
+    def send(i: int) -> None:
+        ch.send(i)
+
+    ts = [shoal.spawn(send if sending else receive, i) for i in range(7)]
+    shoal.schedule()
+    for i in (6, 0, 3, 5, 1):  # back, front, middle, back, front
+        ts[i].kill()
+    assert ch.balance == (2 if sending else -2)
+    if sending:
+        assert [ch.receive(), ch.receive()] == [2, 4]
+    else:
+        ch.send(1)
+        ch.send(2)
+        assert got == [102, 204]
+    assert ch.balance == 0
+    for t in ts:
+        t.join()

@@ -315,9 +315,19 @@ class Channel(HandOff):
             else:
                 self._receivers = NOQUEUE
             return True
-        if type(q) is deque and w in q:
-            q.remove(w)
-            return True
+        if type(q) is deque and q:
+            # Either end at once (a kill storm in either order, timeouts
+            # that fire in the order they were set); elsewhere a scan, as
+            # gevent's and asyncio's queues of waiters do.
+            if q[-1] is w:
+                q.pop()
+                return True
+            if q[0] is w:
+                q.popleft()
+                return True
+            if w in q:
+                q.remove(w)
+                return True
         return False
 
     def _is_sending(self, t: Task) -> bool:
