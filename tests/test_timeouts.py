@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -431,3 +432,33 @@ def test_a_nan_timeout_of_a_wait_in_the_hub_is_refused_and_harms_no_other(
     assert first.startswith("refused")
     assert "nan" in first
     assert second == "slept"
+
+
+def _future_wait(seconds: float) -> None:
+    import concurrent.futures
+
+    shoal.wait_future(concurrent.futures.Future(), timeout=seconds)
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize(
+    "wait", [shoal.sleep, _future_wait], ids=["sleep", "wait_future"]
+)
+def test_deadlines_due_together_where_one_expiry_cancels_another(
+    wait: Callable[[float], object], loop: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scope and the wait inside it, of the same length, and a bystander
+    sleeping as long: all three are due in one firing of the hub's timer.
+    The scope expires first and its tasklet leaves the wait, cancelling
+    that wait's entry, already among the due ones: it must be skipped, and
+    the bystander must wake (the firing crashed, and it slept for ever)."""
+
+    def main() -> object:
+        other = shoal.spawn(lambda: (shoal.sleep(0.05), "woke")[1])
+        # (the wait's own timeout may come first: suppressed)
+        with shoal.move_on_after(0.05), contextlib.suppress(shoal.TimeoutError):
+            wait(0.05)
+        return other.get(timeout=2)
+
+    assert shoal.run(main, loop=loop) == "woke"
+    assert "Exception in callback" not in caplog.text

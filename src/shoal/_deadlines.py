@@ -92,4 +92,7 @@ class Deadlines:
         if heap:
             self._arm(heap[0][0])
         for entry in due:
-            entry._expire()
+            # An earlier expiry may have cancelled this one (its tasklet
+            # left the scope around it, or killed another): skip it.
+            if entry._active:
+                entry._expire()
