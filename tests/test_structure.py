@@ -429,3 +429,29 @@ def test_a_losing_branch_that_fails_as_it_is_killed_is_reported(
     assert shoal.run(main) == "win"
     err = capsys.readouterr().err
     assert "ValueError: cleanup failed" in err
+
+
+def _fails_at_once() -> None:
+    raise ValueError("undelivered")
+
+
+def test_a_failure_oneof_or_allof_does_not_deliver_is_printed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Nothing is lost: a loser that failed in the round the winner finished
+    (oneof), or a second failure (allof), is printed as an unobserved
+    tasklet's failure is; the delivered one is not printed again."""
+
+    def main() -> None:
+        assert shoal.oneof(lambda: "v", _fails_at_once) == "v"
+        with pytest.raises(ValueError, match="first"):
+            shoal.allof(lambda: _raise(ValueError("first")), _fails_at_once)
+
+    shoal.run(main)
+    err = capsys.readouterr().err
+    assert err.count("ValueError: undelivered") == 2
+    assert "ValueError: first" not in err
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc

@@ -8,7 +8,10 @@ branches still running are killed, and ``kill`` waits for their ``finally``
 blocks. That cleanup sits in a ``finally``, so a caller that is killed or
 times out takes its branches with it, and the constructs nest to any depth.
 A branch's failure is delivered to the caller (re-raised, or in the
-``ExceptionGroup``), so it is marked observed and not printed again.
+``ExceptionGroup``), so it is marked observed and not printed again; one
+that ``oneof`` or ``allof`` does not deliver (a loser that failed in the
+round the winner finished, a second failure) is printed, as an unobserved
+tasklet's is.
 
 ``oneof`` is not ``select``: it runs whole branches and kills the losers, so
 a losing branch that had already taken a message loses it. To take exactly
@@ -113,23 +116,27 @@ def _start(
     return branches, ends
 
 
-def _end(branches: list[Tasklet], s: Scheduler, report: bool = True) -> None:
+def _end(
+    branches: list[Tasklet],
+    s: Scheduler,
+    report: bool = True,
+    delivered: Tasklet | None = None,
+) -> None:
     """Kill the branches still alive, waiting for each to finish; ``s`` is
     this thread's scheduler. If the caller is interrupted meanwhile (killed
     again, a timeout around it expires), it goes on until every branch has
     ended, then raises that: no branch outlives the call. With ``report``,
-    a branch that fails as it is killed (its ``finally`` raises) is reported
-    as an unobserved tasklet's failure is: nobody else will get it.
-    Switches."""
+    a branch's failure that the caller does not get (every branch's but
+    ``delivered``'s: one that failed in the round the winner finished, or
+    whose ``finally`` raised as it was killed) is reported as an unobserved
+    tasklet's failure is: nobody else will get it. Switches."""
     interrupted: BaseException | None = None
-    killed = []
     for t in branches:
         if t._gr is DEAD:
             continue
         if t._sched is not s:
             t.kill()  # a TaskGroup child spawned in another thread: raises
             continue
-        killed.append(t)
         thrown = False
         while t._gr is not DEAD:
             try:
@@ -143,9 +150,13 @@ def _end(branches: list[Tasklet], s: Scheduler, report: bool = True) -> None:
                     interrupted = exc
     s.observed.difference_update(branches)
     if report:
-        for t in killed:
+        for t in branches:
             failure = t._exception
-            if failure is not None and not isinstance(failure, TaskletExit):
+            if (
+                t is not delivered
+                and failure is not None
+                and not isinstance(failure, TaskletExit)
+            ):
                 t._report(failure)
     if interrupted is not None:
         try:
@@ -163,11 +174,13 @@ def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
         raise ValueError("oneof() needs at least one callable")
     s = get_scheduler()
     branches, ends = _start(s, fns, "oneof")
+    winner = None
     try:
         first = ends.get(s) if timeout is None else with_timeout(timeout, ends.get)
+        winner = branches[first]
     finally:
-        _end(branches, s)
-    return branches[first]._outcome()
+        _end(branches, s, delivered=winner)
+    return winner._outcome()
 
 
 def allof(*fns: Callable[[], Any], timeout: float | None = None) -> tuple[Any, ...]:
@@ -177,17 +190,22 @@ def allof(*fns: Callable[[], Any], timeout: float | None = None) -> tuple[Any, .
     ``timeout``. Switches."""
     s = get_scheduler()
     branches, ends = _start(s, fns, "allof")
+    failed: list[Tasklet] = []
     try:
-        with_timeout(timeout, _wait_all, branches, ends)
+        with_timeout(timeout, _wait_all, branches, ends, failed)
     finally:
-        _end(branches, s)
+        _end(branches, s, delivered=failed[0] if failed else None)
     return tuple(t._outcome() for t in branches)
 
 
-def _wait_all(branches: list[Tasklet], ends: _Ends) -> None:
+def _wait_all(branches: list[Tasklet], ends: _Ends, failed: list[Tasklet]) -> None:
+    """Wait for every branch; raise the first failure, its branch put in
+    ``failed``. Switches."""
     for _ in branches:
-        exc = branches[ends.get()].exception
+        t = branches[ends.get()]
+        exc = t.exception
         if exc is not None:
+            failed.append(t)
             raise exc
 
 
