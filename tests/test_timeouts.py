@@ -462,3 +462,48 @@ def test_deadlines_due_together_where_one_expiry_cancels_another(
 
     assert shoal.run(main, loop=loop) == "woke"
     assert "Exception in callback" not in caplog.text
+
+
+def _ready_waits() -> dict[str, Callable[[object], object]]:
+    """Each: a blocking call that would not wait, given ``timeout``."""
+    event, lock, sem, queue = (
+        shoal.Event(),
+        shoal.Lock(),
+        shoal.Semaphore(1),
+        shoal.Queue(),
+    )
+    event.set()
+    queue.put(1)
+    done = shoal.spawn(lambda: None)
+    done.join()
+    return {
+        "Event.wait": lambda t: event.wait(timeout=t),
+        "Lock.acquire": lambda t: lock.acquire(timeout=t),
+        "Semaphore.acquire": lambda t: sem.acquire(timeout=t),
+        "Queue.get": lambda t: queue.get(timeout=t),
+        "Queue.put": lambda t: shoal.Queue().put(1, timeout=t),
+        "Queue.join": lambda t: shoal.Queue().join(timeout=t),
+        "Tasklet.join": lambda t: done.join(timeout=t),
+        "Tasklet.get": lambda t: done.get(timeout=t),
+    }
+
+
+_NAMES = sorted(shoal.run(lambda: list(_ready_waits())))
+
+
+@pytest.mark.parametrize("name", _NAMES)
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [("x", TypeError), ([1], TypeError), (math.nan, ValueError)],
+)
+def test_a_bad_timeout_is_refused_even_when_the_call_would_not_wait(
+    name: str, bad: object, error: type[Exception]
+) -> None:
+    """As threading.Lock.acquire(timeout="x"): the argument is checked
+    whether or not the call waits (it was only when it waited)."""
+
+    def main() -> None:
+        with pytest.raises(error, match="timeout"):
+            _ready_waits()[name](bad)
+
+    shoal.run(main)

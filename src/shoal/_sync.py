@@ -28,6 +28,7 @@ from . import _handoff
 from ._errors import WouldBlock
 from ._hub import ready
 from ._scheduler import Task, get_scheduler
+from ._timeouts import check as _check
 from ._timeouts import with_timeout
 
 if TYPE_CHECKING:
@@ -142,6 +143,8 @@ class Event:
     def wait(self, timeout: float | None = None) -> None:
         """Wait until the flag is set; ``shoal.TimeoutError`` after
         ``timeout``. Switches unless it is set already."""
+        if timeout is not None:
+            _check(timeout)
         if _handoff.deferred:
             _deferred()
         if not self._flag:
@@ -171,6 +174,8 @@ class Semaphore(_Held):
     def acquire(self, timeout: float | None = None) -> bool:
         """Take a unit, waiting for one if need be; True. With ``timeout``,
         ``shoal.TimeoutError`` if none came in time. Switches if it waits."""
+        if timeout is not None:
+            _check(timeout)
         if _handoff.deferred:
             _deferred()
         if self._value > 0:
@@ -214,6 +219,8 @@ class Lock(_Held):
         """Take the lock, waiting if another tasklet holds it; True. With
         ``timeout``, ``shoal.TimeoutError`` if it did not come in time.
         Switches if it waits."""
+        if timeout is not None:
+            _check(timeout)
         if _handoff.deferred:
             _deferred()
         cur = get_scheduler().current
@@ -282,6 +289,8 @@ class Queue:
         """Queue ``item``, waiting for room if the queue is full. With
         ``timeout``, ``shoal.TimeoutError`` and the item was not queued.
         Switches if it waits."""
+        if timeout is not None:
+            _check(timeout)
         if _handoff.deferred:
             _deferred()
         if not self._put_now(item):
@@ -309,6 +318,8 @@ class Queue:
         """Take the oldest item, waiting for one if need be. With
         ``timeout``, ``shoal.TimeoutError`` and nothing was taken. Switches
         if it waits."""
+        if timeout is not None:
+            _check(timeout)
         if _handoff.deferred:
             _deferred()
         if self._items:
@@ -346,6 +357,8 @@ class Queue:
     def join(self, timeout: float | None = None) -> None:
         """Wait until every item put has been marked done. Switches if it
         waits."""
+        if timeout is not None:
+            _check(timeout)
         if _handoff.deferred:
             _deferred()
         if self._unfinished:

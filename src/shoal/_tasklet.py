@@ -19,6 +19,7 @@ from ._hub import Hub, close_thread_hub, finish_asyncio, get_hub, new_loop
 from ._introspect import monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 from ._task import NO_VALUE, init_task
+from ._timeouts import check as check_timeout
 from ._timeouts import with_timeout
 
 __all__ = ["Tasklet", "current", "new_tasklet", "run", "schedule", "spawn"]
@@ -119,6 +120,8 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         Switches unless the tasklet is already dead.
         """
         if self._gr is DEAD:
+            if timeout is not None:
+                check_timeout(timeout)
             return
         if timeout is not None:
             with_timeout(timeout, self.join)

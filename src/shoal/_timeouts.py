@@ -29,7 +29,7 @@ from ._errors import Interruption, TimeoutError
 from ._hub import get_hub
 from ._scheduler import Task, get_scheduler
 
-__all__ = ["CancelScope", "move_on_after", "timeout", "with_timeout"]
+__all__ = ["CancelScope", "check", "move_on_after", "timeout", "with_timeout"]
 
 T = TypeVar("T")
 
@@ -141,12 +141,19 @@ class CancelScope:
         return f"<CancelScope {self.seconds} s {state}>"
 
 
-def _fill(scope: CancelScope, seconds: float, raise_: bool) -> None:
-    """Set the slots of new ``scope``: ``CancelScope.__init__``."""
+def check(seconds: object) -> None:
+    """Refuse what is no timeout: ``TypeError`` unless a number,
+    ``ValueError`` for NaN; for the ``timeout=`` of a call that may not
+    wait, as a timeout scope refuses it. Does not switch."""
     if not isinstance(seconds, _NUMBERS):
         raise TypeError(f"a timeout needs a number of seconds, got {seconds!r}")
     if seconds != seconds:
         raise ValueError("a timeout needs a number of seconds, got nan")
+
+
+def _fill(scope: CancelScope, seconds: float, raise_: bool) -> None:
+    """Set the slots of new ``scope``: ``CancelScope.__init__``."""
+    check(seconds)
     scope.seconds = seconds
     scope._raise = raise_
     scope._active = scope._open = False
