@@ -137,8 +137,13 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         s.block(cur, self)
 
     def get(self, timeout: float | None = None) -> Any:
-        """Wait until the tasklet has finished; return its value or raise.
-        With ``timeout``, raise ``shoal.TimeoutError`` if it takes longer.
+        """Wait until the tasklet has finished; return its value or raise
+        its exception. For a killed tasklet that is its ``TaskletExit``, a
+        ``BaseException``: uncaught, it ends the caller too, as the kill
+        would have (gevent's ``get`` returns its ``GreenletExit`` instead);
+        test ``exception`` first to tell. So does ``await tasklet`` from
+        asyncio code. With ``timeout``, raise ``shoal.TimeoutError`` if it
+        takes longer.
 
         Switches unless the tasklet is already dead.
         """
