@@ -8,6 +8,7 @@ exchanges below can only complete cooperatively.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket as stdlib_socket
 import ssl
@@ -298,3 +299,39 @@ def test_a_second_tls_reader_is_busy_even_when_its_read_would_not_block(
             assert first.get(timeout=10) == b"record"
 
     shoal.run(main)
+
+
+@pytest.mark.parametrize("how", ["SHUT_WR", "SHUT_RDWR"])
+def test_a_tls_reader_waiting_when_another_tasklet_shuts_down_gets_what_the_stdlibs_does(
+    contexts: Contexts, how: str
+) -> None:
+    """A relay's half-close: one tasklet waits in tls.recv(), the other
+    calls tls.shutdown(). As a thread blocked in the stdlib's SSL_read, the
+    reader goes on with its TLS connection: after SHUT_WR it gets what the
+    peer sends next, after SHUT_RDWR the end. (It raised "Read on closed or
+    unwrapped SSL socket": the stdlib's shutdown drops the SSL object, and
+    the woken read looked it up again.)"""
+    server_ctx, client_ctx = contexts
+
+    def main() -> object:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+
+            def server() -> None:
+                conn, _ = listener.accept()
+                with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                    shoal.sleep(0.1)
+                    with contextlib.suppress(OSError):  # after SHUT_RDWR
+                        tls.sendall(b"late data")
+                        shoal.sleep(0.1)
+
+            peer = shoal.spawn(server)
+            raw = socket.create_connection(listener.getsockname(), timeout=5)
+            with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                reader = shoal.spawn(tls.recv, 100)
+                shoal.sleep(0.02)
+                tls.shutdown(getattr(socket, how))
+                got = reader.get()
+            peer.get()
+            return got
+
+    assert shoal.run(main) == (b"late data" if how == "SHUT_WR" else b"")

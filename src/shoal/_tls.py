@@ -57,25 +57,52 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
 
     # ssl.SSLSocket's recv, recv_into, sendall and the rest come through
     # read, write and send: each refuses to run while another tasklet waits
-    # to read (write), as a plain shoal socket's do.
+    # to read (write), as a plain shoal socket's do. Each takes the SSL
+    # object once, as a thread blocked in the stdlib's call holds it: a
+    # shutdown() by another tasklet drops self._sslobj, and the woken call
+    # goes on with its own (the end, or what the peer sends next), where
+    # looking it up again would say "closed or unwrapped".
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         """Read up to ``len`` decrypted bytes (into ``buffer``). Switches."""
         if self._reader is not None:
             self._check_busy(False)
-        return self._ssl_call(super().read, len, buffer)
+        sslobj: Any = self._sslobj
+        if sslobj is None or self._closed:  # type: ignore[attr-defined]
+            return super().read(len, buffer)  # the stdlib's error
+        return self._ssl_call(self._read_with, sslobj, len, buffer)
+
+    def _read_with(self, sslobj: Any, len: int, buffer: Any) -> Any:
+        """``ssl.SSLSocket.read`` on ``sslobj``: a ragged end of the stream
+        is the end, unless ``suppress_ragged_eofs`` is false. Does not
+        switch."""
+        try:
+            return sslobj.read(len) if buffer is None else sslobj.read(len, buffer)
+        except ssl.SSLError as exc:
+            ragged: bool = self.suppress_ragged_eofs  # type: ignore[attr-defined]
+            if exc.args[0] == ssl.SSL_ERROR_EOF and ragged:
+                return b"" if buffer is None else 0
+            raise
 
     def write(self, data: Any) -> int:
         """Encrypt and send ``data``; how many bytes went. Switches."""
         if self._writer is not None:
             self._check_busy(True)
-        return self._ssl_call(super().write, data)
+        sslobj: Any = self._sslobj
+        if sslobj is None or self._closed:  # type: ignore[attr-defined]
+            return super().write(data)  # the stdlib's error
+        n: int = self._ssl_call(sslobj.write, data)
+        return n
 
     def send(self, data: Any, flags: int = 0) -> int:
         """As :meth:`write` once TLS is on; a plain send before. Switches."""
         if self._writer is not None:
             self._check_busy(True)
-        return self._ssl_call(super().send, data, flags)
+        sslobj: Any = self._sslobj
+        if sslobj is None or flags or self._closed:  # type: ignore[attr-defined]
+            return self._ssl_call(super().send, data, flags)  # the stdlib's
+        n: int = self._ssl_call(sslobj.write, data)
+        return n
 
     def do_handshake(self, block: bool = False) -> None:
         """Perform the TLS handshake (``block``: even on a non-blocking
