@@ -335,3 +335,64 @@ def test_a_tls_reader_waiting_when_another_tasklet_shuts_down_gets_what_the_stdl
             return got
 
     assert shoal.run(main) == (b"late data" if how == "SHUT_WR" else b"")
+
+
+@pytest.mark.parametrize("how", ["SHUT_WR", "SHUT_RDWR"])
+def test_a_tls_writer_blocked_when_another_tasklet_shuts_down_gets_sslerror(
+    contexts: Contexts, how: str
+) -> None:
+    """The writer's side of the relay's half-close: a tasklet blocked in
+    tls.sendall (the peer does not read) when another shuts the socket down
+    gets SSLEOFError, as a thread blocked in the stdlib's does (it got a
+    plain BrokenPipeError from a plain-text send)."""
+    server_ctx, client_ctx = contexts
+
+    def main() -> BaseException | None:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+
+            def server() -> None:
+                conn, _ = listener.accept()
+                with server_ctx.wrap_socket(conn, server_side=True):
+                    shoal.sleep(0.3)  # reads nothing meanwhile
+
+            peer = shoal.spawn(server)
+            raw = socket.create_connection(listener.getsockname(), timeout=5)
+            with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                writer = shoal.spawn(tls.sendall, b"x" * 20_000_000)
+                shoal.sleep(0.05)
+                assert writer.alive
+                tls.shutdown(getattr(socket, how))
+                writer.join()
+            peer.join()
+            return writer.exception
+
+    assert isinstance(shoal.run(main), ssl.SSLEOFError)
+
+
+def test_a_makefile_reads_on_after_its_tls_socket_is_closed(contexts: Contexts) -> None:
+    """As http.client does with Connection: close: the socket is closed while
+    its makefile() file is open, then the file reads the body. As with the
+    stdlib, the TLS connection lives on until the file is closed, and the
+    read waits for the data (it raised SSLWantReadError)."""
+    server_ctx, client_ctx = contexts
+
+    def main() -> bytes:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+
+            def server() -> None:
+                conn, _ = listener.accept()
+                with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                    shoal.sleep(0.1)
+                    tls.sendall(b"hello")
+                    shoal.sleep(0.1)
+
+            peer = shoal.spawn(server)
+            raw = socket.create_connection(listener.getsockname(), timeout=5)
+            tls = client_ctx.wrap_socket(raw, server_hostname="localhost")
+            with tls.makefile("rb") as f:
+                tls.close()
+                got = f.read(5)
+            peer.get()
+            return got
+
+    assert shoal.run(main) == b"hello"

@@ -68,7 +68,7 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
         if self._reader is not None:
             self._check_busy(False)
         sslobj: Any = self._sslobj
-        if sslobj is None or self._closed:  # type: ignore[attr-defined]
+        if sslobj is None:
             return super().read(len, buffer)  # the stdlib's error
         return self._ssl_call(self._read_with, sslobj, len, buffer)
 
@@ -89,7 +89,7 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
         if self._writer is not None:
             self._check_busy(True)
         sslobj: Any = self._sslobj
-        if sslobj is None or self._closed:  # type: ignore[attr-defined]
+        if sslobj is None:
             return super().write(data)  # the stdlib's error
         n: int = self._ssl_call(sslobj.write, data)
         return n
@@ -99,7 +99,7 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
         if self._writer is not None:
             self._check_busy(True)
         sslobj: Any = self._sslobj
-        if sslobj is None or flags or self._closed:  # type: ignore[attr-defined]
+        if sslobj is None or flags:
             return self._ssl_call(super().send, data, flags)  # the stdlib's
         n: int = self._ssl_call(sslobj.write, data)
         return n
