@@ -853,7 +853,10 @@ def test_repr_says_runnable_running_and_joining() -> None:
     shoal.schedule()
     assert seen == [f"<Tasklet {reporter.name!r} running>"]
     assert repr(shoal.current()).endswith(" 'main' running>")  # any main
-    assert repr(joiner) == f"<Tasklet {joiner.name!r} joining {waiter!r}>"
+    # The joined tasklet by name: its own wait is in its own repr.
+    assert (
+        repr(joiner) == f"<Tasklet {joiner.name!r} joining <Tasklet {waiter.name!r}>>"
+    )
     ch.send(None)
     joiner.join()
     yielder.join()
@@ -981,5 +984,28 @@ def test_a_tasklet_is_named_after_its_function_and_bound_methods_their_class() -
     assert all(t.name.rpartition("-")[2].isdigit() for t in ts)
     ts[0].name = 7  # type: ignore[assignment]
     assert ts[0].name == "7"
+    for t in ts:
+        t.kill()
+
+
+def test_tasklets_joining_each_other_are_a_deadlock_told_by_name() -> None:
+    """A joins B and B joins A: the one that blocks last gets DeadlockError
+    naming both (each repr said what the other waits for, and recursed)."""
+    ts: list[shoal.Tasklet] = []
+
+    def a() -> None:
+        ts[1].join()
+
+    def b() -> None:
+        ts[0].join()
+
+    ts.extend([shoal.spawn(a), shoal.spawn(b)])
+    ts[0].name, ts[1].name = "a", "b"
+    shoal.schedule()
+    assert repr(ts[0]) == "<Tasklet 'a' joining <Tasklet 'b'>>"
+    with pytest.raises(shoal.DeadlockError) as info:
+        ts[0].join()  # main blocks too: nobody can run
+    assert "<Tasklet 'a' joining <Tasklet 'b'>>" in str(info.value)
+    assert "<Tasklet 'b' joining <Tasklet 'a'>>" in str(info.value)
     for t in ts:
         t.kill()

@@ -123,7 +123,11 @@ class Task:
             self._joiners.remove(t)
 
     def _describe(self, t: Task) -> str:
-        return f"joining {self!r}"
+        # By kind and name, not repr: a tasklet joined says what it waits
+        # for in turn, and two joining each other would recurse for ever.
+        kind = getattr(self, "_kind", "Task")
+        name = getattr(self, "name", "?")
+        return f"joining <{kind} {name!r}>"
 
 
 def init_task(t: Task, sched: Scheduler, fn: Any, args: Any, kwargs: Any) -> None:
