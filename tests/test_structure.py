@@ -455,3 +455,31 @@ def test_a_failure_oneof_or_allof_does_not_deliver_is_printed(
 
 def _raise(exc: BaseException) -> None:
     raise exc
+
+
+def test_a_task_group_interrupted_while_its_exit_waits_prints_the_failures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The block is over, the group's exit waits for the children; a child
+    has failed, and its sibling's cleanup is slow. A timeout around the
+    group expires meanwhile: it goes on as itself (as in the block), and
+    the child's failure, which nobody will get now, is printed, not lost."""
+
+    def fails() -> None:
+        shoal.sleep(0.01)
+        raise KeyError("lost")
+
+    def slow() -> None:
+        try:
+            shoal.sleep(10)
+        finally:
+            shoal.sleep(0.2)
+
+    def main() -> bool:
+        with shoal.move_on_after(0.05) as scope, shoal.TaskGroup() as group:
+            group.spawn(slow)
+            group.spawn(fails)
+        return scope.cancelled_caught
+
+    assert shoal.run(main)
+    assert "KeyError: 'lost'" in capsys.readouterr().err

@@ -295,12 +295,24 @@ class TaskGroup:
         if isinstance(exc, _ChildFailed) and exc.group is self:
             exc = None  # a child failed: collected below, with the rest
         failures: list[BaseException] = []
+        interrupted = False
         try:
             if exc is None:
-                self._wait(failures)
+                try:
+                    self._wait(failures)
+                except BaseException:
+                    interrupted = True  # a kill, an expiry: it goes on
+                    raise
         finally:
             self._closed = True
             _end(self._children, get_scheduler(), report=False)
+            if interrupted:
+                # As for one that hits the block: the children's failures,
+                # which nobody will get now, say so.
+                for t in self._children:
+                    f = t.exception
+                    if f is not None and not isinstance(f, TaskletExit):
+                        t._report(f)
         if exc is not None:
             failed = [
                 (t, f)
