@@ -476,7 +476,16 @@ def _ready_waits() -> dict[str, Callable[[object], object]]:
     queue.put(1)
     done = shoal.spawn(lambda: None)
     done.join()
+    import asyncio
+    import concurrent.futures
+
+    finished: concurrent.futures.Future[int] = concurrent.futures.Future()
+    finished.set_result(1)
+    ready = asyncio.get_running_loop().create_future()
+    ready.set_result(1)
     return {
+        "wait_future": lambda t: shoal.wait_future(finished, timeout=t),  # type: ignore[arg-type]
+        "await_": lambda t: shoal.await_(ready, timeout=t),  # type: ignore[arg-type]
         "Event.wait": lambda t: event.wait(timeout=t),
         "Lock.acquire": lambda t: lock.acquire(timeout=t),
         "Semaphore.acquire": lambda t: sem.acquire(timeout=t),

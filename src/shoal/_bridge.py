@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from ._hub import HubWait, get_hub, hub_wait
 from ._scheduler import get_scheduler
+from ._timeouts import check as _check_timeout
 
 __all__ = ["await_", "to_thread", "wait_future"]
 
@@ -47,6 +48,8 @@ def wait_future(
             "wait_future() needs a concurrent.futures.Future or an asyncio "
             f"future, got {future!r}"
         )
+    if timeout is not None:
+        _check_timeout(timeout)  # even when it need not wait
     if future.done():
         return future.result()
     s = get_scheduler()
@@ -161,6 +164,13 @@ def await_(awaitable: Awaitable[T], timeout: float | None = None) -> T:
             "await_() needs an asyncio awaitable (a coroutine, task or future),"
             f" got {awaitable!r}"
         )
+    if timeout is not None:
+        try:
+            _check_timeout(timeout)  # before anything starts
+        except (TypeError, ValueError):
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # it was handed over: never "not awaited"
+            raise
     hub = get_hub()
     started = not asyncio.isfuture(awaitable)
     future = asyncio.ensure_future(awaitable, loop=hub.loop)
