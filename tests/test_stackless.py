@@ -2411,3 +2411,26 @@ def test_a_run_loop_lets_a_tasklet_waiting_in_the_hub_wake(alone: bool) -> None:
 
     runs = shoal.run(body)
     assert log == ["slept"], f"the sleeper never woke in {runs} runs"
+
+
+def test_a_pending_kill_reaches_a_tasklet_waiting_in_join() -> None:
+    """docs/stackless.md: a pending kill explodes where the tasklet resumes,
+    Tasklet.join() included (only shoal.schedule() loses it)."""
+    ch = stackless.channel()
+    target = stackless.tasklet(ch.receive)()
+    log: list[str] = []
+
+    def joiner() -> None:
+        try:
+            target.join()
+        except stackless.TaskletExit:
+            log.append("killed in join")
+            raise
+
+    victim = stackless.tasklet(joiner)()
+    stackless.schedule()  # both wait now
+    victim.kill(pending=True)
+    stackless.run()
+    assert log == ["killed in join"]
+    assert not victim.alive
+    target.kill()
