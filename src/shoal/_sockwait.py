@@ -29,7 +29,6 @@ _AF_UNIX = getattr(_stdlib, "AF_UNIX", None)
 #: system has none. A plain int: ``flags & MsgFlag`` would run enum's
 #: Python ``__and__`` at every wait (+25% instructions per echoed message).
 DONTWAIT = int(getattr(_stdlib, "MSG_DONTWAIT", 0))
-_DONTWAIT = DONTWAIT
 #: What a first connect() returns while the connection goes on (EINTR:
 #: it goes on asynchronously), or, for a Unix-domain socket, when the
 #: listener's backlog is full (EAGAIN). Not EALREADY: a connect already
@@ -40,7 +39,6 @@ CONNECTING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EINT
 #: receiver; the first pause is 1 ms, each next one twice as long): how
 #: late, at most, it notices that it can go on.
 BACKOFF = 0.05
-_BACKOFF = BACKOFF
 
 
 class Waiting(_stdlib.socket):
@@ -209,7 +207,7 @@ class Waiting(_stdlib.socket):
         try:
             return op(*args)
         except BlockingIOError:
-            if self._shoal_timeout == 0.0 or flags & _DONTWAIT:
+            if self._shoal_timeout == 0.0 or flags & DONTWAIT:
                 raise
         return self._after_wait(writing, flags, None, op, *args)
 
@@ -223,7 +221,7 @@ class Waiting(_stdlib.socket):
         ``BlockingIOError``: whatever ends the wait (a timeout, a kill)
         would carry that error as its ``__context__``, printed in its
         traceback and keeping its frames. Switches."""
-        if self._shoal_timeout == 0.0 or flags & _DONTWAIT:
+        if self._shoal_timeout == 0.0 or flags & DONTWAIT:
             raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable")
         pause = 0.0
         while True:
@@ -239,7 +237,7 @@ class Waiting(_stdlib.socket):
                 # Writable, and yet it would block: an unconnected Unix
                 # datagram socket to a full receiver, which the loop cannot
                 # wait for. Pause and try again, as _connect_again.
-                pause = min(2 * pause or 0.001, _BACKOFF)
+                pause = min(2 * pause or 0.001, BACKOFF)
 
     def _connecting(self, address: Any, err: int) -> int:
         """Wait for a connect whose first try returned ``err`` (one of
@@ -268,7 +266,7 @@ class Waiting(_stdlib.socket):
                 return 0
             if err != _errno.EAGAIN:
                 return err
-            pause = min(pause * 2, _BACKOFF)
+            pause = min(pause * 2, BACKOFF)
 
     def _pause_within(
         self, pause: float, deadline: float | None, what: Readiness
