@@ -20,48 +20,48 @@ class Big:
     """A stand-in for what a frame holds."""
 
 
-def _fails(box: list[weakref.ref[Big]]) -> None:
+def _held(box: list[weakref.ref[Big]]) -> Big:
+    """A ``Big`` for the caller's frame to hold, watched through ``box``."""
     big = Big()
     box.append(weakref.ref(big))
+    return big
+
+
+def _fails(box: list[weakref.ref[Big]]) -> None:
+    big = _held(box)  # noqa: F841 - a local of the frame, on purpose
     raise ValueError("on purpose")
 
 
 def _blocks_on_socket(box: list[weakref.ref[Big]]) -> None:
-    big = Big()
-    box.append(weakref.ref(big))
+    big = _held(box)  # noqa: F841 - a local of the frame, on purpose
     a, b = socket.socketpair()
     with a, b:
         a.recv(10)
 
 
 def _sleeps(box: list[weakref.ref[Big]]) -> None:
-    big = Big()
-    box.append(weakref.ref(big))
+    big = _held(box)  # noqa: F841 - a local of the frame, on purpose
     shoal.sleep(30)
 
 
 def _receives(box: list[weakref.ref[Big]]) -> None:
-    big = Big()
-    box.append(weakref.ref(big))
+    big = _held(box)  # noqa: F841 - a local of the frame, on purpose
     shoal.Channel().receive()
 
 
 def _receives_within_a_scope(box: list[weakref.ref[Big]]) -> None:
-    big = Big()
-    box.append(weakref.ref(big))
+    big = _held(box)  # noqa: F841 - a local of the frame, on purpose
     with shoal.timeout(30):
         shoal.Channel().receive()
 
 
 def _receives_with_a_timeout(box: list[weakref.ref[Big]]) -> None:
-    big = Big()
-    box.append(weakref.ref(big))
+    big = _held(box)  # noqa: F841 - a local of the frame, on purpose
     shoal.Channel().receive(timeout=30)
 
 
 def _blocks_on_socket_with_a_timeout(box: list[weakref.ref[Big]]) -> None:
-    big = Big()
-    box.append(weakref.ref(big))
+    big = _held(box)  # noqa: F841 - a local of the frame, on purpose
     a, b = socket.socketpair()
     with a, b:
         a.settimeout(30)
