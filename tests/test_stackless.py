@@ -924,6 +924,159 @@ def test_balance_and_queue_with_waiting_receivers() -> None:
     assert events == ["r1-start", "r2-start", ("r1-got", "a"), ("r2-got", "b")]
 
 
+def selector(events: list[Any], name: str, *cases: Any) -> Callable[[], None]:
+    """Return a function that does ``shoal.select(*cases)`` once and records
+    which case (by position) happened and its value."""
+
+    def body() -> None:
+        case, value = shoal.select(*cases)
+        events.append((f"{name}-got", cases.index(case), value))
+
+    return body
+
+
+def assert_links_symmetric(*tasklets: Any) -> None:
+    """``t.next.prev is t`` and ``t.prev.next is t`` wherever they are set."""
+    for t in tasklets:
+        if t.next is not None:
+            assert t.next.prev is t, (t, t.next, t.next.prev)
+        if t.prev is not None:
+            assert t.prev.next is t, (t, t.prev, t.prev.next)
+
+
+def test_next_prev_link_a_select_waiter_into_its_channel_queue() -> None:
+    """A tasklet waiting in ``shoal.select`` on one channel is in that
+    channel's queue like any waiter: its neighbours link to it and it links
+    back to them (docs/stackless.md, section 2)."""
+    events: list[Any] = []
+    ch = stackless.channel()
+    a = stackless.tasklet(receiver(events, ch, "a"))()
+    b = stackless.tasklet(selector(events, "b", ch.receive_case()))()
+    c = stackless.tasklet(receiver(events, ch, "c"))()
+    stackless.run()
+    assert ch.balance == -3
+    assert ch.queue is a
+    assert [a.prev, a.next] == [None, b]
+    assert [b.prev, b.next] == [a, c]
+    assert [c.prev, c.next] == [b, None]
+    assert_links_symmetric(a, b, c)
+    ch.send(1)
+    assert ch.queue is b
+    assert [b.prev, b.next, c.prev] == [None, c, b]
+    assert_links_symmetric(b, c)
+    ch.send(2)
+    assert ch.queue is c
+    assert [c.prev, c.next, b.next] == [None, None, None]
+    ch.send(3)
+    assert events == [
+        "a-start",
+        "c-start",
+        ("a-got", 1),
+        ("b-got", 0, 2),
+        ("c-got", 3),
+    ]
+
+
+def test_next_prev_a_select_with_two_cases_on_one_channel_is_one_link() -> None:
+    """A select waiting twice in one channel's queue (two receive cases on it)
+    is one link of the chain, at its first case's place."""
+    events: list[Any] = []
+    ch = stackless.channel()
+    a = stackless.tasklet(receiver(events, ch, "a"))()
+    b = stackless.tasklet(selector(events, "b", ch.receive_case(), ch.receive_case()))()
+    c = stackless.tasklet(receiver(events, ch, "c"))()
+    stackless.run()
+    assert [a.next, b.prev, b.next, c.prev] == [b, a, c, b]
+    assert_links_symmetric(a, b, c)
+    for value in (1, 2, 3):
+        ch.send(value)
+    assert events == ["a-start", "c-start", ("a-got", 1), ("b-got", 0, 2), ("c-got", 3)]
+
+
+def test_next_prev_of_a_select_over_two_channels_follow_its_first_case() -> None:
+    """A select over several channels waits in several queues, but ``next``
+    and ``prev`` walk one chain: the queue of its first case. In its other
+    queues it is skipped by its neighbours' links, though a send there can
+    still serve it, and ``queue`` names it when it is first to be served
+    (docs/stackless.md, section 2)."""
+    events: list[Any] = []
+    ch1, ch2 = stackless.channel(), stackless.channel()
+    a = stackless.tasklet(receiver(events, ch1, "a"))()
+    b = stackless.tasklet(receiver(events, ch2, "b"))()
+    s = stackless.tasklet(
+        selector(events, "s", ch2.receive_case(), ch1.receive_case())
+    )()
+    c = stackless.tasklet(receiver(events, ch1, "c"))()
+    d = stackless.tasklet(receiver(events, ch2, "d"))()
+    stackless.run()
+    assert (ch1.balance, ch2.balance) == (-3, -3)
+    # ch2, s's first case: [b, s, d]; ch1: [a, (s), c].
+    assert [b.prev, b.next, s.prev, s.next, d.prev, d.next] == [None, s, b, d, s, None]
+    assert [a.prev, a.next, c.prev, c.next] == [None, c, a, None]
+    assert_links_symmetric(a, b, c, d, s)
+    ch2.send("x")  # to b
+    ch1.send("y")  # to a
+    # ch2: [s, d]; ch1: [(s), c], where s is first to be served.
+    assert ch1.queue is s
+    assert ch2.queue is s
+    assert [s.prev, s.next, d.prev, c.prev, c.next] == [None, d, s, None, None]
+    assert_links_symmetric(c, d, s)
+    ch1.send("z")  # to s, through its second case
+    assert [ch1.queue, ch2.queue] == [c, d]
+    assert [c.prev, d.prev, s.prev, s.next] == [None, None, None, None]
+    ch1.send("u")
+    ch2.send("v")
+    assert events == [
+        "a-start",
+        "b-start",
+        "c-start",
+        "d-start",
+        ("b-got", "x"),
+        ("a-got", "y"),
+        ("s-got", 1, "z"),
+        ("c-got", "u"),
+        ("d-got", "v"),
+    ]
+
+
+def test_next_prev_of_a_select_over_a_shoal_channel_and_a_stackless_one() -> None:
+    """A select whose first case is on a ``shoal.Channel`` is linked into
+    that channel's queue; in the Stackless channel's queue its neighbours
+    skip it."""
+    events: list[Any] = []
+    plain, ch = shoal.Channel(), stackless.channel()
+    a = stackless.tasklet(receiver(events, plain, "a"))()
+    b = stackless.tasklet(receiver(events, ch, "b"))()
+    s = stackless.tasklet(
+        selector(events, "s", plain.receive_case(), ch.receive_case())
+    )()
+    c = stackless.tasklet(receiver(events, plain, "c"))()
+    d = stackless.tasklet(receiver(events, ch, "d"))()
+    stackless.run()
+    assert [a.next, s.prev, s.next, c.prev] == [s, a, c, s]
+    assert [b.next, d.prev] == [d, b]
+    assert_links_symmetric(a, b, c, d, s)
+    ch.send(1)  # to b
+    ch.send(2)  # to s: plain's chain closes up behind it
+    assert [a.next, c.prev, s.prev, s.next] == [c, a, None, None]
+    assert_links_symmetric(a, c, d)
+    plain.send(3)
+    plain.send(4)
+    ch.send(5)
+    stackless.run()
+    assert events == [
+        "a-start",
+        "b-start",
+        "c-start",
+        "d-start",
+        ("b-got", 1),
+        ("s-got", 1, 2),
+        ("a-got", 3),
+        ("c-got", 4),
+        ("d-got", 5),
+    ]
+
+
 def test_balance_and_queue_with_waiting_senders() -> None:
     """Waiting senders make balance positive; receive takes them in FIFO order."""
     events: list[Any] = []

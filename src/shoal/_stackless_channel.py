@@ -17,14 +17,17 @@ from typing import Any, NoReturn
 from . import _handoff
 from ._channel import Channel
 from ._errors import ChannelClosed, bomb, is_exception_class
+from ._select import _Select
 from ._task import Task
 
 __all__ = [
     "LAST",
     "ChannelCallback",
+    "chain_of",
     "channel",
     "get_channel_callback",
     "install_channel_callback",
+    "linked",
     "make_bomb",
     "set_channel_callback",
     "trapped",
@@ -58,6 +61,35 @@ def waiting(ch: Channel, senders: bool) -> list[Task]:
         if t is not None:
             chain.append(t)
     return chain
+
+
+def linked(ch: Channel, senders: bool) -> list[Task]:
+    """The chain that ``next`` and ``prev`` walk in ``ch``'s queue of waiting
+    senders (or receivers), first served first: its waiters, except that a
+    tasklet in ``select`` is linked only into the queue of its first case
+    (docs/stackless.md, section 2). Does not switch."""
+    chain = []
+    for w in ch._waiters(senders):
+        if isinstance(w, Task):
+            chain.append(w)
+        else:
+            sel = w.select
+            t = sel.tasklet
+            if t is not None and sel.waiters[0] is w:
+                chain.append(t)
+    return chain
+
+
+def chain_of(t: Task) -> list[Task] | None:
+    """The chain of waiters that blocked tasklet ``t`` is linked into (see
+    :func:`linked`), or None if it waits on no channel. Does not switch."""
+    on = t._blocked_on
+    if isinstance(on, Channel):
+        return linked(on, on._is_sending(t))
+    if isinstance(on, _Select) and on.tasklet is t and on.waiters:
+        home = on.waiters[0]
+        return linked(home.channel, home.is_send)
+    return None
 
 
 class _ClosedChannelError(ChannelClosed, ValueError):

@@ -10,10 +10,14 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
-from ._channel import Channel
 from ._errors import TaskletExit, bomb, is_exception_class
 from ._scheduler import DEAD, NOWAKE, Scheduler, Task, get_scheduler
-from ._stackless_channel import install_channel_callback, make_bomb, trapped, waiting
+from ._stackless_channel import (
+    chain_of,
+    install_channel_callback,
+    make_bomb,
+    trapped,
+)
 from ._task import HUB_TURN, NO_VALUE, init_task
 from ._tasklet import PublicConstructor, Tasklet
 
@@ -245,20 +249,23 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
 
     @property
     def next(self) -> Any:
-        """The next tasklet in its ring or channel queue, or None."""
+        """The next tasklet in its ring or channel queue (for a tasklet in
+        ``select``, its first case's queue), or None. Does not switch."""
         return self._neighbour(1)
 
     @property
     def prev(self) -> Any:
-        """The previous tasklet in its ring or channel queue, or None."""
+        """The previous tasklet in its ring or channel queue (for a tasklet in
+        ``select``, its first case's queue), or None. Does not switch."""
         return self._neighbour(-1)
 
     def _neighbour(self, step: int) -> Any:
-        on = self._blocked_on
-        if on is not None:
-            if not isinstance(on, Channel):
+        if self._blocked_on is not None:
+            # A channel's waiters, or those of its first case's channel for
+            # a tasklet in select; None if it waits on no channel (a sleep).
+            chain = chain_of(self)
+            if chain is None:
                 return None
-            chain = waiting(on, on._is_sending(self))
             i = chain.index(self) + step
             return chain[i] if 0 <= i < len(chain) else None
         s = self._sched
