@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import re
 import threading
 import time
 
@@ -512,3 +513,29 @@ def test_await_of_something_not_awaitable_names_it() -> None:
         TypeError, match=r"await_\(\) needs an asyncio awaitable.*got 3"
     ):
         shoal.run(shoal.await_, 3)
+
+
+def test_await_of_a_future_of_another_loop_names_it() -> None:
+    """await_ of a future (or task) of another event loop is a ValueError
+    naming it and the hub's loop, as wait_future's is (asyncio's own
+    message, from ensure_future, named neither); the future is left alone."""
+    other = asyncio.new_event_loop()
+    future = other.create_future()
+    task = other.create_task(asyncio.sleep(0, "slept"))
+
+    def main() -> None:
+        message = (
+            f"await_() got {future!r}, which belongs to another event loop "
+            "than this thread's hub"
+        )
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            shoal.await_(future)
+        with pytest.raises(ValueError, match=r"^await_\(\) got <Task pending"):
+            shoal.await_(task, timeout=5)
+
+    try:
+        shoal.run(main)
+        assert not future.done()
+        assert other.run_until_complete(task) == "slept"
+    finally:
+        other.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 import shoal
@@ -292,3 +294,142 @@ def test_a_kill_after_a_completed_operation_comes_before_the_next_one(op: str) -
     t.kill()
     assert seen == ["first", "killed before it"]
     assert state() == before  # nothing taken, put or acquired
+
+
+def test_event_wait_returns_true_as_the_stdlibs_does() -> None:
+    """threading.Event.wait and asyncio's return True once the flag is set:
+    so does shoal's, set already or set while it waits, with a timeout or
+    without one."""
+
+    def main() -> None:
+        ev = shoal.Event()
+        get_hub().loop.call_later(0.005, ev.set)
+        assert ev.wait(timeout=5) is True  # waited
+        assert ev.wait() is True  # set already
+        assert ev.wait(timeout=0) is True
+        ev.clear()
+        shoal.spawn(ev.set)
+        assert ev.wait() is True  # waited, no timeout
+
+    shoal.run(main)
+
+
+def test_lock_and_semaphore_acquire_return_true_as_the_stdlibs_do() -> None:
+    """threading's and asyncio's acquire return True: shoal's do too, at
+    once or after waiting, with a timeout or without one."""
+
+    def main() -> None:
+        for held in (shoal.Lock(), shoal.Semaphore(1)):
+
+            def take(
+                timeout: float | None, held: shoal.Lock | shoal.Semaphore = held
+            ) -> bool:
+                got = held.acquire(timeout=timeout)
+                held.release()
+                return got
+
+            assert held.acquire() is True, held  # at once
+            waiters = [shoal.spawn(take, 5), shoal.spawn(take, None)]
+            shoal.schedule()  # both wait
+            held.release()  # to the first, which gives it to the second
+            assert [w.get() for w in waiters] == [True, True], held
+            assert held.acquire(timeout=5) is True, held  # at once, timeout
+            held.release()
+
+    shoal.run(main)
+
+
+def _cycle_of_locks(n: int) -> tuple[list[shoal.Lock], list[shoal.Tasklet]]:
+    """``n`` tasklets t0..t(n-1), each holding lock i and waiting for lock
+    i+1 (mod n): a deadlock, with main still running."""
+    locks = [shoal.Lock() for _ in range(n)]
+
+    def take(i: int) -> None:
+        with locks[i]:
+            shoal.schedule()  # the others take theirs
+            with locks[(i + 1) % n]:
+                pass
+
+    ts = [shoal.spawn(take, i) for i in range(n)]
+    for i, t in enumerate(ts):
+        t.name = f"t{i}"
+    shoal.schedule()  # each takes its own lock
+    shoal.schedule()  # each waits for the next one's
+    return locks, ts
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_tasklets_waiting_for_each_others_locks_are_a_deadlock_told_by_name(
+    n: int,
+) -> None:
+    """t0 holds lock 0 and waits for lock 1, ..., the last holds its lock and
+    waits for lock 0: each repr names the holder by name, not by its repr
+    (which says what it waits for in turn: the reprs recursed until
+    RecursionError, and the deadlock report and dump_tasklets with them)."""
+    locks, ts = _cycle_of_locks(n)
+    for i in range(n):
+        assert repr(locks[i]) == f"<Lock held by <Tasklet 't{i}'>>"
+        nxt = (i + 1) % n
+        assert repr(ts[i]) == (
+            f"<Tasklet 't{i}' acquiring <Lock held by <Tasklet 't{nxt}'>>>"
+        )
+    out = io.StringIO()
+    shoal.dump_tasklets(file=out)
+    for t in ts:
+        assert repr(t) in out.getvalue()
+    with pytest.raises(shoal.DeadlockError) as info:
+        ts[0].join()  # main blocks too: nobody can run
+    for t in ts:
+        assert repr(t) in str(info.value)
+    for t in ts:
+        t.kill()
+
+
+def test_a_lock_held_by_a_joiner_of_its_waiter_is_a_deadlock_told_by_name() -> None:
+    """a holds the lock and joins b; b waits for the lock: a join and a lock
+    in one cycle, each told by name."""
+    lock = shoal.Lock()
+    ts: list[shoal.Tasklet] = []
+
+    def a() -> None:
+        with lock:
+            ts[1].join()
+
+    ts.extend([shoal.spawn(a), shoal.spawn(lock.acquire)])
+    ts[0].name, ts[1].name = "a", "b"
+    shoal.schedule()
+    assert repr(lock) == "<Lock held by <Tasklet 'a'>>"
+    assert repr(ts[0]) == "<Tasklet 'a' joining <Tasklet 'b'>>"
+    assert repr(ts[1]) == "<Tasklet 'b' acquiring <Lock held by <Tasklet 'a'>>>"
+    with pytest.raises(shoal.DeadlockError) as info:
+        ts[0].join()
+    assert repr(ts[0]) in str(info.value)
+    assert repr(ts[1]) in str(info.value)
+    for t in ts:
+        t.kill()
+
+
+def test_run_raises_deadlock_error_for_two_tasklets_on_two_locks() -> None:
+    """The audit's case, in shoal.run: main holds lock a and waits for b,
+    other holds b and waits for a. run raises DeadlockError (it raised
+    RecursionError) naming both tasklets and both locks."""
+    a, b = shoal.Lock(), shoal.Lock()
+
+    def other() -> None:
+        with b:
+            shoal.sleep(0.01)
+            with a:
+                pass
+
+    def main() -> None:
+        shoal.spawn(other).name = "other"
+        with a:
+            shoal.sleep(0.02)
+            with b:
+                pass
+
+    with pytest.raises(shoal.DeadlockError) as info:
+        shoal.run(main)
+    message = str(info.value)
+    assert "<Tasklet 'main' acquiring <Lock held by <Tasklet 'other'>>>" in message
+    assert "<Tasklet 'other' acquiring <Lock held by <Tasklet 'main'>>>" in message

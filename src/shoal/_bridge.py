@@ -149,7 +149,8 @@ class _Call:
 
 def await_(awaitable: Awaitable[T], timeout: float | None = None) -> T:
     """Run an asyncio awaitable (a coroutine, task or future) on this
-    thread's hub loop and return its result; only this tasklet waits.
+    thread's hub loop and return its result; only this tasklet waits. A
+    task or future of another loop is a ``ValueError`` naming it.
 
     If the tasklet is killed (or a timeout scope around it expires, or
     ``timeout`` runs out: ``shoal.TimeoutError``), an asyncio task started
@@ -172,7 +173,16 @@ def await_(awaitable: Awaitable[T], timeout: float | None = None) -> T:
                 awaitable.close()  # it was handed over: never "not awaited"
             raise
     hub = get_hub()
-    started = not asyncio.isfuture(awaitable)
+    if asyncio.isfuture(awaitable):
+        if awaitable.get_loop() is not hub.loop:
+            # Checked before ensure_future, whose error names neither.
+            raise ValueError(
+                f"await_() got {awaitable!r}, which belongs to another event "
+                "loop than this thread's hub"
+            )
+        started = False  # a task or future: not ours to cancel
+    else:
+        started = True  # ensure_future starts a task for it
     future = asyncio.ensure_future(awaitable, loop=hub.loop)
     try:
         return wait_future(future, timeout)

@@ -28,6 +28,7 @@ from . import _handoff
 from ._errors import WouldBlock
 from ._hub import ready
 from ._scheduler import Task, get_scheduler
+from ._task import named
 from ._timeouts import check as _check
 from ._timeouts import with_timeout
 
@@ -140,15 +141,17 @@ class Event:
         """Reset the flag."""
         self._flag = False
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait until the flag is set; ``shoal.TimeoutError`` after
-        ``timeout``. Switches unless it is set already."""
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the flag is set; True (as ``threading.Event.wait``
+        returns). With ``timeout``, ``shoal.TimeoutError`` if it was not set
+        in time. Switches unless it is set already."""
         if timeout is not None:
             _check(timeout)
         if _handoff.deferred:
             _deferred()
         if not self._flag:
             with_timeout(timeout, self._waiters.wait)
+        return True
 
     def __repr__(self) -> str:
         return (
@@ -255,8 +258,11 @@ class Lock(_Held):
             self._owner = None
 
     def __repr__(self) -> str:
-        owner = f" by {self._owner!r}" if self._owner is not None else ""
-        return f"<Lock {'held' if self._owner else 'free'}{owner}>"
+        owner = self._owner
+        if owner is None:
+            return "<Lock free>"
+        # The holder by name: its repr says what it waits for (see named).
+        return f"<Lock held by {named(owner)}>"
 
 
 class Queue:

@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ._scheduler import Scheduler
 
-__all__ = ["DEAD", "HUB_TURN", "NOWAKE", "NO_VALUE", "Task", "Waitable", "init_task"]
+__all__ = [
+    "DEAD",
+    "HUB_TURN",
+    "NOWAKE",
+    "NO_VALUE",
+    "Task",
+    "Waitable",
+    "init_task",
+    "named",
+]
 
 #: ``_temp`` of a tasklet with no value waiting for it.
 NOWAKE: Any = object()
@@ -123,11 +132,18 @@ class Task:
             self._joiners.remove(t)
 
     def _describe(self, t: Task) -> str:
-        # By kind and name, not repr: a tasklet joined says what it waits
-        # for in turn, and two joining each other would recurse for ever.
-        kind = getattr(self, "_kind", "Task")
-        name = getattr(self, "name", "?")
-        return f"joining <{kind} {name!r}>"
+        return f"joining {named(self)}"
+
+
+def named(t: Task) -> str:
+    """``t`` by kind and name, ``<Tasklet 'name'>``, for saying what a
+    tasklet waits for: not its repr, which says what ``t`` waits for in
+    turn, so that two tasklets waiting for each other (joining, or each
+    holding the lock the other wants) would recurse for ever. Does not
+    switch."""
+    kind = getattr(t, "_kind", "Task")
+    name = getattr(t, "name", "?")
+    return f"<{kind} {name!r}>"
 
 
 def init_task(t: Task, sched: Scheduler, fn: Any, args: Any, kwargs: Any) -> None:
