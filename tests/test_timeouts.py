@@ -516,3 +516,82 @@ def test_a_bad_timeout_is_refused_even_when_the_call_would_not_wait(
             _ready_waits()[name](bad)
 
     shoal.run(main)
+
+
+def _completions() -> dict[str, tuple[Callable[[], object], ...]]:
+    """Each: (what the waker does first, a wait with ``timeout=0.05``,
+    what the waker does to complete it)."""
+    event, lock, sem = shoal.Event(), shoal.Lock(), shoal.Semaphore(0)
+    queue, full = shoal.Queue(), shoal.Queue(1)
+    ch, gate = shoal.Channel(), shoal.Channel()
+    full.put("old")
+    worker = shoal.spawn(gate.receive)  # ends with what it is sent
+    nothing = lambda: None  # noqa: E731
+    return {
+        "Tasklet.join": (
+            nothing,
+            lambda: worker.join(timeout=0.05),
+            lambda: gate.send(None),
+        ),
+        "Tasklet.get": (
+            nothing,
+            lambda: worker.get(timeout=0.05),
+            lambda: gate.send("result"),
+        ),
+        "Event.wait": (nothing, lambda: event.wait(timeout=0.05), event.set),
+        "Lock.acquire": (
+            lock.acquire,
+            lambda: lock.acquire(timeout=0.05),
+            lock.release,
+        ),
+        "Semaphore.acquire": (nothing, lambda: sem.acquire(timeout=0.05), sem.release),
+        "Queue.get": (
+            nothing,
+            lambda: queue.get(timeout=0.05),
+            lambda: queue.put("item"),
+        ),
+        "Queue.put": (nothing, lambda: full.put("new", timeout=0.05), full.get),
+        "Channel.receive": (
+            nothing,
+            lambda: ch.receive(timeout=0.05),
+            lambda: ch.send("v"),
+        ),
+    }
+
+
+_COMPLETED = {
+    "Tasklet.get": "result",
+    "Queue.get": "item",
+    "Channel.receive": "v",
+    "Event.wait": True,
+    "Lock.acquire": True,
+    "Semaphore.acquire": True,
+}
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("name", sorted(shoal.run(lambda: list(_completions()))))
+def test_a_wait_completed_as_its_timeout_expires_has_happened(
+    name: str, loop: str
+) -> None:
+    """The waker holds the thread past the waiter's deadline, then
+    completes the wait: the hub fires the expired deadline before the
+    waiter runs again. The wait happened, so it returns its result rather
+    than raise ``TimeoutError`` (a join or get raised it, over a tasklet
+    that had finished: get lost its value); gevent's join and get return
+    too."""
+
+    def main() -> object:
+        prepare, wait, complete = _completions()[name]
+
+        def waker() -> None:
+            prepare()
+            shoal.schedule()  # main starts its wait
+            time.sleep(0.1)  # blocks the thread past the deadline
+            complete()
+
+        shoal.spawn(waker)
+        shoal.schedule()
+        return wait()
+
+    assert shoal.run(main, loop=loop) == _COMPLETED.get(name)

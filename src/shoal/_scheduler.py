@@ -282,13 +282,17 @@ class Scheduler(HubTurns):
         return starter.switch(self)
 
     def wake_joiners(self, t: Task) -> None:
-        """``t`` has finished: make the tasklets joining it runnable."""
+        """``t`` has finished: make the tasklets joining it runnable. Each
+        gets a wake value, as a channel's receiver does: its join has
+        happened, so a timeout or kill that reaches it before it runs again
+        must let the join return first (see ``Tasklet._throw_in``)."""
         joiners = t._joiners
         assert joiners is not None
         t._joiners = None
         runq = self.runq
         for j in joiners:
             j._blocked_on = None
+            j._temp = None
             runq.append(j)
 
     def wake_main(self, me: greenlet, dead: Task | None) -> None:
