@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import socket as stdlib_socket
 import ssl
 
@@ -396,3 +397,52 @@ def test_a_makefile_reads_on_after_its_tls_socket_is_closed(contexts: Contexts) 
             return got
 
     assert shoal.run(main) == b"hello"
+
+
+class _Stop(BaseException):
+    """Thrown into a handler: a ``BaseException``, as a kill is."""
+
+
+@pytest.mark.parametrize("end", ["close_kill", "scope", "throw"])
+def test_a_handshake_interrupted_inside_wrap_socket_closes_the_connection(
+    contexts: Contexts, end: str
+) -> None:
+    """The client never speaks TLS, so the server's handshake inside
+    ``wrap_socket`` waits, and is interrupted there: by ``close(kill=True)``,
+    a timeout scope, or a ``BaseException`` thrown in. ``wrap_socket`` has
+    detached the plain socket, so only the TLS socket it was making can
+    close the connection; it never reached the handler's ``with``, and it
+    stayed open (the stdlib closes it only on OSError and ValueError). The
+    client must see the end."""
+    server_ctx, _ = contexts
+    interrupted: list[str] = []
+    handlers: list[shoal.Tasklet] = []
+
+    def handler(conn: socket.socket, address: object) -> None:
+        handlers.append(shoal.current())
+        try:
+            with (
+                shoal.move_on_after(0.05 if end == "scope" else math.inf),
+                server_ctx.wrap_socket(conn, server_side=True) as tls,
+            ):
+                tls.recv(10)
+        finally:
+            interrupted.append(end)
+
+    def main() -> bytes:
+        server = shoal.serve_tcp(handler)
+        try:
+            with socket.create_connection(server.address) as raw:
+                raw.settimeout(5)
+                shoal.sleep(0.01)  # the handler waits in the handshake
+                if end == "close_kill":
+                    server.close(kill=True)
+                elif end == "throw":
+                    (handler_tasklet,) = handlers
+                    handler_tasklet.throw(_Stop())
+                return raw.recv(10)
+        finally:
+            server.close(kill=True)
+
+    assert shoal.run(main) == b""
+    assert interrupted == [end]

@@ -37,6 +37,28 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
     ``ssl.SSLWantWriteError`` as the stdlib's does.
     """
 
+    @classmethod
+    def _create(cls, sock: Any, *args: Any, **kwargs: Any) -> Any:
+        """The stdlib's ``_create`` (what ``wrap_socket`` calls), except that
+        an interrupted handshake closes the TLS socket. The stdlib's closes
+        it on ``OSError`` and ``ValueError`` only; a kill or a timeout scope
+        ending the handshake here left it open, with the connection, which
+        ``sock``, detached, no longer holds: the caller never got it to
+        close. Switches."""
+        shake = kwargs.get("do_handshake_on_connect", True)
+        if args or not shake or sock.gettimeout() == 0.0:
+            return super()._create(sock, *args, **kwargs)  # type: ignore[misc]
+        kwargs["do_handshake_on_connect"] = False
+        self = super()._create(sock, **kwargs)  # type: ignore[misc]
+        self.do_handshake_on_connect = True
+        if self._connected:
+            try:
+                self.do_handshake()
+            except BaseException:
+                self.close()
+                raise
+        return self
+
     def _ssl_call(self, call: Callable[..., R], *args: Any) -> R:
         """``call(*args)``, waiting in the hub whenever OpenSSL wants to read
         or write the socket first, all within one timeout, as the stdlib's
