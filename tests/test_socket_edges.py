@@ -647,3 +647,28 @@ def test_shutdown_for_reading_wakes_a_blocked_reader_with_the_end(how: str) -> N
                 return reader.get()
 
     assert shoal.run(main) == b""
+
+
+def test_a_timeout_after_a_later_wait_names_the_sockets_timeout() -> None:
+    """A ``sendall`` waits, sends some more once the peer reads, waits
+    again and runs out of time: the message says the socket's timeout, as
+    a timeout at the first wait does (it said what was left at the second
+    wait, ``timed out after 0.1873... s``)."""
+
+    def main() -> str:
+        a, b = socket.socketpair()
+        with a, b:
+            a.settimeout(0.2)
+            sender = shoal.spawn(a.sendall, b"x" * 50_000_000)
+            shoal.sleep(0.05)
+            assert sender.alive
+            b.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                for _ in range(1000):  # room: sendall sends more, then waits
+                    b.recv(65536)
+            sender.join()
+            assert isinstance(sender.exception, shoal.TimeoutError)
+            return str(sender.exception)
+
+    message = shoal.run(main)
+    assert message.endswith("to be writable: timed out after 0.2 s"), message

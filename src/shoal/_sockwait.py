@@ -76,15 +76,28 @@ class Waiting(_stdlib.socket):
             if deadline is None:
                 deadline = now + timeout
             else:
-                timeout = deadline - now
-                if timeout <= 0:
-                    doing = "write" if writing else "read"
-                    raise _TimeoutError(f"{self!r}: {doing} timed out")
+                # A later wait of the call: what is left of its timeout. A
+                # timeout names the socket's, as the first wait's does.
+                left = deadline - now
+                if left <= 0:
+                    raise _TimeoutError(self._timed_out(writing))
+                try:
+                    self._wait_readable(left) if not writing else self._wait_writable(
+                        left
+                    )
+                except _TimeoutError as exc:
+                    exc.args = (self._timed_out(writing),)
+                    raise
+                return deadline
         if writing:
             self._wait_writable(timeout)
         else:
             self._wait_readable(timeout)
         return deadline
+
+    def _timed_out(self, writing: bool) -> str:
+        """The message of a call that ran out of the socket's timeout."""
+        return f"{Readiness(self, writing)}: timed out after {self._shoal_timeout} s"
 
     def _wait_writable(self, timeout: float | None) -> None:
         """Wait until the socket is writable; ``shoal.TimeoutError`` after
