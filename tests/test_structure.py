@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -483,3 +485,253 @@ def test_a_task_group_interrupted_while_its_exit_waits_prints_the_failures(
 
     assert shoal.run(main)
     assert "KeyError: 'lost'" in capsys.readouterr().err
+
+
+def _under_timer(timer: bool, body: Callable[[], object]) -> object:
+    """``body()``. A group waiting for an end report that never comes
+    raises DeadlockError when nothing else could wake the thread; with
+    ``timer``, a tasklet sleeping elsewhere, it would hang instead: then
+    ``body()`` is bounded by a 2-second shoal timeout."""
+    if not timer:
+        return body()
+    shoal.spawn(shoal.sleep, 30)  # killed when the run ends
+    with shoal.timeout(2):
+        return body()
+
+
+@pytest.mark.parametrize("timer", [False, True])
+def test_a_grandchild_spawned_in_the_round_a_sibling_fails_is_accounted_for(
+    timer: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One child fails at once while another spawns a grandchild in the
+    same round: the first failure kills the grandchild before it ever ran.
+    It has finished with nothing to report; the group ends, and raises the
+    real failure, which is not also printed."""
+    log: list[str] = []
+
+    def fails() -> None:
+        raise ValueError("first failure")
+
+    def main() -> None:
+        def grouped() -> None:
+            with shoal.TaskGroup() as group:
+
+                def spawner() -> None:
+                    group.spawn(_after, 1, None, log, "grandchild")
+
+                group.spawn(fails)
+                group.spawn(spawner)
+
+        with pytest.raises(ExceptionGroup) as info:
+            _under_timer(timer, grouped)
+        (only,) = info.value.exceptions
+        assert isinstance(only, ValueError)
+
+    shoal.run(main)
+    assert log == []  # never started: no finally to run
+    assert "first failure" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("timer", [False, True])
+def test_a_sibling_killed_by_the_first_failure_cannot_spawn_in_its_finally(
+    timer: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The group is killing its children (a child failed): a killed
+    sibling's ``finally`` that spawns into it gets a RuntimeError naming
+    the group, and the group ends with the real failure."""
+    log: list[str] = []
+
+    def main() -> None:
+        def grouped() -> None:
+            with shoal.TaskGroup() as group:
+
+                def spawner() -> None:
+                    try:
+                        shoal.sleep(1)
+                    finally:
+                        try:
+                            group.spawn(_after, 0, None, log, "late")
+                        except RuntimeError as exc:
+                            log.append(f"refused: {exc}")
+
+                def fails() -> None:
+                    shoal.sleep(0.01)
+                    raise ValueError("first failure")
+
+                group.spawn(spawner)
+                group.spawn(fails)
+
+        with pytest.raises(ExceptionGroup) as info:
+            _under_timer(timer, grouped)
+        (only,) = info.value.exceptions
+        assert isinstance(only, ValueError)
+
+    shoal.run(main)
+    assert len(log) == 1, log
+    assert log[0].startswith("refused: <TaskGroup ")
+    assert "closed" in log[0]
+    assert "first failure" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("timer", [False, True])
+def test_a_child_killed_by_the_block_before_it_started_is_accounted_for(
+    timer: bool,
+) -> None:
+    """The block kills a child it has just spawned: the child never runs,
+    and the group's exit does not wait for it."""
+    log: list[str] = []
+
+    def main() -> None:
+        def grouped() -> None:
+            with shoal.TaskGroup() as group:
+                group.spawn(_after, 0.005, None, log, "other")
+                child = group.spawn(_after, 1, None, log, "killed")
+                child.kill()
+            log.append("exited")
+
+        _under_timer(timer, grouped)
+
+    shoal.run(main)
+    assert log == ["other done", "other finally", "exited"]
+
+
+@pytest.mark.parametrize("timer", [False, True])
+def test_a_last_child_killed_by_an_outsider_before_it_started_ends_the_wait(
+    timer: bool,
+) -> None:
+    """The group's exit waits; a tasklet outside the group kills the last
+    child before it ever ran: the exit wakes and ends."""
+    log: list[str] = []
+
+    def main() -> None:
+        victims: list[shoal.Tasklet] = []
+
+        def grouped() -> None:
+            with shoal.TaskGroup() as group:
+                shoal.spawn(lambda: victims[0].kill())  # runs before the child
+                victims.append(group.spawn(_after, 1, None, log, "victim"))
+            log.append("exited")
+
+        _under_timer(timer, grouped)
+        assert isinstance(victims[0].exception, shoal.TaskletExit)
+
+    shoal.run(main)
+    assert log == ["exited"]
+
+
+def test_a_failure_thrown_into_a_child_before_it_started_is_the_groups(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An exception thrown into a child that has not started ends it: a
+    failure of the group's, which ends the block at once, as a child's
+    failure does, kills the siblings, and is raised in the group and not
+    also printed."""
+    log: list[str] = []
+
+    def main() -> None:
+        def grouped() -> None:
+            with shoal.TaskGroup() as group:
+                group.spawn(_after, 0.01, None, log, "before")
+                shoal.schedule()  # it starts
+                child = group.spawn(_after, 5, None, log, "child")
+                group.spawn(_after, 5, None, log, "after")
+                child.throw(ValueError("thrown"))
+                log.append("block went on")
+
+        with pytest.raises(ExceptionGroup) as info:
+            _under_timer(False, grouped)
+        (only,) = info.value.exceptions
+        assert isinstance(only, ValueError)
+
+    shoal.run(main)
+    assert log == ["before finally"]
+    assert "thrown" not in capsys.readouterr().err
+
+
+def test_spawn_into_a_group_not_entered_is_refused() -> None:
+    """A child of a group nobody waits in would fail unseen: refused."""
+    group = shoal.TaskGroup()
+
+    def main() -> None:
+        with pytest.raises(RuntimeError, match=r"<TaskGroup .*not been entered"):
+            group.spawn(lambda: None)
+
+    shoal.run(main)
+
+
+def test_a_child_failing_in_the_round_a_sibling_ends_is_not_lost(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One child ends well and another fails in the same round, while the
+    group's exit waits: the failure is raised in the group, not dropped
+    (nor printed) because every child had ended by the time the exit
+    looked."""
+
+    def fails() -> None:
+        raise ValueError("same round")
+
+    def grouped() -> None:
+        with shoal.TaskGroup() as group:
+            group.spawn(lambda: None)
+            group.spawn(fails)
+
+    def main() -> None:
+        with pytest.raises(ExceptionGroup) as info:
+            grouped()
+        (only,) = info.value.exceptions
+        assert isinstance(only, ValueError)
+
+    shoal.run(main)
+    assert "same round" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("construct", ["oneof", "allof"])
+def test_a_branch_that_ends_before_it_started_is_its_outcome(
+    construct: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A branch that ends before it ever ran (here a failure thrown into
+    it; only the Stackless ring reaches a branch then) has ended as one
+    that ran would have: its failure is the call's, the other branch is
+    killed, nothing is printed."""
+    from shoal import stackless
+
+    log: list[str] = []
+
+    def main() -> None:
+        def thrower() -> None:
+            first = stackless.getcurrent().next  # the first branch, not started
+            assert "not started" in repr(first)
+            first.throw(ValueError("thrown"))
+
+        stackless.tasklet(thrower)()
+        run = getattr(shoal, construct)
+        with shoal.timeout(0.5), pytest.raises(ValueError, match="thrown"):
+            run(lambda: _after(5, 1, log, "first"), lambda: _after(5, 2, log, "second"))
+
+    shoal.run(main)
+    assert log == ["second finally"]
+    assert "thrown" not in capsys.readouterr().err
+
+
+def test_spawn_into_a_group_from_another_thread_is_refused() -> None:
+    """Tasklets never move between threads: a child spawned from another
+    thread would run (or not) in that thread, and report its end to the
+    owner's scheduler from there."""
+    errors: list[str] = []
+
+    def other_thread(group: shoal.TaskGroup) -> None:
+        try:
+            group.spawn(lambda: None)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    def main() -> None:
+        with shoal.timeout(2), shoal.TaskGroup() as group:
+            thread = threading.Thread(target=other_thread, args=(group,))
+            thread.start()
+            thread.join(5)
+
+    shoal.run(main)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("<TaskGroup ")
+    assert "another thread" in errors[0]

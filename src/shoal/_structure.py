@@ -7,6 +7,9 @@ internal queue, and never returns before every branch has finished: the
 branches still running are killed, and ``kill`` waits for their ``finally``
 blocks. That cleanup sits in a ``finally``, so a caller that is killed or
 times out takes its branches with it, and the constructs nest to any depth.
+A branch that ends before it ever ran (killed, or an exception thrown into
+it) never runs its body, whose ``finally`` reports the end: the tasklet's
+end reports it instead (``ENDED_UNSTARTED``).
 A branch's failure is delivered to the caller (re-raised, or in the
 ``ExceptionGroup``), so it is marked observed and not printed again; one
 that ``oneof`` or ``allof`` does not deliver (a loser that failed in the
@@ -31,7 +34,7 @@ from ._errors import Interruption, TaskletExit
 from ._hub import ready
 from ._scheduler import DEAD, Scheduler, Task, get_scheduler
 from ._task import init_task
-from ._tasklet import Tasklet, new_tasklet, spawn
+from ._tasklet import ENDED_UNSTARTED, Tasklet, new_tasklet, spawn
 from ._timeouts import with_timeout
 
 if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
@@ -95,6 +98,13 @@ def _branch(fn: Callable[[], Any], ends: _Ends, i: int) -> Any:
         return fn()
     finally:
         ends.put(i)
+
+
+def _branch_unstarted(exc: BaseException, fn: object, ends: _Ends, i: int) -> None:
+    ends.put(i)  # it ended before it ran: see ENDED_UNSTARTED
+
+
+ENDED_UNSTARTED[_branch] = _branch_unstarted
 
 
 def _start(
@@ -236,16 +246,32 @@ def _child(fn: Callable[[], Any], group: TaskGroup, i: int) -> Any:
         group._done.put(i)
 
 
+def _child_unstarted(exc: BaseException, fn: object, group: TaskGroup, i: int) -> None:
+    """A child ended before it ran (see ENDED_UNSTARTED): as ``_child``'s
+    ``finally`` and ``except`` would have. Switches if it failed and
+    interrupts its owner."""
+    group._done.put(i)
+    if not isinstance(exc, TaskletExit):
+        group._child_failed()
+
+
+ENDED_UNSTARTED[_child] = _child_unstarted
+
+
 class TaskGroup:
     """``with TaskGroup() as group: group.spawn(fn, *args)``: the block exits
-    only when every child has finished. The first child to fail kills its
-    siblings and ends the block at once (the owner leaves it at its switch
-    point, its ``finally`` blocks run), and the failures are raised as an
-    ``ExceptionGroup``. If the block itself raises (or its tasklet is
-    killed, or a timeout scope around the group expires), the children are
-    killed: an error of the block is raised in the group, first, with the
-    children's; a kill or an expiry goes on as itself. Entering does not
-    switch; leaving waits for the children (switches)."""
+    only when every child has finished (children may add children). The
+    first child to fail closes the group (a spawn then is a RuntimeError),
+    kills its siblings and ends the block at once (the owner leaves it at
+    its switch point, its ``finally`` blocks run), and the failures are
+    raised as an ``ExceptionGroup``. A child killed before it ever ran has
+    finished, with no failure to report (a killed child's ``TaskletExit``
+    is none); an exception thrown into it then is its failure. If the block itself raises (or its
+    tasklet is killed, or a timeout scope around the group expires), the
+    group is closed and the children are killed: an error of the block is
+    raised in the group, first, with the children's; a kill or an expiry
+    goes on as itself. Entering does not switch; leaving waits for the
+    children (switches)."""
 
     __slots__ = ("_children", "_closed", "_done", "_in_block", "_interrupted", "_owner")
 
@@ -258,9 +284,27 @@ class TaskGroup:
         self._owner: Task | None = None
 
     def spawn(self, fn: Callable[..., Any], /, *args: Any) -> Tasklet:
-        """Start ``fn(*args)`` as a child of the group. Does not switch."""
+        """Start ``fn(*args)`` as a child of the group: from its block, or
+        from a child while the group waits for them. RuntimeError before
+        the group is entered (nothing would wait for the child), once it is
+        closed (it has exited, or is killing its children), and from
+        another thread than the one that entered it. Does not switch."""
+        owner = self._owner
+        if owner is None:
+            raise RuntimeError(
+                f"{self!r} has not been entered: spawn its children inside "
+                "'with TaskGroup() as group:'"
+            )
         if self._closed:
-            raise RuntimeError(f"{self!r} is closed: no new children")
+            raise RuntimeError(
+                f"{self!r} is closed: it has exited or is killing its "
+                "children, and takes no new children"
+            )
+        if owner._sched is not get_scheduler():
+            raise RuntimeError(
+                f"{self!r} was entered in another thread: spawn its children "
+                "from that thread (tasklets never move between threads)"
+            )
         if not callable(fn):
             raise TypeError(f"TaskGroup.spawn() needs a callable, got {fn!r}")
         job = partial(fn, *args) if args else fn
@@ -334,20 +378,31 @@ class TaskGroup:
         raise BaseExceptionGroup("TaskGroup children failed", failures)
 
     def _wait(self, failures: list[BaseException]) -> None:
+        """Wait until every child has ended; children may add children
+        meanwhile. Each reports its end once, started or not (see
+        ``ENDED_UNSTARTED``). The first to fail closes the group and kills
+        the others; ``failures`` gets its failure, then theirs. Switches."""
+        s = get_scheduler()
+        children, done = self._children, self._done
+        first: Tasklet | None = None
         finished = 0
-        while finished < len(self._children):  # children may add children
-            child = self._children[self._done.get()]
+        while finished < len(children):
+            child = children[done.get(s)]
             finished += 1
             exc = child.exception
-            if exc is not None and not isinstance(exc, TaskletExit) and not failures:
+            if first is None and exc is not None and not isinstance(exc, TaskletExit):
+                first = child
                 failures.append(exc)
-                for t in self._children:
-                    if t is not child:
-                        t.kill()  # siblings of the first failure
-                        if t.exception is not None and not isinstance(
-                            t.exception, TaskletExit
-                        ):
-                            failures.append(t.exception)
+                self._closed = True
+                _end(children, s, report=False)  # its siblings
+        if first is not None:
+            failures.extend(
+                f
+                for t in children
+                if t is not first
+                and (f := t.exception) is not None
+                and not isinstance(f, TaskletExit)
+            )
 
     def __repr__(self) -> str:
         alive = sum(1 for t in self._children if t.alive)

@@ -10,6 +10,7 @@ import asyncio
 import sys
 import traceback
 from collections.abc import Callable, Generator
+from types import FunctionType
 from typing import Any, NoReturn, TypeVar
 
 from . import _scheduler
@@ -22,9 +23,24 @@ from ._task import NO_VALUE, init_task
 from ._timeouts import check as check_timeout
 from ._timeouts import with_timeout
 
-__all__ = ["Tasklet", "current", "new_tasklet", "run", "schedule", "spawn"]
+__all__ = [
+    "ENDED_UNSTARTED",
+    "Tasklet",
+    "current",
+    "new_tasklet",
+    "run",
+    "schedule",
+    "spawn",
+]
 
 T = TypeVar("T")
+
+#: What to do when a tasklet that would have run one of these functions
+#: ends before it ever ran (killed, or an exception thrown into it): the
+#: function's own ``finally`` never runs then. Called as ``hook(exc,
+#: *args)``, with the exception and the call's arguments. ``shoal._structure``
+#: registers its branches' bodies here, which report their end.
+ENDED_UNSTARTED: dict[Callable[..., Any], Callable[..., None]] = {}
 
 #: Makes objects bare, without a Python __init__ (called from C, in a new
 #: interpreter frame): the bomb of each kill.
@@ -203,11 +219,16 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         if self._gr is None:
             if self in runq:
                 runq.remove(self)
+            fn, args = self._fn, self._args
             self._args = self._kwargs = None
             self._value = None
             self._exception = exc
             s.failed(self, exc)
             self._finish()
+            if type(fn) is FunctionType:
+                hook = ENDED_UNSTARTED.get(fn)
+                if hook is not None:
+                    hook(exc, *args)
             return
         if (
             self._blocked_on is None
