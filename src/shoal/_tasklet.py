@@ -283,6 +283,11 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         """Raise ``exception`` (default TaskletExit) inside the tasklet, then wait
         until it has finished. A tasklet blocked on a channel is removed from it
         first: what it was sending is neither delivered nor lost half-way.
+        One whose operation has completed but which has not run since (a
+        value handed to it, a join ended) first returns from it, so that no
+        value is delivered and then reported as lost; ``exception`` is
+        raised at its next channel action or switch, and if it finishes
+        before either, it finishes normally (docs/design.md, "Kills").
         From code in the hub (an asyncio callback), which cannot wait, it
         does not wait: a tasklet whose cleanup waits finishes later.
         Switches unless the tasklet is dead or has not started.
