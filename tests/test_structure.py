@@ -735,3 +735,26 @@ def test_spawn_into_a_group_from_another_thread_is_refused() -> None:
     assert len(errors) == 1, errors
     assert errors[0].startswith("<TaskGroup ")
     assert "another thread" in errors[0]
+
+
+@pytest.mark.parametrize("construct", ["oneof", "allof"])
+def test_a_branch_killed_from_outside_ends_the_call_with_its_tasklet_exit(
+    construct: str,
+) -> None:
+    """A branch that a tasklet other than the call kills (here itself) has
+    no result: its ``TaskletExit`` is its outcome, raised by the call once
+    the other branches are killed, as asyncio.gather raises the
+    CancelledError of a child cancelled from outside (documented)."""
+    log: list[str] = []
+
+    def killed() -> None:
+        shoal.current().kill()
+
+    def main() -> None:
+        run = getattr(shoal, construct)
+        with pytest.raises(shoal.TaskletExit):
+            run(killed, lambda: _after(5, 2, log, "other"))
+        log.append("caller went on")
+
+    shoal.run(main)
+    assert log == ["other finally", "caller went on"]

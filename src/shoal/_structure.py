@@ -179,7 +179,11 @@ def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
     """Run each callable in its own tasklet; return the result of the first
     to finish, or raise its exception. Before returning, the other branches
     are killed and their ``finally`` blocks have run. ``shoal.TimeoutError``
-    if none finishes in ``timeout``. Switches."""
+    if none finishes in ``timeout``. A branch killed from outside (by
+    another tasklet, or itself) ends with its ``TaskletExit``, which is its
+    outcome: if it ends first, ``oneof`` raises it, as the task
+    ``asyncio.wait`` returns then raises its ``CancelledError`` (see
+    ``allof``). Switches."""
     if not fns:
         raise ValueError("oneof() needs at least one callable")
     s = get_scheduler()
@@ -197,7 +201,12 @@ def allof(*fns: Callable[[], Any], timeout: float | None = None) -> tuple[Any, .
     """Run each callable in its own tasklet; return their results in argument
     order. If one raises, the others are killed and that exception
     propagates; ``shoal.TimeoutError`` if they do not all finish in
-    ``timeout``. Switches."""
+    ``timeout``. A branch killed from outside (by another tasklet, or
+    itself) has no result: its ``TaskletExit`` propagates as a failure
+    does, as ``asyncio.gather`` raises the ``CancelledError`` of a child
+    cancelled from outside (uncaught, it ends the caller as a kill would).
+    A ``TaskGroup`` child killed so is no failure, as in asyncio's
+    ``TaskGroup``. Switches."""
     s = get_scheduler()
     branches, ends = _start(s, fns, "allof")
     failed: list[Tasklet] = []
