@@ -149,6 +149,15 @@ def test_taskgroup_waits_for_every_child() -> None:
     assert log == ["b done", "b finally", "a done", "a finally", "exited"]
 
 
+def _only_failure(timer: bool, grouped: Callable[[], object]) -> BaseException:
+    """The one failure in the ExceptionGroup that ``grouped`` raises,
+    called as :func:`_under_timer` calls it."""
+    with pytest.raises(ExceptionGroup) as info:
+        _under_timer(timer, grouped)
+    (only,) = info.value.exceptions
+    return only
+
+
 def test_taskgroup_first_failure_kills_siblings_and_groups_errors(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -165,10 +174,7 @@ def test_taskgroup_first_failure_kills_siblings_and_groups_errors(
             group.spawn(fail)
 
     def main() -> None:
-        with pytest.raises(ExceptionGroup) as info:
-            grouped()
-        (only,) = info.value.exceptions
-        assert isinstance(only, ValueError)
+        assert isinstance(_only_failure(False, grouped), ValueError)
 
     shoal.run(main)
     assert log == ["slow finally"]
@@ -197,10 +203,7 @@ def test_a_failing_child_kills_its_siblings_and_interrupts_the_body_at_once() ->
                 log.append("body finally")
 
     def main() -> None:
-        with pytest.raises(ExceptionGroup) as info:
-            grouped()
-        (only,) = info.value.exceptions
-        assert isinstance(only, ValueError)
+        assert isinstance(_only_failure(False, grouped), ValueError)
 
     shoal.run(main)
     assert log == ["child fails", "body finally", "sibling finally"]
@@ -232,10 +235,7 @@ def test_a_child_failing_as_the_body_completes_does_not_interrupt_exit(
                 group.spawn(send_then_fail)
                 log.append(ch.receive())
 
-        with pytest.raises(ExceptionGroup) as info:
-            grouped()
-        (only,) = info.value.exceptions
-        assert isinstance(only, ValueError)
+        assert isinstance(_only_failure(False, grouped), ValueError)
 
     shoal.run(main)
     assert log == ["last"]
@@ -522,10 +522,7 @@ def test_a_grandchild_spawned_in_the_round_a_sibling_fails_is_accounted_for(
                 group.spawn(fails)
                 group.spawn(spawner)
 
-        with pytest.raises(ExceptionGroup) as info:
-            _under_timer(timer, grouped)
-        (only,) = info.value.exceptions
-        assert isinstance(only, ValueError)
+        assert isinstance(_only_failure(timer, grouped), ValueError)
 
     shoal.run(main)
     assert log == []  # never started: no finally to run
@@ -561,10 +558,7 @@ def test_a_sibling_killed_by_the_first_failure_cannot_spawn_in_its_finally(
                 group.spawn(spawner)
                 group.spawn(fails)
 
-        with pytest.raises(ExceptionGroup) as info:
-            _under_timer(timer, grouped)
-        (only,) = info.value.exceptions
-        assert isinstance(only, ValueError)
+        assert isinstance(_only_failure(timer, grouped), ValueError)
 
     shoal.run(main)
     assert len(log) == 1, log
@@ -638,10 +632,7 @@ def test_a_failure_thrown_into_a_child_before_it_started_is_the_groups(
                 child.throw(ValueError("thrown"))
                 log.append("block went on")
 
-        with pytest.raises(ExceptionGroup) as info:
-            _under_timer(False, grouped)
-        (only,) = info.value.exceptions
-        assert isinstance(only, ValueError)
+        assert isinstance(_only_failure(False, grouped), ValueError)
 
     shoal.run(main)
     assert log == ["before finally"]
@@ -676,10 +667,7 @@ def test_a_child_failing_in_the_round_a_sibling_ends_is_not_lost(
             group.spawn(fails)
 
     def main() -> None:
-        with pytest.raises(ExceptionGroup) as info:
-            grouped()
-        (only,) = info.value.exceptions
-        assert isinstance(only, ValueError)
+        assert isinstance(_only_failure(False, grouped), ValueError)
 
     shoal.run(main)
     assert "same round" not in capsys.readouterr().err
