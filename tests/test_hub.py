@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -335,6 +335,81 @@ def test_busy_yielding_tasklets_do_not_starve_timers() -> None:
     took = shoal.run(main)
     assert took < 1.0
     assert spins[0] > 0
+
+
+def _asyncio_work(kind: str) -> Callable[[], Callable[[], bool]]:
+    """Start asyncio work on the hub's loop that no tasklet waits for;
+    return a test of whether it is done."""
+
+    def start() -> Callable[[], bool]:
+        loop = asyncio.get_running_loop()
+        if kind == "call_later":
+            fired: list[bool] = []
+            loop.call_later(0.01, fired.append, True)
+            return lambda: bool(fired)
+        if kind == "task":
+            task = loop.create_task(asyncio.sleep(0.01))
+            return task.done
+
+        async def starts_a_background_task() -> asyncio.Task[None]:
+            return asyncio.get_running_loop().create_task(asyncio.sleep(0.01))
+
+        return shoal.await_(starts_a_background_task()).done
+
+    return start
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("spinners", [1, 2])
+@pytest.mark.parametrize("kind", ["call_later", "task", "background_task"])
+def test_tasklets_polling_with_sleep_zero_let_asyncio_work_run(
+    kind: str, spinners: int, loop: str
+) -> None:
+    """Asyncio work on the hub's loop that no tasklet waits in the hub for
+    (a callback, a task, a task a library left running) while tasklets
+    only poll with ``sleep(0)``: it must still run, as gevent's
+    ``sleep(0)`` runs its loop. The hub got turns only while a tasklet
+    waited in it, and the polling loops spun for ever."""
+
+    def main() -> int:
+        done = _asyncio_work(kind)()
+        polls = [0]
+
+        def poll() -> None:
+            while not done() and polls[0] < 2_000_000:
+                polls[0] += 1
+                shoal.sleep(0)
+
+        others = [shoal.spawn(poll) for _ in range(spinners - 1)]
+        poll()
+        for t in others:
+            t.join()
+        assert done(), f"still not done after {polls[0]} polls"
+        return polls[0]
+
+    shoal.run(main, loop=loop)
+
+
+def test_sleep_zero_polls_the_loop_while_a_schedule_callback_is_set() -> None:
+    """With a Stackless schedule callback set there is no hint (every
+    switch goes the slow way, to be told): ``sleep(0)`` still gives the
+    loop its turns."""
+    from shoal import _scheduler, stackless
+
+    def main() -> None:
+        assert _scheduler.hint is _scheduler.NO_HINT
+        done = _asyncio_work("call_later")()
+        polls = 0
+        while not done() and polls < 2_000_000:
+            polls += 1
+            shoal.sleep(0)
+        assert done(), f"still not done after {polls} polls"
+
+    stackless.set_schedule_callback(lambda prev, nxt: None)
+    try:
+        shoal.run(main)
+    finally:
+        stackless.set_schedule_callback(None)
 
 
 def test_busy_channel_hand_offs_do_not_starve_timers() -> None:

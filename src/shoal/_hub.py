@@ -36,7 +36,14 @@ from typing import Any
 from . import _scheduler
 from ._deadlines import Deadlines
 from ._errors import TimeoutError, bomb
-from ._scheduler import Scheduler, Task, get_scheduler, schedule
+from ._scheduler import (
+    NO_HINT,
+    Scheduler,
+    Task,
+    get_scheduler,
+    poll_soon,
+    schedule,
+)
 from ._task import init_task
 
 __all__ = [
@@ -88,6 +95,7 @@ class Hub:
         "closing",
         "flushing",
         "gr",
+        "idle_yields",
         "loop",
         "polled",
         "queued",
@@ -121,6 +129,9 @@ class Hub:
         self._watched: set[asyncio.Task[Any]] = set()
         #: When the loop last polled and ran the tasklets (``run_ready``).
         self.polled = 0.0
+        #: ``sleep(0)`` calls to go, while the hub is out of the run queue,
+        #: before one gives it a turn (see ``_scheduler.poll_soon``).
+        self.idle_yields = 0
         #: Every sleep's, timeout's and scope's deadline (``deadlines()``).
         self.timers: Deadlines | None = None
 
@@ -416,12 +427,25 @@ _NUMBERS = (int, float)
 
 def sleep(seconds: float) -> None:
     """Wait ``seconds``; other tasklets run meanwhile. ``sleep(0)`` yields
-    like :func:`shoal.schedule`. Switches."""
+    like :func:`shoal.schedule`, and also lets the hub's loop run (at most
+    every ``POLL_EVERY`` seconds), as gevent's ``sleep(0)`` does: asyncio
+    work that no tasklet waits in the hub for (a callback, a task) runs
+    while tasklets poll with it, where ``schedule()`` gives the hub turns
+    only while a tasklet waits in it (while none does, the loop runs at
+    most every millisecond: ``IDLE_POLL_EVERY``). Switches."""
     if not isinstance(seconds, _NUMBERS):
         raise TypeError(f"sleep() needs a number of seconds, got {seconds!r}")
     if not seconds > 0:
         if seconds != seconds:  # NaN
             raise ValueError("sleep() needs a number of seconds, got nan")
+        s = _scheduler.hint  # checked in poll_soon
+        hub = s.hub
+        if hub is not None and not hub.queued:
+            hub.idle_yields -= 1  # poll_soon's countdown, inlined
+            if hub.idle_yields <= 0:
+                poll_soon(s)
+        elif s is NO_HINT:
+            poll_soon(s)
         schedule()
         return
     s = get_scheduler()

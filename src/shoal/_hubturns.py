@@ -25,7 +25,7 @@ from ._task import DEAD, HUB_TURN, NOWAKE, Task
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["NO_HUB", "POLL_EVERY", "HubTurns"]
+__all__ = ["IDLE_POLL_EVERY", "IDLE_YIELDS", "NO_HUB", "POLL_EVERY", "HubTurns"]
 
 _NOWAKE = NOWAKE
 #: ``Scheduler.hubtask`` while there is no hub: a placeholder that is no task.
@@ -33,6 +33,12 @@ NO_HUB: Any = object()
 #: While tasklets keep running, the hub polls for I/O at least this often
 #: (seconds), not at every round of the run queue.
 POLL_EVERY = 50e-6
+#: While nothing waits in the hub, ``sleep(0)`` lets the loop run at most
+#: this often (seconds), looking at the clock every ``IDLE_YIELDS`` calls
+#: (``_scheduler.poll_soon``): a poll of a loop with nothing to do costs
+#: tens of microseconds.
+IDLE_POLL_EVERY = 1e-3
+IDLE_YIELDS = 64
 _clock = time.perf_counter
 #: True while anything watches switches (see ``shoal._watch``): ``run_ready``
 #: then resumes tasklets through ``Scheduler.resume``, which tells the

@@ -50,7 +50,7 @@ from greenlet import getcurrent, greenlet
 
 from . import _watch
 from ._errors import DeadlockError, TaskletExit, bomb
-from ._hubturns import POLL_EVERY, HubTurns
+from ._hubturns import IDLE_POLL_EVERY, IDLE_YIELDS, POLL_EVERY, HubTurns
 from ._task import DEAD, HUB_TURN, NOWAKE, Task
 from ._watch import ScheduleCallback
 from ._watch import switched as _switched
@@ -59,11 +59,13 @@ from ._workers import starter as _starter
 __all__ = [
     "DEAD",
     "NOWAKE",
+    "NO_HINT",
     "Scheduler",
     "Task",
     "Waiter",
     "get_scheduler",
     "local",
+    "poll_soon",
     "schedule",
 ]
 
@@ -425,10 +427,12 @@ def _no_scheduler() -> Scheduler:
     nobody = Scheduler.__new__(Scheduler)
     nobody.current = Task.__new__(Task)
     nobody.current._gr = None
+    nobody.hub = None  # sleep(0) looks at the hint's hub first
     return nobody
 
 
-_NOBODY = _no_scheduler()
+#: ``hint`` when there is none (see below).
+_NOBODY = NO_HINT = _no_scheduler()
 
 
 #: The scheduler the last :func:`get_scheduler` call returned. Reading
@@ -502,7 +506,10 @@ def _gated() -> bool:
 
 
 def schedule() -> None:
-    """Let every other runnable tasklet run once, then return. Switches."""
+    """Let every other runnable tasklet run once, then return. The hub
+    takes a turn among them while a tasklet waits in it; asyncio work
+    that none waits for runs only when the hub next polls, which a
+    polling ``sleep(0)`` makes sure of (see ``poll_soon``). Switches."""
     s = hint
     cur = s.current
     if cur._gr is not getcurrent():  # see hint; always, while a callback is set
@@ -520,6 +527,23 @@ def schedule() -> None:
         # tuple; the resumed code sees () (see NO_VALUE).
         s.current = nxt
         nxt._gr.switch()
+
+
+def poll_soon(s: Scheduler) -> None:
+    """``sleep(0)`` found the hub out of the run queue ``IDLE_YIELDS`` times
+    in a row (or no hint: a schedule callback is set): give it a turn after
+    the runnable tasklets (``queue_hub``), so that asyncio work that no
+    tasklet waits in the hub for still runs. While nothing waits in it,
+    at most every ``IDLE_POLL_EVERY`` seconds; otherwise the hub polls at
+    most every ``POLL_EVERY``. ``s`` is the hint. Does not switch."""
+    if s.current._gr is not getcurrent():  # the hint is not this thread's
+        s = get_scheduler()
+    hub = s.hub
+    if hub is None or hub.queued:
+        return
+    hub.idle_yields = IDLE_YIELDS
+    if hub.waiting or _clock() - hub.polled >= IDLE_POLL_EVERY:
+        s.queue_hub()
 
 
 def _schedule_slow() -> None:
