@@ -6,6 +6,7 @@ import asyncio
 import io
 import time
 
+import greenlet
 import pytest
 
 import shoal
@@ -93,6 +94,43 @@ def test_dump_tasklets_shows_a_stack_of_only_shoal_frames() -> None:
     assert "in _child" in child_block  # the outermost frame: what it was spawned with
     fresh_block = next(b for b in blocks if "'fresh'" in b)
     assert "(no stack: not started)" in fresh_block
+
+
+def test_dump_tasklets_follows_a_tasklet_into_its_nested_greenlets() -> None:
+    """A tasklet parked inside a greenlet it made (two deep), and the
+    main tasklet calling dump_tasklets from one: each stack runs from the
+    tasklet's function through every greenlet down to where it is (it
+    showed only the innermost greenlet's frames)."""
+
+    def innermost() -> None:
+        shoal.sleep(30)
+
+    def middle() -> None:
+        greenlet.greenlet(innermost).switch()
+
+    def outer_fn() -> None:
+        greenlet.greenlet(middle).switch()
+
+    def main() -> str:
+        t = shoal.spawn(outer_fn)
+        t.name = "nested"
+        shoal.schedule()
+        out = io.StringIO()
+
+        def dumps() -> None:
+            shoal.dump_tasklets(out)
+
+        greenlet.greenlet(dumps).switch()
+        t.kill()
+        return out.getvalue()
+
+    text = shoal.run(main)
+    blocks = text.split("\n<")
+    nested = next(b for b in blocks if "'nested'" in b)
+    order = [nested.index(f"in {name}") for name in ("outer_fn", "middle", "innermost")]
+    assert order == sorted(order), nested
+    main_block = next(b for b in blocks if "'main' running" in b)
+    assert main_block.index("in main") < main_block.index("in dumps"), main_block
 
 
 def test_dump_tasklets_defaults_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:

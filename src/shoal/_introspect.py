@@ -26,7 +26,7 @@ from types import FrameType, TracebackType
 from typing import IO, Any
 
 from ._hub import Hub
-from ._scheduler import DEAD, Scheduler, Task, get_scheduler
+from ._scheduler import DEAD, Scheduler, Task, get_scheduler, getcurrent
 from ._watch import count_switches
 from ._workers import _worker
 
@@ -36,21 +36,57 @@ _PACKAGE = os.path.dirname(__file__)
 _IDLE_CODES = (Hub.run_loop.__code__,)  # uvloop polls in C under run_loop
 #: The body of every worker greenlet: the base of each tasklet's stack.
 _BASE_CODES = (_worker.__code__,)
+#: How many nested greenlets deep a tasklet's stack is followed.
+_NESTING = 100
 
 
-def _stack(frame: FrameType | None) -> list[str]:
-    """The formatted stack that ends at ``frame``, without the scheduler's
-    own frames at its base (the worker greenlet that runs every tasklet).
+def _frames(t: Task, s: Scheduler) -> list[FrameType]:
+    """The frames of tasklet ``t`` of ``s``, outermost first, or none if it
+    has not started. A tasklet parked (or running) inside a nested
+    greenlet of its own has the frames of that greenlet and of each parent
+    up to the tasklet's own: the one whose base is a worker's, or the
+    thread's main greenlet for the main tasklet. Does not switch."""
+    if t is s.current:
+        gr: Any = getcurrent()
+        frame: FrameType | None = sys._getframe(2)  # dump_tasklets' caller
+    elif t._gr is None or t._gr is DEAD:
+        return []
+    else:
+        gr = t._gr
+        frame = gr.gr_frame
+    hub = s.hub.gr if s.hub is not None else None
+    chain: list[FrameType] = []
+    for _ in range(_NESTING):
+        segment = _chain(frame)
+        chain[:0] = segment
+        if segment and segment[0].f_code in _BASE_CODES:
+            break  # the worker greenlet: the tasklet's own
+        gr = gr.parent
+        if gr is None or gr is hub:
+            break
+        frame = gr.gr_frame
+    return chain
+
+
+def _chain(frame: FrameType | None) -> list[FrameType]:
+    """``frame`` and its callers in its greenlet, outermost first."""
+    chain = []
+    while frame is not None:
+        chain.append(frame)
+        frame = frame.f_back
+    chain.reverse()
+    return chain
+
+
+def _stack(chain: list[FrameType]) -> list[str]:
+    """The formatted stack of frames ``chain`` (outermost first), without
+    the scheduler's own frames at its base (the worker greenlet that runs
+    every tasklet).
 
     A tasklet spawned with one of shoal's own functions (``shoal.sleep``,
     ``Queue.get``, a ``TaskGroup`` child) has only shoal's frames: then only
     the worker greenlet's base frame is left out, and the stack starts at
     the function it was spawned with."""
-    chain: list[FrameType] = []
-    while frame is not None:
-        chain.append(frame)
-        frame = frame.f_back
-    chain.reverse()
     base = 0
     while base < len(chain) and chain[base].f_code.co_filename.startswith(_PACKAGE):
         base += 1
@@ -72,14 +108,8 @@ def dump_tasklets(file: IO[str] | None = None) -> None:
     thread = threading.current_thread().name
     print(f"== shoal: {len(tasks)} live tasklets in thread {thread!r} ==", file=out)
     for t in tasks:
-        if t is s.current:
-            frame: FrameType | None = sys._getframe(1)
-        elif t._gr is None or t._gr is DEAD:
-            frame = None
-        else:
-            frame = t._gr.gr_frame
         print(repr(t), file=out)
-        lines = _stack(frame) if frame is not None else []
+        lines = _stack(_frames(t, s))
         print("".join(lines) or "  (no stack: not started)\n", end="", file=out)
     if s.hub is not None:
         print(f"hub: {s.hub!r}", file=out)
@@ -155,7 +185,7 @@ class Monitor:
         text = (
             f"shoal monitor: {who} has kept thread {name!r} for {held * 1000:.0f} ms"
             f" without switching (threshold {self.threshold * 1000:g} ms):\n"
-            + "".join(_stack(frame))
+            + "".join(_stack(_chain(frame)))
         )
         self.reports.append(text)
         print(text, end="", file=sys.stderr if self.file is None else self.file)

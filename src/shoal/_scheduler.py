@@ -64,6 +64,7 @@ __all__ = [
     "Task",
     "Waiter",
     "get_scheduler",
+    "getcurrent",
     "local",
     "poll_soon",
     "schedule",
