@@ -427,12 +427,11 @@ _NUMBERS = (int, float)
 
 def sleep(seconds: float) -> None:
     """Wait ``seconds``; other tasklets run meanwhile. ``sleep(0)`` yields
-    like :func:`shoal.schedule`, and also lets the hub's loop run (at most
-    every ``POLL_EVERY`` seconds), as gevent's ``sleep(0)`` does: asyncio
-    work that no tasklet waits in the hub for (a callback, a task) runs
-    while tasklets poll with it, where ``schedule()`` gives the hub turns
-    only while a tasklet waits in it (while none does, the loop runs at
-    most every millisecond: ``IDLE_POLL_EVERY``). Switches."""
+    like :func:`shoal.schedule`, and every so often also lets the hub's
+    loop run, as gevent's ``sleep(0)`` runs its loop: asyncio work that no
+    tasklet waits in the hub for (a callback, a task) runs while tasklets
+    poll with it, where ``schedule()`` gives the hub turns only while a
+    tasklet waits in it (see ``_scheduler.poll_soon``). Switches."""
     if not isinstance(seconds, _NUMBERS):
         raise TypeError(f"sleep() needs a number of seconds, got {seconds!r}")
     if not seconds > 0:
