@@ -324,6 +324,51 @@ def test_asyncio_code_awaits_a_tasklet() -> None:
     assert shoal.run(main) == ("tasklet value", "tasklet value")
 
 
+@pytest.mark.parametrize("finished", [False, True])
+def test_asyncio_code_awaiting_a_tasklet_that_raised_stop_iteration(
+    finished: bool,
+) -> None:
+    """A StopIteration cannot go into an asyncio future: asyncio code gets
+    a RuntimeError caused by it, as from a coroutine that raised it (the
+    relay failed on the future, and the await hung for ever)."""
+
+    async def wait_for(t: shoal.Tasklet) -> object:
+        return await t
+
+    def raises() -> None:
+        shoal.sleep(0.005)
+        raise StopIteration("stopped")
+
+    def main() -> BaseException:
+        t = shoal.spawn(raises)
+        if finished:
+            t.join()
+        with pytest.raises(RuntimeError, match="StopIteration") as info:
+            shoal.await_(wait_for(t), timeout=5)
+        return info.value
+
+    error = shoal.run(main)
+    assert isinstance(error.__cause__, StopIteration)
+    assert error.__cause__.args == ("stopped",)
+
+
+def test_to_thread_raises_a_stop_iteration_of_the_function() -> None:
+    """A StopIteration from the thread comes out of to_thread as itself,
+    as gevent's thread pool gives it (asyncio's future refused it in a loop
+    callback, and to_thread waited for ever)."""
+    stop = StopIteration("from the thread")
+
+    def raises() -> None:
+        raise stop
+
+    def main() -> BaseException:
+        with shoal.timeout(5), pytest.raises(StopIteration) as info:
+            shoal.to_thread(raises)
+        return info.value
+
+    assert shoal.run(main) is stop
+
+
 def test_asyncio_streams_on_loopback_from_tasklets() -> None:
     """asyncio's streams (server and client) used from tasklet code."""
 

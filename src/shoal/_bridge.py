@@ -96,7 +96,8 @@ def wait_future(
 def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run ``fn(*args, **kwargs)`` in the hub loop's thread pool (its default
     executor), with this tasklet's context variables; only this tasklet
-    waits. Returns its result or raises its exception. A tasklet that gives
+    waits. Returns its result or raises its exception (a ``StopIteration``
+    too, which an asyncio future cannot carry). A tasklet that gives
     up (killed, timed out) stops waiting: a call still queued in the pool
     then never runs; one that started runs on to its end, and the end of
     ``shoal.run`` waits for it (as ``asyncio.run`` waits for the calls of
@@ -107,13 +108,27 @@ def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     future = hub.loop.run_in_executor(None, call)
     try:
         value: T = wait_future(future)
+    except _StoppedError as stopped:
+        stop = stopped.stop
     except BaseException:
         # The pool drops the call if it is still queued when the loop
         # passes the cancel on (the next round); until then, the flag.
         call.given_up = True
         future.cancel()
         raise
-    return value
+    else:
+        return value
+    raise stop  # outside the except: no trace of the carrier
+
+
+class _StoppedError(Exception):
+    """Carries a ``StopIteration`` of a ``to_thread`` function through the
+    asyncio future, which refuses one (in a loop callback, where it would
+    be logged and the caller never woken)."""
+
+    def __init__(self, stop: StopIteration) -> None:
+        super().__init__(stop)
+        self.stop = stop
 
 
 class _Call:
@@ -140,7 +155,10 @@ class _Call:
         past it has started, and runs to its end."""
         if self.given_up:
             return None  # its future is cancelled: nobody reads this
-        return self.context.run(self.fn, *self.args, **self.kwargs)
+        try:
+            return self.context.run(self.fn, *self.args, **self.kwargs)
+        except StopIteration as stop:
+            raise _StoppedError(stop) from None
 
     def __repr__(self) -> str:
         state = " given up" if self.given_up else ""

@@ -304,7 +304,9 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
 
     def __await__(self) -> Generator[Any, None, Any]:
         """``await tasklet`` in asyncio code running on this thread's hub loop:
-        wait until it has finished; its value, or its exception raised."""
+        wait until it has finished; its value, or its exception raised (a
+        ``StopIteration`` as a ``RuntimeError`` it caused, as in a
+        coroutine)."""
         if self._gr is DEAD:
             return self.get()
         hub = get_hub(self._sched)
@@ -317,6 +319,12 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
             exc = self.exception
             if exc is None:
                 future.set_result(self.value)
+            elif isinstance(exc, StopIteration):
+                # A future refuses it: a RuntimeError caused by it, as a
+                # coroutine raising it gives (and the finished case below).
+                error = RuntimeError(f"{self!r} raised StopIteration")
+                error.__cause__ = exc
+                future.set_exception(error)
             else:
                 future.set_exception(exc)
 
