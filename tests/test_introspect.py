@@ -174,6 +174,40 @@ def test_monitor_reports_a_tasklet_that_blocks_the_thread() -> None:
     assert "time.sleep(0.8)" in report
 
 
+@pytest.mark.parametrize("parked_inside_first", [False, True])
+def test_monitor_follows_a_hog_into_its_nested_greenlets(
+    parked_inside_first: bool,
+) -> None:
+    """A tasklet keeps the thread inside a greenlet it made, two deep,
+    having parked in the inner one first or not: the report's stack runs
+    from the tasklet's function through every greenlet (it showed only the
+    innermost greenlet's frames)."""
+    out = io.StringIO()
+
+    def innermost() -> None:
+        if parked_inside_first:
+            shoal.sleep(0.001)  # the tasklet resumes here: its greenlet now
+        time.sleep(0.8)  # a blocking call: nobody else runs meanwhile
+
+    def middle() -> None:
+        greenlet.greenlet(innermost).switch()
+
+    def hog() -> None:
+        greenlet.greenlet(middle).switch()
+
+    def main() -> None:
+        with shoal.monitor(250, file=out) as mon:
+            culprit = shoal.spawn(hog)
+            culprit.name = "culprit"
+            culprit.join()
+        assert len(mon.reports) == 1, mon.reports
+
+    shoal.run(main)
+    report = out.getvalue()
+    order = [report.index(f"in {name}") for name in ("hog", "middle", "innermost")]
+    assert order == sorted(order), report
+
+
 def test_monitor_reports_asyncio_code_that_blocks_the_hub() -> None:
     """A coroutine on the hub's loop that blocks is reported as the hub."""
     out = io.StringIO()

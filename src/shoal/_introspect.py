@@ -16,6 +16,7 @@ reported too.
 
 from __future__ import annotations
 
+import gc
 import os
 import selectors
 import sys
@@ -47,13 +48,53 @@ def _frames(t: Task, s: Scheduler) -> list[FrameType]:
     up to the tasklet's own: the one whose base is a worker's, or the
     thread's main greenlet for the main tasklet. Does not switch."""
     if t is s.current:
-        gr: Any = getcurrent()
-        frame: FrameType | None = sys._getframe(2)  # dump_tasklets' caller
-    elif t._gr is None or t._gr is DEAD:
+        return _outward(s, getcurrent(), sys._getframe(2))  # dump_tasklets' caller
+    if t._gr is None or t._gr is DEAD:
         return []
-    else:
-        gr = t._gr
-        frame = gr.gr_frame
+    return _outward(s, t._gr, t._gr.gr_frame)
+
+
+def _running_frames(t: Task, s: Scheduler, frame: FrameType) -> list[FrameType]:
+    """The frames of ``t``, running ``frame`` in another thread (the
+    monitor's view), outermost first: through its nested greenlets as
+    :func:`_frames`, found from the greenlet it last parked in. That thread
+    has not switched for a while, so they hold still. Does not switch."""
+    chain = _chain(frame)
+    gr = t._gr
+    if (chain and chain[0].f_code in _BASE_CODES) or gr is None or gr is DEAD:
+        return chain  # in its own greenlet: nothing outside it
+    if gr.gr_frame is not None:  # it entered a greenlet since: which?
+        running = _running_below(gr, type(s.root))
+        if running is None:
+            return _outward(s, gr, gr.gr_frame) + chain  # those between unknown
+        gr = running
+    return _outward(s, gr, frame)
+
+
+def _running_below(gr: Any, greenlet: Any) -> Any:
+    """The running greenlet that has ``gr`` among its parents, or None: the
+    monitor cannot ask another thread for its current greenlet, and a
+    greenlet knows only its parent, so the collector's objects are
+    searched (only when a tasklet is reported). ``greenlet`` is the
+    greenlet class. Does not switch."""
+    for g in gc.get_objects():
+        if not isinstance(g, greenlet) or not g or g.gr_frame is not None:
+            continue  # not a running greenlet
+        up = g.parent
+        for _ in range(_NESTING):
+            if up is None:
+                break
+            if up is gr:
+                return g
+            up = up.parent
+    return None
+
+
+def _outward(s: Scheduler, gr: Any, frame: FrameType | None) -> list[FrameType]:
+    """The frames from ``frame``, suspended or running in greenlet ``gr``,
+    out through ``gr``'s parents, each suspended where it switched in, to
+    the tasklet's own greenlet (a worker's, or the thread's main greenlet);
+    outermost first. Does not switch."""
     hub = s.hub.gr if s.hub is not None else None
     chain: list[FrameType] = []
     for _ in range(_NESTING):
@@ -65,6 +106,8 @@ def _frames(t: Task, s: Scheduler) -> list[FrameType]:
         if gr is None or gr is hub:
             break
         frame = gr.gr_frame
+        if frame is None:
+            break  # running or dead: no parent suspended in a switch
     return chain
 
 
@@ -185,7 +228,7 @@ class Monitor:
         text = (
             f"shoal monitor: {who} has kept thread {name!r} for {held * 1000:.0f} ms"
             f" without switching (threshold {self.threshold * 1000:g} ms):\n"
-            + "".join(_stack(_chain(frame)))
+            + "".join(_stack(_running_frames(t, self.sched, frame)))
         )
         self.reports.append(text)
         print(text, end="", file=sys.stderr if self.file is None else self.file)
