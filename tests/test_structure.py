@@ -459,13 +459,16 @@ def _raise(exc: BaseException) -> None:
     raise exc
 
 
-def test_a_task_group_interrupted_while_its_exit_waits_prints_the_failures(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize("scope", ["move_on_after", "timeout"])
+def test_a_failing_task_group_whose_exit_a_timeout_interrupts_raises_the_failures(
+    scope: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The block is over, the group's exit waits for the children; a child
     has failed, and its sibling's cleanup is slow. A timeout around the
-    group expires meanwhile: it goes on as itself (as in the block), and
-    the child's failure, which nobody will get now, is printed, not lost."""
+    group expires meanwhile: the group was failing already, so it raises
+    its failures, and the scope sees them, not its expiry (as asyncio's
+    TaskGroup and trio's nursery do; the expiry went on as itself, and the
+    failure was only printed)."""
 
     def fails() -> None:
         shoal.sleep(0.01)
@@ -477,13 +480,53 @@ def test_a_task_group_interrupted_while_its_exit_waits_prints_the_failures(
         finally:
             shoal.sleep(0.2)
 
-    def main() -> bool:
-        with shoal.move_on_after(0.05) as scope, shoal.TaskGroup() as group:
+    scopes: list[shoal.CancelScope] = []
+
+    def grouped() -> None:
+        with getattr(shoal, scope)(0.05) as cancel_scope, shoal.TaskGroup() as group:
+            scopes.append(cancel_scope)
             group.spawn(slow)
             group.spawn(fails)
-        return scope.cancelled_caught
 
-    assert shoal.run(main)
+    def main() -> None:
+        with pytest.raises(ExceptionGroup) as info:
+            grouped()
+        assert not scopes[0].cancelled_caught
+        (only,) = info.value.exceptions
+        assert isinstance(only, KeyError)
+
+    shoal.run(main)
+    assert "lost" not in capsys.readouterr().err
+
+
+def test_a_task_group_killed_while_its_exit_waits_prints_the_failures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """As above, but the owner is killed: a kill goes on as itself, and the
+    child's failure, which nobody will get now, is printed, not lost."""
+
+    def fails() -> None:
+        shoal.sleep(0.01)
+        raise KeyError("lost")
+
+    def slow() -> None:
+        try:
+            shoal.sleep(10)
+        finally:
+            shoal.sleep(0.2)
+
+    def owner() -> None:
+        with shoal.TaskGroup() as group:
+            group.spawn(slow)
+            group.spawn(fails)
+
+    def main() -> object:
+        t = shoal.spawn(owner)
+        shoal.sleep(0.05)  # the child has failed; the sibling cleans up
+        t.kill()
+        return t.exception
+
+    assert isinstance(shoal.run(main), shoal.TaskletExit)
     assert "KeyError: 'lost'" in capsys.readouterr().err
 
 
@@ -746,3 +789,59 @@ def test_a_branch_killed_from_outside_ends_the_call_with_its_tasklet_exit(
 
     shoal.run(main)
     assert log == ["other finally", "caller went on"]
+
+
+def _slow_loser() -> None:
+    try:
+        shoal.sleep(5)
+    finally:
+        shoal.sleep(0.2)  # its cleanup outlasts the caller's timeout
+
+
+def _real_failure() -> None:
+    shoal.sleep(0.02)
+    raise ValueError("the real failure")
+
+
+@pytest.mark.parametrize("construct", ["oneof", "allof"])
+def test_a_failure_the_caller_loses_to_an_interruption_in_cleanup_is_printed(
+    construct: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A branch fails; while the loser's cleanup runs, a timeout around
+    the call expires: the call raises the timeout, so the failure, which
+    the caller never gets, is printed (oneof lost it without a word)."""
+
+    def main() -> None:
+        run = getattr(shoal, construct)
+        with pytest.raises(shoal.TimeoutError), shoal.timeout(0.1):
+            run(_real_failure, _slow_loser)
+
+    shoal.run(main)
+    assert "the real failure" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("construct", ["oneof", "allof", "TaskGroup"])
+def test_a_keyboard_interrupt_from_a_branch_is_raised_and_not_printed(
+    construct: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A KeyboardInterrupt escaping a branch goes to the main tasklet at
+    once, here the caller: it gets that very exception, which is then not
+    also printed as an unobserved failure (it was)."""
+    interrupt = KeyboardInterrupt()
+
+    def raises() -> None:
+        shoal.sleep(0.01)
+        raise interrupt
+
+    def main() -> None:
+        if construct == "TaskGroup":
+            with shoal.TaskGroup() as group:
+                group.spawn(raises)
+                group.spawn(shoal.sleep, 1)
+        else:
+            getattr(shoal, construct)(raises, lambda: shoal.sleep(1))
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        shoal.run(main)
+    assert info.value is interrupt
+    assert "KeyboardInterrupt" not in capsys.readouterr().err

@@ -135,11 +135,15 @@ def _end(
     """Kill the branches still alive, waiting for each to finish; ``s`` is
     this thread's scheduler. If the caller is interrupted meanwhile (killed
     again, a timeout around it expires), it goes on until every branch has
-    ended, then raises that: no branch outlives the call. With ``report``,
-    a branch's failure that the caller does not get (every branch's but
+    ended, then raises that: no branch outlives the call, and the caller
+    gets the interruption, not ``delivered``'s outcome. With ``report``, a
+    branch's failure that the caller does not get (every branch's but
     ``delivered``'s: one that failed in the round the winner finished, or
-    whose ``finally`` raised as it was killed) is reported as an unobserved
-    tasklet's failure is: nobody else will get it. Switches."""
+    whose ``finally`` raised as it was killed; ``delivered``'s too once
+    interrupted) is reported as an unobserved tasklet's failure is: nobody
+    else will get it. The exception the caller is raising (a
+    ``KeyboardInterrupt`` of a branch, which goes to the main tasklet at
+    once) is not. Switches."""
     interrupted: BaseException | None = None
     for t in branches:
         if t._gr is DEAD:
@@ -160,11 +164,17 @@ def _end(
                     interrupted = exc
     s.observed.difference_update(branches)
     if report:
+        # What the caller raises: the exception in flight through its
+        # ``finally`` (this call's caller), or the interruption instead.
+        raising = sys.exc_info()[1] if interrupted is None else interrupted
+        if interrupted is not None:
+            delivered = None
         for t in branches:
             failure = t._exception
             if (
                 t is not delivered
                 and failure is not None
+                and failure is not raising
                 and not isinstance(failure, TaskletExit)
             ):
                 t._report(failure)
@@ -275,12 +285,15 @@ class TaskGroup:
     its switch point, its ``finally`` blocks run), and the failures are
     raised as an ``ExceptionGroup``. A child killed before it ever ran has
     finished, with no failure to report (a killed child's ``TaskletExit``
-    is none); an exception thrown into it then is its failure. If the block itself raises (or its
-    tasklet is killed, or a timeout scope around the group expires), the
-    group is closed and the children are killed: an error of the block is
-    raised in the group, first, with the children's; a kill or an expiry
-    goes on as itself. Entering does not switch; leaving waits for the
-    children (switches)."""
+    is none); an exception thrown into it then is its failure. If the
+    block itself raises (or its tasklet is killed, or a timeout scope
+    around the group expires), the group is closed and the children are
+    killed: an error of the block is raised in the group, first, with the
+    children's; a kill or an expiry goes on as itself, and failures of
+    children nobody will get are printed. One exception, as in asyncio and
+    trio: an expiry while the group's exit waits and a child has failed
+    already gives way to the group's failures. Entering does not switch;
+    leaving waits for the children (switches)."""
 
     __slots__ = ("_children", "_closed", "_done", "_in_block", "_interrupted", "_owner")
 
@@ -348,24 +361,46 @@ class TaskGroup:
         if isinstance(exc, _ChildFailed) and exc.group is self:
             exc = None  # a child failed: collected below, with the rest
         failures: list[BaseException] = []
-        interrupted = False
+        interrupted = failing = False
         try:
             if exc is None:
                 try:
                     self._wait(failures)
+                except Interruption:
+                    if not failures:
+                        interrupted = True  # an expiry: it goes on
+                        raise
+                    # The group was failing already: its failures win over
+                    # an expiry in its exit (as in asyncio and trio), and
+                    # the scope that expired sees them instead.
+                    failing = True
                 except BaseException:
-                    interrupted = True  # a kill, an expiry: it goes on
+                    interrupted = True  # a kill, KeyboardInterrupt: goes on
                     raise
         finally:
             self._closed = True
             _end(self._children, get_scheduler(), report=False)
             if interrupted:
                 # As for one that hits the block: the children's failures,
-                # which nobody will get now, say so.
+                # which nobody will get now, say so (but what is raised).
+                raising = sys.exc_info()[1]
                 for t in self._children:
                     f = t.exception
-                    if f is not None and not isinstance(f, TaskletExit):
+                    if (
+                        f is not None
+                        and f is not raising
+                        and not isinstance(f, TaskletExit)
+                    ):
                         t._report(f)
+        if failing:
+            first = failures[0]
+            failures.extend(
+                f
+                for t in self._children
+                if (f := t.exception) is not None
+                and f is not first
+                and not isinstance(f, TaskletExit)
+            )
         if exc is not None:
             failed = [
                 (t, f)
@@ -374,9 +409,11 @@ class TaskGroup:
             ]
             if not isinstance(exc, Exception):
                 # A kill, an expiry, KeyboardInterrupt: it goes on as itself,
-                # and the children that failed as they were killed say so.
+                # and the children that failed as they were killed say so
+                # (a child's KeyboardInterrupt, raised here, excepted).
                 for t, f in failed:
-                    t._report(f)
+                    if f is not exc:
+                        t._report(f)
                 return
             failures = [exc, *(f for _, f in failed)]
         if not failures:
