@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import time
 
 import greenlet
@@ -307,3 +308,20 @@ def test_bad_monitor_arguments() -> None:
         shoal.monitor(-1)
     with pytest.raises(ValueError, match="at most 86400000"):
         shoal.monitor(float("inf"))
+
+
+def test_a_monitor_made_in_a_run_is_closed_when_the_run_ends() -> None:
+    """A monitor left open inside a run stops with it: what the thread does
+    afterwards, outside any run, is no tasklet's to report (it reported a
+    plain time.sleep as the main tasklet's, and its thread lived on)."""
+    out = io.StringIO()
+    made: list[shoal.Monitor] = []
+
+    def main() -> None:
+        made.append(shoal.monitor(50, file=out))  # never closed
+
+    shoal.run(main)
+    time.sleep(0.3)  # outside any run
+    assert made[0].reports == []
+    assert out.getvalue() == ""
+    assert not any(t.name.startswith("shoal monitor") for t in threading.enumerate())

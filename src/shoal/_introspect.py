@@ -31,7 +31,13 @@ from ._scheduler import DEAD, Scheduler, Task, get_scheduler, getcurrent
 from ._watch import count_switches
 from ._workers import _worker
 
-__all__ = ["Monitor", "dump_tasklets", "monitor", "monitor_from_environment"]
+__all__ = [
+    "Monitor",
+    "close_run_monitors",
+    "dump_tasklets",
+    "monitor",
+    "monitor_from_environment",
+]
 
 _PACKAGE = os.path.dirname(__file__)
 _IDLE_CODES = (Hub.run_loop.__code__,)  # uvloop polls in C under run_loop
@@ -175,6 +181,8 @@ class Monitor:
             target=self._watch, name=f"shoal monitor ({milliseconds:g} ms)", daemon=True
         )
         self._thread.start()
+        if sched.in_run:
+            _in_runs.append(self)  # the run's end closes it (close_run_monitors)
 
     def close(self) -> None:
         """Stop watching (waits for the watcher thread). Does not switch."""
@@ -182,6 +190,8 @@ class Monitor:
             self._stop.set()
             self._thread.join()
             count_switches(self.sched, False)
+        if self in _in_runs:
+            _in_runs.remove(self)
 
     def __enter__(self) -> Monitor:
         return self
@@ -234,6 +244,18 @@ class Monitor:
         print(text, end="", file=sys.stderr if self.file is None else self.file)
 
 
+#: The open monitors made inside a run, of every thread.
+_in_runs: list[Monitor] = []
+
+
+def close_run_monitors(sched: Scheduler) -> None:
+    """The run of ``sched`` ends: close the monitors made inside it, which
+    would otherwise report what the thread does after it as a tasklet's.
+    Does not switch."""
+    for m in [m for m in _in_runs if m.sched is sched]:
+        m.close()
+
+
 def monitor(milliseconds: float = 100, file: IO[str] | None = None) -> Monitor:
     """Watch this thread from another one, and report (to ``file``, default
     ``sys.stderr``) any tasklet that keeps it for ``milliseconds`` or longer
@@ -241,7 +263,8 @@ def monitor(milliseconds: float = 100, file: IO[str] | None = None) -> Monitor:
     quarter of ``milliseconds``: a hold it reports lasted at least that
     long, and one is sure to be reported from 1.25 times that on (a
     shorter one may be seen only once it has begun). Returns the
-    :class:`Monitor`; ``close()`` it, or use it as a context manager.
+    :class:`Monitor`; ``close()`` it, or use it as a context manager (the
+    end of the ``shoal.run`` it was made in closes it too).
     ``SHOAL_MONITOR=<milliseconds>`` makes every ``shoal.run`` monitor its
     thread. Does not switch."""
     if isinstance(milliseconds, bool) or not isinstance(milliseconds, (int, float)):

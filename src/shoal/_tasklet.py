@@ -17,7 +17,7 @@ from . import _scheduler
 from ._errors import Interruption, TaskletExit, bomb, is_exception_class
 from ._handoff import defer_throw, take_deferred
 from ._hub import Hub, close_thread_hub, finish_asyncio, get_hub, new_loop
-from ._introspect import monitor_from_environment
+from ._introspect import close_run_monitors, monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 from ._task import NO_VALUE, init_task
 from ._timeouts import check as check_timeout
@@ -515,5 +515,6 @@ def run(
         finally:
             s.in_run = False
             s.stop_hub()
+            close_run_monitors(s)
             if watcher is not None:
                 watcher.close()
