@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import greenlet
 import pytest
 
@@ -1009,3 +1011,35 @@ def test_tasklets_joining_each_other_are_a_deadlock_told_by_name() -> None:
     assert "<Tasklet 'b' joining <Tasklet 'a'>>" in str(info.value)
     for t in ts:
         t.kill()
+
+
+class _BrokenStream:
+    """A stderr whose writes fail."""
+
+    def write(self, text: str) -> int:
+        raise OSError("stderr broken")
+
+    def flush(self) -> None:
+        raise OSError("stderr broken")
+
+
+def test_a_failure_report_that_cannot_be_written_leaves_the_scheduler_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Printing a tasklet's failure raises (a broken stderr): the tasklet
+    still ends with its exception kept, its joiners wake, and the others
+    run (the error escaped into main mid-switch, the tasklet was never
+    marked dead, and a later get() hung)."""
+    failure = ValueError("kept")
+
+    def fails() -> None:
+        raise failure
+
+    def main() -> tuple[object, object]:
+        monkeypatch.setattr(sys, "stderr", _BrokenStream())
+        t = shoal.spawn(fails)
+        other = shoal.spawn(lambda: 42)
+        t.join()
+        return t.exception, other.get()
+
+    assert shoal.run(main) == (failure, 42)

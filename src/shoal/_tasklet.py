@@ -361,8 +361,15 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
     def _report(self, exc: BaseException) -> None:
         if isinstance(exc, TaskletExit) or self in self._sched.observed:
             return
-        print(f"{self!r} failed with {type(exc).__name__}", file=sys.stderr)
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        try:
+            print(f"{self!r} failed with {type(exc).__name__}", file=sys.stderr)
+            traceback.print_exception(
+                type(exc), exc, exc.__traceback__, file=sys.stderr
+            )
+        except Exception:
+            # A stderr that fails must not stop the scheduler mid-switch;
+            # the failure stays in ``exception``.
+            pass
 
     def __repr__(self) -> str:
         return f"<{self._kind} {self.name!r} {self._state()}>"
