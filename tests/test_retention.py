@@ -7,6 +7,7 @@ soon as user code drops it, as a finished thread's would be."""
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 from collections.abc import Callable
 
@@ -175,3 +176,31 @@ def test_a_tasklet_that_waited_on_a_concurrent_future_is_freed(ends: str) -> Non
         return all(r() is None for r in refs) and all(r() is None for r in box)
 
     assert shoal.run(main)
+
+
+def test_a_thread_that_ran_shoal_leaves_no_scheduler_behind() -> None:
+    """Threads each run shoal (spawning, parking, sleeping) and end: their
+    schedulers are freed. Idle worker greenlets and the starter stayed
+    suspended when the thread ended, holding the scheduler on their stacks,
+    and a greenlet of an ended thread is never freed: every such thread
+    leaked its scheduler and three greenlets."""
+    from shoal._scheduler import Scheduler
+
+    def job() -> None:
+        def main() -> None:
+            shoal.spawn(lambda: None)
+            shoal.schedule()
+            shoal.spawn(shoal.sleep, 0.001).join()
+
+        shoal.run(main)
+
+    def schedulers() -> int:
+        gc.collect()
+        return sum(type(o) is Scheduler for o in gc.get_objects())
+
+    before = schedulers()
+    for _ in range(10):
+        thread = threading.Thread(target=job)
+        thread.start()
+        thread.join(10)
+    assert schedulers() == before

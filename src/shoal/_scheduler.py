@@ -46,7 +46,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from greenlet import getcurrent, greenlet
+from greenlet import GreenletExit, getcurrent, greenlet
 
 from . import _watch
 from ._errors import DeadlockError, TaskletExit, bomb
@@ -283,6 +283,22 @@ class Scheduler(HubTurns):
         if starter is None:
             starter = self.starter = greenlet(_starter, self.root)
         return starter.switch(self)
+
+    def release_greenlets(self) -> None:
+        """End the idle worker greenlets and the starter, from the thread's
+        main greenlet with no tasklet left (the end of a run in a thread
+        that may end next). Each holds this scheduler on its stack, and
+        itself in its frame: a greenlet still suspended when its thread
+        ends is never freed, and the scheduler with it. Switches into each,
+        which ends at once and comes back here."""
+        if getcurrent() is not self.root:
+            return  # an ended greenlet returns to its parent, the root
+        pool, self.pool = self.pool, deque()
+        starter, self.starter = self.starter, None
+        for gr in pool:
+            gr.throw(GreenletExit)
+        if starter is not None:
+            starter.throw(GreenletExit)
 
     def wake_joiners(self, t: Task) -> None:
         """``t`` has finished: make the tasklets joining it runnable. Each

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Generator
 from types import FunctionType
@@ -522,6 +523,8 @@ def run(
         finally:
             s.in_run = False
             s.stop_hub()
+            if threading.current_thread() is not threading.main_thread():
+                s.release_greenlets()  # the thread may end next: see there
             close_run_monitors(s)
             if watcher is not None:
                 watcher.close()
