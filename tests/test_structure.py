@@ -459,6 +459,18 @@ def _raise(exc: BaseException) -> None:
     raise exc
 
 
+def _fails_soon() -> None:
+    shoal.sleep(0.01)
+    raise KeyError("lost")
+
+
+def _slow_cleanup() -> None:
+    try:
+        shoal.sleep(10)
+    finally:
+        shoal.sleep(0.2)
+
+
 @pytest.mark.parametrize("scope", ["move_on_after", "timeout"])
 def test_a_failing_task_group_whose_exit_a_timeout_interrupts_raises_the_failures(
     scope: str, capsys: pytest.CaptureFixture[str]
@@ -470,23 +482,13 @@ def test_a_failing_task_group_whose_exit_a_timeout_interrupts_raises_the_failure
     TaskGroup and trio's nursery do; the expiry went on as itself, and the
     failure was only printed)."""
 
-    def fails() -> None:
-        shoal.sleep(0.01)
-        raise KeyError("lost")
-
-    def slow() -> None:
-        try:
-            shoal.sleep(10)
-        finally:
-            shoal.sleep(0.2)
-
     scopes: list[shoal.CancelScope] = []
 
     def grouped() -> None:
         with getattr(shoal, scope)(0.05) as cancel_scope, shoal.TaskGroup() as group:
             scopes.append(cancel_scope)
-            group.spawn(slow)
-            group.spawn(fails)
+            group.spawn(_slow_cleanup)
+            group.spawn(_fails_soon)
 
     def main() -> None:
         with pytest.raises(ExceptionGroup) as info:
@@ -505,20 +507,10 @@ def test_a_task_group_killed_while_its_exit_waits_prints_the_failures(
     """As above, but the owner is killed: a kill goes on as itself, and the
     child's failure, which nobody will get now, is printed, not lost."""
 
-    def fails() -> None:
-        shoal.sleep(0.01)
-        raise KeyError("lost")
-
-    def slow() -> None:
-        try:
-            shoal.sleep(10)
-        finally:
-            shoal.sleep(0.2)
-
     def owner() -> None:
         with shoal.TaskGroup() as group:
-            group.spawn(slow)
-            group.spawn(fails)
+            group.spawn(_slow_cleanup)
+            group.spawn(_fails_soon)
 
     def main() -> object:
         t = shoal.spawn(owner)
@@ -791,13 +783,6 @@ def test_a_branch_killed_from_outside_ends_the_call_with_its_tasklet_exit(
     assert log == ["other finally", "caller went on"]
 
 
-def _slow_loser() -> None:
-    try:
-        shoal.sleep(5)
-    finally:
-        shoal.sleep(0.2)  # its cleanup outlasts the caller's timeout
-
-
 def _real_failure() -> None:
     shoal.sleep(0.02)
     raise ValueError("the real failure")
@@ -814,7 +799,7 @@ def test_a_failure_the_caller_loses_to_an_interruption_in_cleanup_is_printed(
     def main() -> None:
         run = getattr(shoal, construct)
         with pytest.raises(shoal.TimeoutError), shoal.timeout(0.1):
-            run(_real_failure, _slow_loser)
+            run(_real_failure, _slow_cleanup)  # cleanup outlasts the timeout
 
     shoal.run(main)
     assert "the real failure" in capsys.readouterr().err
