@@ -501,6 +501,42 @@ def test_a_failing_task_group_whose_exit_a_timeout_interrupts_raises_the_failure
     assert "lost" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("where", ["block", "exit"])
+def test_a_child_failing_as_an_expiry_kills_it_is_the_groups_failure(
+    where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A timeout around the group expires first (in the block, or while
+    its exit waits); a child's ``finally`` raises as the expiry kills it:
+    the group raises that failure, which the scope sees instead of its
+    expiry, as trio's nursery and asyncio's TaskGroup do (the expiry went
+    on, and the failure was only printed)."""
+
+    def fails_when_killed() -> None:
+        try:
+            shoal.sleep(10)
+        finally:
+            raise KeyError("in finally")
+
+    scopes: list[shoal.CancelScope] = []
+
+    def grouped() -> None:
+        with shoal.timeout(0.05) as scope, shoal.TaskGroup() as group:
+            scopes.append(scope)
+            group.spawn(fails_when_killed)
+            if where == "block":
+                shoal.sleep(10)
+
+    def main() -> None:
+        with pytest.raises(ExceptionGroup) as info:
+            grouped()
+        assert not scopes[0].cancelled_caught
+        (only,) = info.value.exceptions
+        assert isinstance(only, KeyError)
+
+    shoal.run(main)
+    assert "in finally" not in capsys.readouterr().err
+
+
 def test_a_task_group_killed_while_its_exit_waits_prints_the_failures(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

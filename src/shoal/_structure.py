@@ -289,11 +289,11 @@ class TaskGroup:
     block itself raises (or its tasklet is killed, or a timeout scope
     around the group expires), the group is closed and the children are
     killed: an error of the block is raised in the group, first, with the
-    children's; a kill or an expiry goes on as itself, and failures of
-    children nobody will get are printed. One exception, as in asyncio and
-    trio: an expiry while the group's exit waits and a child has failed
-    already gives way to the group's failures. Entering does not switch;
-    leaving waits for the children (switches)."""
+    children's; a kill goes on as itself, and failures of children nobody
+    will get are printed. An expiry does too, unless a child failed, before
+    it or as it was killed: then, as in asyncio and trio, it gives way to
+    the group's failures. Entering does not switch; leaving waits for the
+    children (switches)."""
 
     __slots__ = ("_children", "_closed", "_done", "_in_block", "_interrupted", "_owner")
 
@@ -361,61 +361,47 @@ class TaskGroup:
         if isinstance(exc, _ChildFailed) and exc.group is self:
             exc = None  # a child failed: collected below, with the rest
         failures: list[BaseException] = []
-        interrupted = failing = False
+        interruption: BaseException | None = None
         try:
             if exc is None:
                 try:
                     self._wait(failures)
-                except Interruption:
-                    if not failures:
-                        interrupted = True  # an expiry: it goes on
-                        raise
-                    # The group was failing already: its failures win over
-                    # an expiry in its exit (as in asyncio and trio), and
-                    # the scope that expired sees them instead.
-                    failing = True
-                except BaseException:
-                    interrupted = True  # a kill, KeyboardInterrupt: goes on
-                    raise
+                except BaseException as caught:
+                    interruption = caught  # a kill, an expiry: see below
         finally:
             self._closed = True
             _end(self._children, get_scheduler(), report=False)
-            if interrupted:
-                # As for one that hits the block: the children's failures,
-                # which nobody will get now, say so (but what is raised).
-                raising = sys.exc_info()[1]
+        seen = set(map(id, failures))
+        failures += [
+            f
+            for t in self._children
+            if (f := t.exception) is not None
+            and id(f) not in seen
+            and not isinstance(f, TaskletExit)
+        ]
+        ending = interruption if interruption is not None else exc
+        if ending is not None and not isinstance(ending, Exception):
+            if isinstance(ending, Interruption) and failures:
+                # An expiry gives way to the children's failures, before it
+                # or as they were killed (as in asyncio and trio): the scope
+                # that expired sees the group instead.
+                ending = None
+            else:
+                # A kill, an expiry, KeyboardInterrupt: it goes on as itself,
+                # and the failures, which nobody will get now, are printed
+                # (a child's KeyboardInterrupt, raised here, excepted).
                 for t in self._children:
                     f = t.exception
-                    if (
-                        f is not None
-                        and f is not raising
-                        and not isinstance(f, TaskletExit)
-                    ):
+                    if f is not None and f is not ending and f in failures:
                         t._report(f)
-        if failing:
-            first = failures[0]
-            failures.extend(
-                f
-                for t in self._children
-                if (f := t.exception) is not None
-                and f is not first
-                and not isinstance(f, TaskletExit)
-            )
-        if exc is not None:
-            failed = [
-                (t, f)
-                for t in self._children
-                if (f := t.exception) is not None and not isinstance(f, TaskletExit)
-            ]
-            if not isinstance(exc, Exception):
-                # A kill, an expiry, KeyboardInterrupt: it goes on as itself,
-                # and the children that failed as they were killed say so
-                # (a child's KeyboardInterrupt, raised here, excepted).
-                for t, f in failed:
-                    if f is not exc:
-                        t._report(f)
+                if interruption is not None:
+                    try:
+                        raise interruption
+                    finally:
+                        interruption = None  # no cycle through this frame
                 return
-            failures = [exc, *(f for _, f in failed)]
+        if exc is not None and ending is not None:
+            failures.insert(0, exc)  # an error of the block comes first
         if not failures:
             return
         errors = [f for f in failures if isinstance(f, Exception)]
