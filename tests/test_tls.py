@@ -446,3 +446,37 @@ def test_a_handshake_interrupted_inside_wrap_socket_closes_the_connection(
 
     assert shoal.run(main) == b""
     assert interrupted == [end]
+
+
+@pytest.mark.parametrize("ends", ["returns", "raises", "killed"])
+def test_a_tls_socket_a_handler_leaves_open_is_closed_with_its_connection(
+    contexts: Contexts, ends: str
+) -> None:
+    """A handler wraps its socket without closing the TLS socket, as in the
+    issue's own pattern, and returns, raises, or is killed by
+    ``close(kill=True)``: the server closes the connection, so the client
+    sees its end. ``wrap_socket`` detaches the handler's socket, so closing
+    that did nothing, and the TLS socket, registered with the loop by its
+    read, stayed open until the run ended."""
+    server_ctx, client_ctx = contexts
+
+    def handler(conn: socket.socket, address: object) -> None:
+        tls = server_ctx.wrap_socket(conn, server_side=True)
+        tls.sendall(tls.recv(10))
+        if ends == "raises":
+            raise ValueError("handler failed")
+        if ends == "killed":
+            tls.recv(10)  # waits until close(kill=True)
+
+    def main() -> bytes:
+        with shoal.serve_tcp(handler) as server:
+            raw = socket.create_connection(server.address)
+            with client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.settimeout(5)
+                tls.sendall(b"ping")
+                assert tls.recv(10) == b"ping"
+                if ends == "killed":
+                    server.close(kill=True)
+                return tls.recv(10)
+
+    assert shoal.run(main) == b""

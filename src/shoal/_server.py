@@ -108,6 +108,11 @@ class Server:
             log.exception("handler for %s failed; connection closed", address)
         finally:
             conn.close()
+            # A TLS socket the handler made over it (wrap_socket detaches
+            # ``conn``) and did not close: it holds the connection now.
+            wrapper = getattr(conn, "_wrapper", None)
+            if wrapper is not None:
+                wrapper.close()
             self._connections.pop(current(), None)
             if self._limit is not None:
                 self._limit.release()

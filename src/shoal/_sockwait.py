@@ -52,6 +52,7 @@ class Waiting(_stdlib.socket):
         "_rwait",
         "_shoal_timeout",
         "_unread",
+        "_wrapper",
         "_writer",
     )
 

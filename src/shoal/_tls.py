@@ -47,9 +47,14 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
         close. Switches."""
         shake = kwargs.get("do_handshake_on_connect", True)
         if args or not shake or sock.gettimeout() == 0.0:
-            return super()._create(sock, *args, **kwargs)  # type: ignore[misc]
+            made = super()._create(sock, *args, **kwargs)  # type: ignore[misc]
+            sock._wrapper = made  # see below
+            return made
         kwargs["do_handshake_on_connect"] = False
         self = super()._create(sock, **kwargs)  # type: ignore[misc]
+        # ``sock``, detached, holds nothing now: whoever closes it for good
+        # (``serve_tcp`` at the end of a handler) finds the TLS socket here.
+        sock._wrapper = self
         self.do_handshake_on_connect = True
         if self._connected:
             try:
