@@ -1043,3 +1043,35 @@ def test_a_failure_report_that_cannot_be_written_leaves_the_scheduler_whole(
         return t.exception, other.get()
 
     assert shoal.run(main) == (failure, 42)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, SystemExit])
+@pytest.mark.parametrize("thrower", ["main", "tasklet"])
+def test_an_interrupt_thrown_into_an_unstarted_tasklet_reaches_main_at_once(
+    error: type[BaseException], thrower: str
+) -> None:
+    """As from a tasklet that ran: a KeyboardInterrupt or SystemExit thrown
+    into one that never started goes to the main tasklet at once, out of
+    the throw in main, or out of what main waits in (it stayed pending and
+    came out later, even in the next run)."""
+    interrupt = error()
+    log: list[str] = []
+
+    def main() -> None:
+        victims: list[shoal.Tasklet] = []
+        if thrower == "main":
+            victim = shoal.spawn(log.append, "victim ran")
+            victim.throw(interrupt)
+        else:
+            shoal.spawn(lambda: victims[0].throw(interrupt))  # runs first
+            victims.append(shoal.spawn(log.append, "victim ran"))
+            shoal.sleep(5)
+        log.append("main went on")
+
+    with pytest.raises(error) as info:
+        shoal.run(main)
+    assert info.value is interrupt
+    assert log == []
+    assert shoal.run(lambda: "a later run is not disturbed") == (
+        "a later run is not disturbed"
+    )

@@ -230,6 +230,14 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
                 hook = ENDED_UNSTARTED.get(fn)
                 if hook is not None:
                     hook(exc, *args)
+            if s.propagating is exc:
+                # SystemExit, KeyboardInterrupt: the main tasklet gets it at
+                # once, as from a tasklet that ran (no worker ends this one
+                # to hand it over): raised here in main, or thrown into it.
+                s.propagating = None
+                if cur is s.main:
+                    raise exc
+                s.main._throw_in(s, exc)
             return
         if (
             self._blocked_on is None
