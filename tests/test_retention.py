@@ -11,6 +11,7 @@ import threading
 import weakref
 from collections.abc import Callable
 
+import greenlet
 import pytest
 
 import shoal
@@ -178,7 +179,8 @@ def test_a_tasklet_that_waited_on_a_concurrent_future_is_freed(ends: str) -> Non
     assert shoal.run(main)
 
 
-def test_a_thread_that_ran_shoal_leaves_no_scheduler_behind() -> None:
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_thread_that_ran_shoal_leaves_no_scheduler_behind(nested: bool) -> None:
     """Threads each run shoal (spawning, parking, sleeping) and end: their
     schedulers are freed. Idle worker greenlets and the starter stayed
     suspended when the thread ended, holding the scheduler on their stacks,
@@ -192,7 +194,10 @@ def test_a_thread_that_ran_shoal_leaves_no_scheduler_behind() -> None:
             shoal.schedule()
             shoal.spawn(shoal.sleep, 0.001).join()
 
-        shoal.run(main)
+        if nested:  # run from a greenlet of the thread's own
+            greenlet.greenlet(shoal.run).switch(main)
+        else:
+            shoal.run(main)
 
     def schedulers() -> int:
         gc.collect()

@@ -285,20 +285,22 @@ class Scheduler(HubTurns):
         return starter.switch(self)
 
     def release_greenlets(self) -> None:
-        """End the idle worker greenlets and the starter, from the thread's
-        main greenlet with no tasklet left (the end of a run in a thread
-        that may end next). Each holds this scheduler on its stack, and
+        """End the idle worker greenlets and the starter, from the main
+        tasklet with no tasklet left (the end of a run in a thread that may
+        end next). Each holds this scheduler on its stack, and
         itself in its frame: a greenlet still suspended when its thread
         ends is never freed, and the scheduler with it. Switches into each,
-        which ends at once and comes back here."""
-        if getcurrent() is not self.root:
-            return  # an ended greenlet returns to its parent, the root
+        which ends at once and comes back here: made its parent first, as
+        an ended greenlet returns to its parent (the root, but the run may
+        have been called from a greenlet of the main tasklet's own)."""
+        here = getcurrent()
         pool, self.pool = self.pool, deque()
         starter, self.starter = self.starter, None
-        for gr in pool:
-            gr.throw(GreenletExit)
         if starter is not None:
-            starter.throw(GreenletExit)
+            pool.append(starter)
+        for gr in pool:
+            gr.parent = here
+            gr.throw(GreenletExit)
 
     def wake_joiners(self, t: Task) -> None:
         """``t`` has finished: make the tasklets joining it runnable. Each

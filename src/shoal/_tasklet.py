@@ -235,9 +235,14 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
                 # once, as from a tasklet that ran (no worker ends this one
                 # to hand it over): raised here in main, or thrown into it.
                 s.propagating = None
-                if cur is s.main:
+                main = s.main
+                if cur is main:
                     raise exc
-                s.main._throw_in(s, exc)
+                if main._blocked_on is None and main._temp is not NO_VALUE:
+                    # Not after an operation it completed (a join this
+                    # end woke): a deferred throw would wait on the thrower.
+                    main._temp = NOWAKE
+                main._throw_in(s, exc)
             return
         if (
             self._blocked_on is None
