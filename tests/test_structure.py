@@ -866,3 +866,55 @@ def test_a_keyboard_interrupt_from_a_branch_is_raised_and_not_printed(
         shoal.run(main)
     assert info.value is interrupt
     assert "KeyboardInterrupt" not in capsys.readouterr().err
+
+
+def test_an_error_thrown_into_a_task_group_owner_while_its_exit_waits_is_raised() -> (
+    None
+):
+    """An exception thrown into the owner while the group's exit waits for
+    its children is an error of the block: raised in the group, first (it
+    was swallowed, and the block exited normally)."""
+    thrown = ValueError("thrown into owner")
+
+    def owner() -> None:
+        with shoal.TaskGroup() as group:
+            group.spawn(shoal.sleep, 5)
+
+    def main() -> BaseException | None:
+        t = shoal.spawn(owner)
+        shoal.sleep(0.01)  # the owner waits in the group's exit
+        t.throw(thrown)
+        return t.exception
+
+    error = shoal.run(main)
+    assert isinstance(error, ExceptionGroup)
+    assert error.exceptions == (thrown,)
+
+
+def test_a_child_failure_survives_a_block_that_turns_the_interruption_into_an_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A child fails and interrupts the block, whose cleanup raises an error
+    of its own: the group raises both, the block's first, as asyncio does
+    (the child, killed in its except clause as the exit began, lost its
+    failure to the kill)."""
+
+    def fails() -> None:
+        shoal.sleep(0.01)
+        raise ZeroDivisionError("child failure")
+
+    def grouped() -> None:
+        with shoal.TaskGroup() as group:
+            group.spawn(fails)
+            try:
+                shoal.sleep(1)
+            finally:
+                raise OSError("block cleanup failed")
+
+    def main() -> None:
+        with pytest.raises(ExceptionGroup) as info:
+            grouped()
+        assert [type(e) for e in info.value.exceptions] == [OSError, ZeroDivisionError]
+
+    shoal.run(main)
+    assert "child failure" not in capsys.readouterr().err

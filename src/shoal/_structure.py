@@ -258,8 +258,8 @@ def _child(fn: Callable[[], Any], group: TaskGroup, i: int) -> Any:
         return fn()
     except TaskletExit:
         raise
-    except BaseException:
-        group._child_failed()
+    except BaseException as exc:
+        group._child_failed(exc)
         raise
     finally:
         group._done.put(i)
@@ -271,7 +271,7 @@ def _child_unstarted(exc: BaseException, fn: object, group: TaskGroup, i: int) -
     interrupts its owner."""
     group._done.put(i)
     if not isinstance(exc, TaskletExit):
-        group._child_failed()
+        group._child_failed(exc)
 
 
 ENDED_UNSTARTED[_child] = _child_unstarted
@@ -295,7 +295,15 @@ class TaskGroup:
     the group's failures. Entering does not switch; leaving waits for the
     children (switches)."""
 
-    __slots__ = ("_children", "_closed", "_done", "_in_block", "_interrupted", "_owner")
+    __slots__ = (
+        "_children",
+        "_closed",
+        "_done",
+        "_early",
+        "_in_block",
+        "_interrupted",
+        "_owner",
+    )
 
     def __init__(self) -> None:
         self._children: list[Tasklet] = []
@@ -303,6 +311,10 @@ class TaskGroup:
         self._closed = False
         self._in_block = False
         self._interrupted = False
+        #: Failures children reported as they raised them: a child that
+        #: interrupts the block is killed there if the block's exit does
+        #: not wait, and its exception becomes the kill's.
+        self._early: list[BaseException] = []
         self._owner: Task | None = None
 
     def spawn(self, fn: Callable[..., Any], /, *args: Any) -> Tasklet:
@@ -342,9 +354,11 @@ class TaskGroup:
         self._in_block = True
         return self
 
-    def _child_failed(self) -> None:
-        """A child failed: if the owner still runs the block, end it (see
-        ``_ChildFailed``); its exit kills the siblings. Switches."""
+    def _child_failed(self, exc: BaseException) -> None:
+        """A child failed with ``exc``: if the owner still runs the block,
+        end it (see ``_ChildFailed``); its exit kills the siblings.
+        Switches."""
+        self._early.append(exc)
         if self._in_block and not self._interrupted:
             self._interrupted = True
             owner = self._owner
@@ -371,14 +385,13 @@ class TaskGroup:
         finally:
             self._closed = True
             _end(self._children, get_scheduler(), report=False)
-        seen = set(map(id, failures))
         failures += [
             f
-            for t in self._children
-            if (f := t.exception) is not None
-            and id(f) not in seen
-            and not isinstance(f, TaskletExit)
+            for f in self._early
+            + [t.exception for t in self._children if t.exception is not None]
+            if not isinstance(f, TaskletExit)
         ]
+        failures[:] = list({id(f): f for f in failures}.values())  # once each
         ending = interruption if interruption is not None else exc
         if ending is not None and not isinstance(ending, Exception):
             if isinstance(ending, Interruption) and failures:
@@ -400,8 +413,8 @@ class TaskGroup:
                     finally:
                         interruption = None  # no cycle through this frame
                 return
-        if exc is not None and ending is not None:
-            failures.insert(0, exc)  # an error of the block comes first
+        if ending is not None:
+            failures.insert(0, ending)  # an error of the block comes first
         if not failures:
             return
         errors = [f for f in failures if isinstance(f, Exception)]
