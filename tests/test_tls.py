@@ -448,7 +448,7 @@ def test_a_handshake_interrupted_inside_wrap_socket_closes_the_connection(
     assert interrupted == [end]
 
 
-@pytest.mark.parametrize("ends", ["returns", "raises", "killed"])
+@pytest.mark.parametrize("ends", ["returns", "raises", "killed", "rewrapped"])
 def test_a_tls_socket_a_handler_leaves_open_is_closed_with_its_connection(
     contexts: Contexts, ends: str
 ) -> None:
@@ -462,6 +462,9 @@ def test_a_tls_socket_a_handler_leaves_open_is_closed_with_its_connection(
 
     def handler(conn: socket.socket, address: object) -> None:
         tls = server_ctx.wrap_socket(conn, server_side=True)
+        if ends == "rewrapped":  # TLS off and on again: the second one holds it
+            tls.sendall(tls.recv(10))
+            tls = server_ctx.wrap_socket(tls.unwrap(), server_side=True)
         tls.sendall(tls.recv(10))
         if ends == "raises":
             raise ValueError("handler failed")
@@ -469,14 +472,23 @@ def test_a_tls_socket_a_handler_leaves_open_is_closed_with_its_connection(
             tls.recv(10)  # waits until close(kill=True)
 
     def main() -> bytes:
-        with shoal.serve_tcp(handler) as server:
+        with shoal.serve_tcp(handler) as server, contextlib.ExitStack() as stack:
             raw = socket.create_connection(server.address)
-            with client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            tls = stack.enter_context(
+                client_ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+            )
+            tls.settimeout(5)
+            if ends == "rewrapped":
+                tls.sendall(b"first")
+                assert tls.recv(10) == b"first"
+                tls = stack.enter_context(
+                    client_ctx.wrap_socket(tls.unwrap(), server_hostname="127.0.0.1")
+                )
                 tls.settimeout(5)
-                tls.sendall(b"ping")
-                assert tls.recv(10) == b"ping"
-                if ends == "killed":
-                    server.close(kill=True)
-                return tls.recv(10)
+            tls.sendall(b"ping")
+            assert tls.recv(10) == b"ping"
+            if ends == "killed":
+                server.close(kill=True)
+            return tls.recv(10)
 
     assert shoal.run(main) == b""

@@ -102,17 +102,20 @@ class Server:
             self._connections[spawn(self._serve, conn, address)] = conn
 
     def _serve(self, conn: _socket.socket, address: Any) -> None:
+        # The TLS sockets the handler makes over ``conn`` (``_tls._track``):
+        # wrap_socket detaches ``conn``, and one left open holds the
+        # connection.
+        made_over: list[Any] = []
+        conn._tls_made = made_over  # type: ignore[attr-defined]
         try:
             self._handler(conn, address)
         except Exception:
             log.exception("handler for %s failed; connection closed", address)
         finally:
             conn.close()
-            # A TLS socket the handler made over it (wrap_socket detaches
-            # ``conn``) and did not close: it holds the connection now.
-            wrapper = getattr(conn, "_wrapper", None)
-            if wrapper is not None:
-                wrapper.close()
+            for tls in made_over:
+                tls.close()
+            made_over.clear()
             self._connections.pop(current(), None)
             if self._limit is not None:
                 self._limit.release()

@@ -51,8 +51,8 @@ class Waiting(_stdlib.socket):
         "_reader",
         "_rwait",
         "_shoal_timeout",
+        "_tls_made",
         "_unread",
-        "_wrapper",
         "_writer",
     )
 

@@ -48,13 +48,11 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
         shake = kwargs.get("do_handshake_on_connect", True)
         if args or not shake or sock.gettimeout() == 0.0:
             made = super()._create(sock, *args, **kwargs)  # type: ignore[misc]
-            sock._wrapper = made  # see below
+            _track(sock, made)
             return made
         kwargs["do_handshake_on_connect"] = False
         self = super()._create(sock, **kwargs)  # type: ignore[misc]
-        # ``sock``, detached, holds nothing now: whoever closes it for good
-        # (``serve_tcp`` at the end of a handler) finds the TLS socket here.
-        sock._wrapper = self
+        _track(sock, self)
         self.do_handshake_on_connect = True
         if self._connected:
             try:
@@ -153,6 +151,18 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
         plain = self._ssl_call(sslobj.shutdown)
         self._sslobj = None
         return plain
+
+
+def _track(sock: Any, made: Any) -> None:
+    """``made`` wraps ``sock``, which ``wrap_socket`` detached: if someone
+    closes what is made over ``sock`` (``serve_tcp``, at the end of a
+    handler, has put a list in its ``_tls_made``), add it there, and hand
+    the list on, for a TLS socket made over ``made`` after ``unwrap()``.
+    Does not switch."""
+    made_over = getattr(sock, "_tls_made", None)
+    if made_over is not None:
+        made_over.append(made)
+        made._tls_made = made_over
 
 
 class _Dispatch(ssl.SSLSocket):
