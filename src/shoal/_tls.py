@@ -44,7 +44,8 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
         it on ``OSError`` and ``ValueError`` only; a kill or a timeout scope
         ending the handshake here left it open, with the connection, which
         ``sock``, detached, no longer holds: the caller never got it to
-        close. Switches."""
+        close. And what is made is tracked for whoever closes what is made
+        over ``sock`` (:func:`_track`). Switches."""
         shake = kwargs.get("do_handshake_on_connect", True)
         if args or not shake or sock.gettimeout() == 0.0:
             made = super()._create(sock, *args, **kwargs)  # type: ignore[misc]
