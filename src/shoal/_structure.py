@@ -385,13 +385,13 @@ class TaskGroup:
         finally:
             self._closed = True
             _end(self._children, get_scheduler(), report=False)
-        failures += [
-            f
-            for f in self._early
-            + [t.exception for t in self._children if t.exception is not None]
-            if not isinstance(f, TaskletExit)
-        ]
-        failures[:] = list({id(f): f for f in failures}.values())  # once each
+        # The first failure (from _wait), the children's in their order,
+        # and those reported as raised that a kill replaced; once each.
+        failures += [t.exception for t in self._children if t.exception is not None]
+        failures += self._early
+        failures[:] = {
+            id(f): f for f in failures if not isinstance(f, TaskletExit)
+        }.values()
         ending = interruption if interruption is not None else exc
         if ending is not None and not isinstance(ending, Exception):
             if isinstance(ending, Interruption) and failures:
@@ -426,7 +426,8 @@ class TaskGroup:
         """Wait until every child has ended; children may add children
         meanwhile. Each reports its end once, started or not (see
         ``ENDED_UNSTARTED``). The first to fail closes the group and kills
-        the others; ``failures`` gets its failure, then theirs. Switches."""
+        the others; ``failures`` gets its failure (the exit collects the
+        rest). Switches."""
         s = get_scheduler()
         children, done = self._children, self._done
         first: Tasklet | None = None
@@ -440,14 +441,6 @@ class TaskGroup:
                 failures.append(exc)
                 self._closed = True
                 _end(children, s, report=False)  # its siblings
-        if first is not None:
-            failures.extend(
-                f
-                for t in children
-                if t is not first
-                and (f := t.exception) is not None
-                and not isinstance(f, TaskletExit)
-            )
 
     def __repr__(self) -> str:
         alive = sum(1 for t in self._children if t.alive)
