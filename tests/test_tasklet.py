@@ -40,6 +40,36 @@ def test_schedule_alone_returns_at_once() -> None:
     assert shoal.current() is shoal.current()
 
 
+def test_schedule_alone_in_a_new_tasklet_and_in_main_returns() -> None:
+    """With nothing else runnable, schedule() returns at once both in a
+    tasklet just started (while main waits to join it) and in main, and
+    leaves the caller current."""
+    log: list[str] = []
+    seen: list[shoal.Tasklet] = []
+
+    def alone(name: str) -> str:
+        for i in range(3):
+            shoal.schedule()
+            log.append(f"{name}{i}")
+            seen.append(shoal.current())
+        return name
+
+    def main() -> str:
+        alone("main")
+        return shoal.spawn(alone, "u").get()
+
+    t = shoal.spawn(alone, "t")
+    assert t.get() == "t"
+    assert log == ["t0", "t1", "t2"]
+    assert seen == [t] * 3
+    del log[:], seen[:]
+    assert shoal.run(main) == "u"
+    assert log == ["main0", "main1", "main2", "u0", "u1", "u2"]
+    assert seen[:3] == [seen[0]] * 3
+    assert seen[3:] == [seen[3]] * 3
+    assert seen[0] is not seen[3]
+
+
 def test_get_returns_value_and_reraises() -> None:
     """get() returns the result or re-raises the tasklet's exception."""
     ok = shoal.spawn(lambda: 42)
