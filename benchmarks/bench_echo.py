@@ -288,7 +288,7 @@ def report(table: _harness.Table, rows: dict[str, list[Any] | str]) -> None:
 
 def tables(args: argparse.Namespace) -> list[_harness.Table]:
     if args.seconds is None:
-        args.seconds = 0.3 if args.quick else 0.6
+        args.seconds = 0.3 if args.quick else 1.0
     if args.warmup is None:
         args.warmup = 0.1 if args.quick else 0.2
     impls = {name: row(serve, args) for name, serve in servers().items()}
@@ -298,7 +298,7 @@ def tables(args: argparse.Namespace) -> list[_harness.Table]:
             impls,
             floor=None,
             count=conns,
-            fresh=1 if args.quick else 3,
+            fresh=1 if args.quick else 5,
             timeout=LOAD_LIMIT + 20,
             report=report,
         )
@@ -307,7 +307,7 @@ def tables(args: argparse.Namespace) -> list[_harness.Table]:
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=float, help="measured window (0.6)")
+    parser.add_argument("--seconds", type=float, help="measured window (1.0)")
     parser.add_argument("--warmup", type=float, help="warm-up before it (0.2)")
 
 
