@@ -12,10 +12,18 @@ whole threshold, it reports the tasklet with the stack it is running, read
 from ``sys._current_frames()``. The hub waiting in its loop's poll for I/O
 is idle, not a hog; a hub running one asyncio callback for that long is
 reported too.
+
+Both take a ``file``: None (``sys.stderr``) or anything with a ``write``
+method, checked at the call (a ``TypeError``). A monitor's reports are
+written from its watcher thread, long after the call: a write that fails
+there (a file closed since, a full disk) is said once on ``sys.stderr``,
+which then gets that report and the later ones, and the monitor keeps
+watching; ``Monitor.reports`` has them all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import selectors
@@ -147,10 +155,22 @@ def _stack(chain: list[FrameType]) -> list[str]:
     return summary.format()
 
 
+def _check_file(caller: str, file: object) -> None:
+    """TypeError unless ``file`` is None or has a write method."""
+    if file is not None and not callable(getattr(file, "write", None)):
+        raise TypeError(
+            f"{caller} needs file to be None (for sys.stderr) or an object"
+            f" with a write method, such as a text file open for writing,"
+            f" got {file!r}"
+        )
+
+
 def dump_tasklets(file: IO[str] | None = None) -> None:
     """Print every live tasklet of this thread, its state (what it waits on)
-    and its stack, and the hub, to ``file`` (default ``sys.stderr``). Does
-    not switch."""
+    and its stack, and the hub, to ``file`` (default ``sys.stderr``;
+    anything else needs a ``write`` method, or ``TypeError``). Does not
+    switch."""
+    _check_file("dump_tasklets()", file)
     out = sys.stderr if file is None else file
     s = get_scheduler()
     tasks: list[Task] = [s.main, *(t for t in s.alive if t is not s.main)]
@@ -162,7 +182,9 @@ def dump_tasklets(file: IO[str] | None = None) -> None:
         print("".join(lines) or "  (no stack: not started)\n", end="", file=out)
     if s.hub is not None:
         print(f"hub: {s.hub!r}", file=out)
-    out.flush()
+    flush = getattr(out, "flush", None)
+    if flush is not None:
+        flush()
 
 
 class Monitor:
@@ -173,6 +195,9 @@ class Monitor:
         self.sched = sched
         self.threshold = milliseconds / 1000
         self.file = file
+        #: Where reports go: ``file``, or None (``sys.stderr``) from its
+        #: first failed write on (see :meth:`_write`).
+        self._out = file
         #: Every report made so far, as printed.
         self.reports: list[str] = []
         self._stop = threading.Event()
@@ -241,7 +266,30 @@ class Monitor:
             + "".join(_stack(_running_frames(t, self.sched, frame)))
         )
         self.reports.append(text)
-        print(text, end="", file=sys.stderr if self.file is None else self.file)
+        self._write(text)
+
+    def _write(self, text: str) -> None:
+        """Print report ``text`` to the file. If that fails, say so on
+        ``sys.stderr``, once, and print this report and the later ones
+        there: the watcher thread must not die of it (later hogs would go
+        unreported). A failing or missing ``sys.stderr`` is ignored: the
+        reports stay in ``reports``. Does not switch."""
+        out = self._out
+        if out is not None:
+            try:
+                print(text, end="", file=out)
+                return
+            except Exception as e:
+                self._out = None
+                text = (
+                    f"shoal monitor: could not write the report below to"
+                    f" {out!r} ({type(e).__name__}: {e}); it and later reports"
+                    " go to sys.stderr (all are in Monitor.reports)\n" + text
+                )
+        err = sys.stderr  # None without a console: print would use stdout
+        if err is not None:
+            with contextlib.suppress(Exception):
+                print(text, end="", file=err)
 
 
 #: The open monitors made inside a run, of every thread.
@@ -258,7 +306,8 @@ def close_run_monitors(sched: Scheduler) -> None:
 
 def monitor(milliseconds: float = 100, file: IO[str] | None = None) -> Monitor:
     """Watch this thread from another one, and report (to ``file``, default
-    ``sys.stderr``) any tasklet that keeps it for ``milliseconds`` or longer
+    ``sys.stderr``; anything else needs a ``write`` method, or
+    ``TypeError``) any tasklet that keeps it for ``milliseconds`` or longer
     without switching, with the stack it is running. It samples every
     quarter of ``milliseconds``: a hold it reports lasted at least that
     long, and one is sure to be reported from 1.25 times that on (a
@@ -266,7 +315,9 @@ def monitor(milliseconds: float = 100, file: IO[str] | None = None) -> Monitor:
     :class:`Monitor`; ``close()`` it, or use it as a context manager (the
     end of the ``shoal.run`` it was made in closes it too).
     ``SHOAL_MONITOR=<milliseconds>`` makes every ``shoal.run`` monitor its
-    thread. Does not switch."""
+    thread. A report that cannot be written to ``file`` (closed since, say)
+    is written to ``sys.stderr`` after a line saying why, and so are the
+    later ones; the monitor keeps watching. Does not switch."""
     if isinstance(milliseconds, bool) or not isinstance(milliseconds, (int, float)):
         raise TypeError(
             f"monitor() needs milliseconds as a number, got {milliseconds!r}"
@@ -276,6 +327,7 @@ def monitor(milliseconds: float = 100, file: IO[str] | None = None) -> Monitor:
             f"monitor() needs milliseconds > 0 and at most {_LONGEST:.0f}"
             f" (a day), got {milliseconds!r}"
         )
+    _check_file("monitor()", file)
     return Monitor(get_scheduler(), milliseconds, file)
 
 

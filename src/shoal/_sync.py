@@ -15,11 +15,26 @@ A kill that found the tasklet's last operation completed is raised at its
 next one, before it, as at a channel action (``_deferred``): the waits, the
 acquires, ``get`` and ``put``; giving back (``release``, ``set``,
 ``task_done``) never raises it, so a ``with`` block always releases.
+
+Threads: the primitives belong to the tasklets of one thread, as channels
+do, and are not thread-safe (nor are asyncio's). A call that would wake a
+tasklet of another thread than the caller's (a ``set``, ``release``,
+``put``, ``get`` or ``task_done`` that finds a waiter), or wait for a lock
+held by one, raises ``RuntimeError`` naming the primitive and both threads,
+before anything changes: the waiter still waits and can be woken from its
+own thread. The test runs only before a wake (``_Waiters.pop``,
+``_Waiters.check_all``): nobody waiting costs nothing. A call from another
+thread that wakes nobody (``set`` with no waiter, ``put_nowait`` with no
+getter) is not checked and changes the state as it would in the
+primitive's thread; it is not a way to signal between threads (whether it
+finds a waiter is a race). Between threads use ``shoal.to_thread``,
+``shoal.wait_future`` or a ``queue.Queue``.
 """
 
 from __future__ import annotations
 
 import operator
+import threading
 from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -27,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from . import _handoff
 from ._errors import WouldBlock
 from ._hub import ready
-from ._scheduler import Task, get_scheduler
+from ._scheduler import Task, get_scheduler, getcurrent
 from ._task import named
 from ._timeouts import check as _check
 from ._timeouts import with_timeout
@@ -43,6 +58,18 @@ def _deferred() -> None:
     ``_handoff.deferred``); callers test ``_handoff.deferred`` first, a
     dict that is empty but while a kill waits. Does not switch."""
     _handoff.raise_deferred(get_scheduler().current)
+
+
+def _foreign(owner: object, t: Task, doing: str) -> RuntimeError:
+    """The error for a call that would wake (or wait for) ``t``, a tasklet
+    of another thread ``doing`` ``owner``."""
+    return RuntimeError(
+        f"{owner!r} belongs to tasklets of another thread ({t!r} {doing} it"
+        f" in thread {t._sched.thread_id}, this is thread {threading.get_ident()}):"
+        " shoal's Event, Lock, Semaphore and Queue cannot be shared between"
+        " threads; to hand values between threads use shoal.to_thread,"
+        " shoal.wait_future or a queue.Queue"
+    )
 
 
 def _count(what: str, value: int) -> int:
@@ -77,11 +104,38 @@ class _Waiters:
         return s.block(cur, self)
 
     def pop(self) -> Task:
-        """Take the first waiter out (the caller wakes it with ``ready``)."""
-        return self.q.popleft()
+        """Take the first waiter out (there is one; the caller wakes it with
+        ``ready``). RuntimeError, changing nothing, if it is a tasklet of
+        another thread than the caller's. Does not switch.
+
+        The current tasklet of the waiter's scheduler running in
+        ``getcurrent()`` proves the waiter this thread's (a greenlet belongs
+        to one thread), as on a channel's send fast path; otherwise the
+        thread's scheduler decides. ~600 instructions a wake (callgrind)."""
+        t = self.q.popleft()
+        s = t._sched
+        if s.current._gr is not getcurrent() and s is not get_scheduler():
+            self.q.appendleft(t)  # back in its place, before anyone sees
+            raise _foreign(self.owner, t, "waits on")
+        return t
+
+    def check_all(self) -> None:
+        """Raise RuntimeError, changing nothing, if any waiter (there is one)
+        is a tasklet of another thread than the caller's, who is about to
+        wake them all (with ``wake``). Does not switch."""
+        q = self.q
+        t = q[0]
+        s = t._sched  # as in pop; then every other waiter must be of s
+        if s.current._gr is not getcurrent() and s is not get_scheduler():
+            raise _foreign(self.owner, t, "waits on")
+        if len(q) > 1:
+            for t in q:
+                if t._sched is not s:
+                    raise _foreign(self.owner, t, "waits on")
 
     def wake(self, value: Any = None) -> bool:
-        """Wake the first waiter with ``value``; False if there is none."""
+        """Wake the first waiter with ``value``; False if there is none.
+        Unchecked: after ``check_all``."""
         if not self.q:
             return False
         ready(self.q.popleft(), value)
@@ -119,7 +173,11 @@ class _Held:
 
 
 class Event:
-    """A flag tasklets can wait for. Nothing here switches but ``wait``."""
+    """A flag tasklets can wait for. Nothing here switches but ``wait``.
+
+    Not thread-safe: use it from the tasklets of one thread. ``set`` from
+    another thread raises ``RuntimeError``, changing nothing, if a tasklet
+    waits; with no waiter it is not checked (see the module's docstring)."""
 
     __slots__ = ("_flag", "_waiters")
 
@@ -132,9 +190,14 @@ class Event:
         return self._flag
 
     def set(self) -> None:
-        """Set the flag and wake every waiter (in the order they came)."""
+        """Set the flag and wake every waiter (in the order they came).
+        ``RuntimeError``, the flag left unset, if a waiter is a tasklet of
+        another thread than the caller's. Does not switch."""
+        waiters = self._waiters
+        if waiters.q:
+            waiters.check_all()
         self._flag = True
-        while self._waiters.wake():
+        while waiters.wake():
             pass
 
     def clear(self) -> None:
@@ -160,7 +223,12 @@ class Event:
 
 
 class Semaphore(_Held):
-    """A counter of free units; ``acquire`` waits for one, FIFO."""
+    """A counter of free units; ``acquire`` waits for one, FIFO.
+
+    Not thread-safe: use it from the tasklets of one thread. ``release``
+    from another thread raises ``RuntimeError``, changing nothing, if a
+    tasklet waits; with no waiter it is not checked (see the module's
+    docstring)."""
 
     __slots__ = ("_value", "_waiters")
 
@@ -196,8 +264,13 @@ class Semaphore(_Held):
         self._value -= 1
 
     def release(self) -> None:
-        """Give a unit back: to the first waiter, if any. Does not switch."""
-        if not self._waiters.wake():
+        """Give a unit back: to the first waiter, if any; ``RuntimeError``,
+        changing nothing, if that is a tasklet of another thread than the
+        caller's. Does not switch."""
+        waiters = self._waiters
+        if waiters.q:
+            ready(waiters.pop(), None)
+        else:
             self._value += 1
 
     def __repr__(self) -> str:
@@ -206,7 +279,13 @@ class Semaphore(_Held):
 
 
 class Lock(_Held):
-    """A mutual exclusion lock owned by one tasklet at a time, FIFO."""
+    """A mutual exclusion lock owned by one tasklet at a time, FIFO.
+
+    Not thread-safe: use it from the tasklets of one thread. Waiting for a
+    lock held by a tasklet of another thread, or releasing one, raises
+    ``RuntimeError`` naming both threads, changing nothing. So every waiter
+    is a tasklet of the holder's thread, and ``release`` hands the lock over
+    within it."""
 
     __slots__ = ("_owner", "_waiters")
 
@@ -221,16 +300,21 @@ class Lock(_Held):
     def acquire(self, timeout: float | None = None) -> bool:
         """Take the lock, waiting if another tasklet holds it; True. With
         ``timeout``, ``shoal.TimeoutError`` if it did not come in time.
-        Switches if it waits."""
+        ``RuntimeError``, without waiting, if a tasklet of another thread
+        holds it. Switches if it waits."""
         if timeout is not None:
             _check(timeout)
         if _handoff.deferred:
             _deferred()
-        cur = get_scheduler().current
-        if self._owner is None:
+        s = get_scheduler()
+        cur = s.current
+        owner = self._owner
+        if owner is None:
             self._owner = cur
-        elif self._owner is cur:
+        elif owner is cur:
             raise RuntimeError(f"{self!r} is already held by {cur!r} (not reentrant)")
+        elif owner._sched is not s:  # only its thread could hand it to us
+            raise _foreign(self, owner, "holds")
         else:
             with_timeout(timeout, self._waiters.wait)  # released to us
         return True
@@ -244,14 +328,20 @@ class Lock(_Held):
         self._owner = get_scheduler().current
 
     def release(self) -> None:
-        """Release the lock: to the first waiter, if any. Only its holder may.
-        Does not switch."""
-        cur = get_scheduler().current
-        if self._owner is not cur:
+        """Release the lock: to the first waiter, if any. Only its holder may
+        (``RuntimeError``, which names both threads when the holder is
+        another thread's). Does not switch."""
+        s = get_scheduler()
+        cur = s.current
+        owner = self._owner
+        if owner is not cur:
+            if owner is not None and owner._sched is not s:
+                raise _foreign(self, owner, "holds")
             raise RuntimeError(f"{self!r} released by {cur!r}, which does not hold it")
+        # Every waiter is of the holder's thread, this one (see acquire).
         waiters = self._waiters
         if waiters.q:
-            nxt = waiters.pop()
+            nxt = waiters.q.popleft()
             self._owner = nxt
             ready(nxt, None)
         else:
@@ -266,7 +356,12 @@ class Lock(_Held):
 
 
 class Queue:
-    """A FIFO queue between tasklets; ``maxsize=0`` means unbounded."""
+    """A FIFO queue between tasklets; ``maxsize=0`` means unbounded.
+
+    Not thread-safe: use it from the tasklets of one thread. A ``put``,
+    ``get`` or ``task_done`` from another thread that would wake a waiting
+    tasklet raises ``RuntimeError``, changing nothing; one that wakes nobody
+    is not checked (see the module's docstring)."""
 
     __slots__ = ("_getters", "_items", "_joiners", "_putters", "_unfinished", "maxsize")
 
@@ -310,14 +405,17 @@ class Queue:
             raise WouldBlock(f"{self!r} is full")
 
     def _put_now(self, item: Any) -> bool:
-        self._unfinished += 1
+        """Queue ``item`` or hand it to a waiting getter; False if full.
+        RuntimeError, changing nothing, if that getter is another thread's."""
         if self._getters.q:  # empty, and somebody waits: hand it over
-            ready(self._getters.pop(), item)
+            getter = self._getters.pop()
+            self._unfinished += 1
+            ready(getter, item)
             return True
         if not self.full():
+            self._unfinished += 1
             self._items.append(item)
             return True
-        self._unfinished -= 1
         return False
 
     def get(self, timeout: float | None = None) -> Any:
@@ -341,20 +439,28 @@ class Queue:
         return self._take()
 
     def _take(self) -> Any:
-        item = self._items.popleft()
-        if self._putters.q:  # room came free: the first waiting put happens
+        """Take the oldest item (there is one); a waiting putter's item takes
+        its place. RuntimeError, changing nothing, if that putter is another
+        thread's."""
+        if self._putters.q:  # room comes free: the first waiting put happens
             putter = self._putters.pop()
+            item = self._items.popleft()
             self._items.append(putter._temp)
             self._unfinished += 1
             ready(putter, None)
-        return item
+            return item
+        return self._items.popleft()
 
     def task_done(self) -> None:
-        """One item taken earlier is fully processed. Does not switch."""
+        """One item taken earlier is fully processed: at the last, wake every
+        joiner (``RuntimeError``, changing nothing, if one is a tasklet of
+        another thread than the caller's). Does not switch."""
         if self._unfinished <= 0:
             raise ValueError(
                 f"task_done() called more times than items were put in {self!r}"
             )
+        if self._unfinished == 1 and self._joiners.q:
+            self._joiners.check_all()
         self._unfinished -= 1
         if not self._unfinished:
             while self._joiners.wake():
