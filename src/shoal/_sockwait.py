@@ -14,9 +14,10 @@ from __future__ import annotations
 import errno as _errno
 import socket as _stdlib
 import time as _time
+import weakref
 from typing import Any
 
-from ._errors import ClosedFileError, bomb
+from ._errors import BusyError, ClosedFileError, bomb
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import HubWait, get_hub, hub_wait
 from ._io import Connecting, Readiness, Sending, busy_error, new_wait, wait_fd
@@ -39,6 +40,27 @@ CONNECTING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EINT
 #: receiver; the first pause is 1 ms, each next one twice as long): how
 #: late, at most, it notices that it can go on.
 BACKOFF = 0.05
+
+
+#: Per loop (weakly), which shoal socket (weakly) registered each descriptor's
+#: reader, kept between reads (``Waiting._polled``): the loop has one reader
+#: per descriptor, and two socket objects can share one (``socket(fileno=
+#: a.fileno())``). Read and written only where a registration is made or
+#: taken off (``_poll``, ``_unpoll``), never by a read that finds its
+#: socket registered.
+_REGISTERED: weakref.WeakKeyDictionary[Any, weakref.WeakValueDictionary[int, Waiting]]
+_REGISTERED = weakref.WeakKeyDictionary()
+
+
+def _forget(sock: Waiting, loop: Any, fd: int) -> bool:
+    """Take ``sock`` off the record of ``loop``'s registrations, if it holds
+    ``fd``'s: whether it did (the registration on the loop is still the
+    socket's to take off). Does not switch."""
+    owners = _REGISTERED.get(loop)
+    if owners is None or owners.get(fd) is not sock:
+        return False
+    del owners[fd]
+    return True
 
 
 class Waiting(_stdlib.socket):
@@ -132,8 +154,7 @@ class Waiting(_stdlib.socket):
         try:
             loop = hub.loop
             if self._polled is not loop:
-                loop.add_reader(self.fileno(), self._readable)
-                self._polled = loop
+                self._poll(loop)
             if timeout is not None:
                 hub_wait(s, wait, timeout)
                 return
@@ -187,12 +208,48 @@ class Waiting(_stdlib.socket):
             hub.flushing = True
             hub.loop.call_soon(hub.call_flush)
 
+    def _poll(self, loop: Any) -> None:
+        """Register the reader on ``loop``, to stay (see :meth:`_readable`),
+        and record it as the registration of the descriptor on that loop.
+        The loop has one reader per descriptor: another shoal socket on the
+        same descriptor (``socket(fileno=...)``) that had registered it is
+        told its registration is gone (its next wait registers again), or,
+        if a tasklet waits on it, this wait is ``BusyError``, as a second
+        reader of one socket is. The rare path of :meth:`_wait_readable`:
+        its caller, which sets ``_reader``, clears it. Does not switch."""
+        fd = self.fileno()
+        old = self._polled
+        if old is not None:  # an earlier hub's loop: forget it there
+            _forget(self, old, fd)
+        owners = _REGISTERED.get(loop)
+        if owners is None:
+            owners = _REGISTERED[loop] = weakref.WeakValueDictionary()
+        other = owners.get(fd)
+        if other is not None and other is not self and other._polled is loop:
+            reader = other._reader
+            if reader is not None:
+                raise BusyError(
+                    f"{self!r} cannot wait to read: its descriptor {fd} is"
+                    f" already being read by {reader!r} through {other!r}"
+                    " (the loop has one reader per descriptor)"
+                )
+            other._polled = None  # its registration is about to be replaced
+        loop.add_reader(fd, self._readable)
+        owners[fd] = self
+        self._polled = loop
+
     def _unpoll(self) -> None:
         """Take the reader's registration off the loop (before the descriptor
-        is closed or handed on, its number free for reuse). Does not switch."""
+        is closed or handed on, its number free for reuse, or made
+        non-blocking for asyncio's ``sock_*`` calls, which register it
+        themselves). Only if it is still this socket's: another shoal
+        socket on the descriptor may have registered it since (see
+        :meth:`_poll`). Does not switch."""
         loop, self._polled = self._polled, None
-        if loop is not None and not loop.is_closed():
-            loop.remove_reader(self.fileno())
+        if loop is not None:
+            fd = self.fileno()
+            if _forget(self, loop, fd) and not loop.is_closed():
+                loop.remove_reader(fd)
 
     def _let_go(self, done: str) -> None:
         """Before the descriptor goes (closed or detached): take it off the

@@ -24,7 +24,14 @@ after a read that waited, the loop keeps the socket's reader registered
 (re-registering at every read costs system calls), and so keeps the
 socket alive; one dropped without ``close()`` stays open until its peer
 sends or closes, or the run ends, where the stdlib's is closed when
-collected.
+collected. ``setblocking(False)`` (or ``settimeout(0)``) takes that
+registration off, as asyncio's ``sock_*`` calls need: make a socket
+non-blocking before handing it to them, and blocking again after. Code
+that registers a blocking socket's descriptor on the loop itself
+(``loop.add_reader``) takes the registration its next read relies on, and
+that read is not woken; two shoal sockets on one descriptor
+(``socket(fileno=...)``) read in turn, and one waiting while a tasklet
+waits on the other gets ``shoal.BusyError``.
 """
 
 from __future__ import annotations
@@ -148,7 +155,9 @@ class socket(Waiting):  # noqa: N801 - the stdlib name
         the stdlib's, it takes an int or a float, rounded up to nanoseconds,
         and refuses the rest (NaN: ``ValueError``; more than 2**63 ns:
         ``OverflowError``; a str: ``TypeError``); once the socket is closed,
-        ``OSError(EBADF)``. Does not switch."""
+        ``OSError(EBADF)``. A timeout of 0 takes the reader that an earlier
+        read left registered off the loop (see :meth:`setblocking`). Does
+        not switch."""
         if value is not None:
             # The stdlib's checks and rounding, on the C socket; a timeout
             # that is not None leaves the descriptor non-blocking.
@@ -156,6 +165,8 @@ class socket(Waiting):  # noqa: N801 - the stdlib name
             value = super().gettimeout()
         _settimeout(self, 0.0)  # the C calls never wait
         self._shoal_timeout = value
+        if value == 0.0:
+            self._no_wait()
 
     def gettimeout(self) -> float | None:
         """This socket's timeout (see :meth:`settimeout`)."""
@@ -164,12 +175,27 @@ class socket(Waiting):  # noqa: N801 - the stdlib name
     def setblocking(self, flag: SupportsIndex) -> None:
         """``setblocking(True)`` is ``settimeout(None)``, False is 0. As the
         stdlib's, the flag is an integer (``__index__``) that fits a C long.
-        Does not switch."""
+        ``setblocking(False)`` takes the reader that an earlier read left
+        registered off the loop: asyncio's ``sock_*`` calls, which want a
+        non-blocking socket, register the descriptor themselves and take
+        that off when done, and the next read that waits must register
+        again. Does not switch."""
         number = _operator.index(flag)  # TypeError for a float or a str
         if not -_LONG <= number < _LONG:
             raise OverflowError("Python int too large to convert to C long")
         _settimeout(self, 0.0)  # OSError(EBADF) once closed, as the stdlib's
         self._shoal_timeout = None if number else 0.0
+        if not number:
+            self._no_wait()
+
+    def _no_wait(self) -> None:
+        """Made non-blocking: take the reader kept registered off the loop,
+        unless a tasklet waits on it (its read goes on, as the stdlib's
+        call blocked in another thread; the registration is kept after it,
+        and asyncio's ``sock_*`` calls made meanwhile are not seen). Does
+        not switch."""
+        if self._polled is not None and self._reader is None:
+            self._unpoll()
 
     def getblocking(self) -> bool:
         """Whether a blocking call may wait."""
