@@ -13,6 +13,12 @@ Deadlines are on ``time.monotonic`` (``shoal.current_time``), not on the
 loop's clock, which uvloop caches between iterations. An entry is due up to
 a millisecond early, the grain of uvloop's timers: a timer that fires a hair
 before its deadline must not spin the loop until the clock catches up.
+
+An expiry that raises loses no other entry due in the same firing: an
+``Exception`` goes to the loop's exception handler and the rest expire; a
+``BaseException`` (``SystemExit``, ``KeyboardInterrupt``), which ends the
+loop's run, is raised once the rest are back in the heap, the timer armed
+for them.
 """
 
 from __future__ import annotations
@@ -77,7 +83,8 @@ class Deadlines:
 
     def _fire(self) -> None:
         """A loop callback, in the hub: expire the entries that are due, then
-        re-arm for the next deadline. Switches (an expiry may)."""
+        re-arm for the next deadline. An expiry that fails does not stop the
+        others (see the module's docstring). Switches (an expiry may)."""
         self.handle = None
         self.at = math.inf
         heap = self.heap
@@ -91,8 +98,18 @@ class Deadlines:
                 self.done = max(self.done - 1, 0)
         if heap:
             self._arm(heap[0][0])
-        for entry in due:
+        for i, entry in enumerate(due):
             # An earlier expiry may have cancelled this one (its tasklet
             # left the scope around it, or killed another): skip it.
             if entry._active:
-                entry._expire()
+                try:
+                    entry._expire()
+                except Exception as exc:
+                    self.loop.call_exception_handler(
+                        {"message": f"{entry!r} failed to expire", "exception": exc}
+                    )
+                except BaseException:
+                    for rest in due[i + 1 :]:
+                        if rest._active:
+                            self.add(rest)
+                    raise

@@ -93,6 +93,7 @@ class Hub:
         "_watched",
         "call_flush",
         "closing",
+        "door",
         "flushing",
         "gr",
         "idle_yields",
@@ -110,6 +111,10 @@ class Hub:
         self.loop = loop
         #: The hub greenlet, made at the first switch to the hub.
         self.gr: Any = None
+        #: The stand-in's ``_gr``: an ended greenlet whose parent is ``gr``,
+        #: so that a switch to it resumes the hub, and code in the hub never
+        #: takes the fast paths (see ``shoal._hubturns``). Made with ``gr``.
+        self.door: Any = None
         #: Stands for the hub as ``current`` while the hub greenlet runs.
         self.task = _scheduler.task_class()
         init_task(self.task, sched, None, None, None)

@@ -8,6 +8,16 @@ Tasklets that hand work among themselves give it a turn (``queue_hub``) at
 most every ``POLL_EVERY`` seconds; tasklets that park with nothing else
 runnable switch into it (``to_hub``), and it runs them again from a loop
 callback (``run_ready``).
+
+The stand-in's ``_gr`` is never the hub greenlet but its door
+(``Hub.door``): a greenlet that has ended, whose parent is the hub
+greenlet. Switching to an ended greenlet switches to its parent, so
+tasklets resume the hub through ``_gr`` as any tasklet; but while code runs
+in the hub, ``current._gr is getcurrent()`` is false, and the fast paths
+(``schedule()``, the channel hand-off) leave it to the general ones, which
+refuse what would switch the hub away from inside a loop callback
+(``refuse_hub_wait``, ``refuse_hub_switch``). So nothing may store the hub
+greenlet in the stand-in's ``_gr``: the switch points leave it alone.
 """
 
 from __future__ import annotations
@@ -54,6 +64,10 @@ def _rewatch() -> None:
 _watch.gate_listeners.append(_rewatch)
 
 
+def _ended() -> None:
+    """The body of a hub's door (``Hub.door``): it ends at once."""
+
+
 class HubTurns:
     """The hub's part of a ``Scheduler``, which holds the state."""
 
@@ -82,12 +96,51 @@ class HubTurns:
         self.hubtask = NO_HUB if hub is None else hub.task
 
     def refuse_hub_wait(self, doing: str) -> BlockingInHubError:
-        """The error for code in the hub that would wait, ``doing`` what."""
+        """The error for code in the hub that would wait, ``doing`` what;
+        the hub is put back as it was (see :meth:`hub_refused`). Does not
+        switch."""
+        self.hub_refused()
         return BlockingInHubError(
             f"code running in the hub (asyncio code on shoal's loop) would block:"
             f" {doing}; the hub must never wait: wait in a tasklet (shoal.spawn),"
             " or use the non-blocking (_nowait) form"
         )
+
+    def refuse_hub_switch(self, doing: str) -> BlockingInHubError:
+        """The error for code in the hub that would switch to tasklets,
+        ``doing`` what, without waiting (a yield, a Stackless switch): the
+        tasklets would run inside the loop callback, and resume it when
+        they park into the hub, so the loop would not run meanwhile. The
+        hub is put back as it was (see :meth:`hub_refused`). Does not
+        switch."""
+        self.hub_refused()
+        return BlockingInHubError(
+            "code running in the hub (asyncio code on shoal's loop, a loop"
+            f" callback) would switch away: {doing}; the hub must never switch"
+            " to tasklets from inside a loop callback: do it in a tasklet"
+            " (shoal.spawn); in asyncio code, await asyncio.sleep(0) to yield"
+        )
+
+    def hub_refused(self) -> None:
+        """Code in the hub is refused a wait or a switch: undo what the
+        caller did to the hub's stand-in before it found out. It leaves the
+        run queue, where a Stackless ``schedule()`` or ``run()`` put it (a
+        tasklet reaching it would resume the hub at some later switch
+        point), as does the turn a wait queued for it (the hub runs now; a
+        flush queues it again); it keeps no wake value; and its ``_gr`` is
+        the hub's door again (the inline parks of the channel hand-off store
+        the hub greenlet there before they refuse). Does not switch."""
+        hub = self.hub
+        task = hub.task
+        runq = self.runq
+        kept = [t for t in runq if t is not task]  # by identity, not ==
+        if len(kept) != len(runq):
+            runq.clear()
+            runq.extend(kept)
+        hub.queued = False
+        task._temp = _NOWAKE
+        if hub.door is not None:
+            task._gr = hub.door
 
     def to_hub(self, cur: Task) -> Any:
         """Park ``cur`` in the hub: nothing is runnable, but the hub will wake
@@ -104,10 +157,19 @@ class HubTurns:
         return self._hub_greenlet().switch()
 
     def _hub_greenlet(self) -> greenlet:
+        """The hub greenlet, made (not started) if there is none; the
+        stand-in's ``_gr`` is its door (see the module's docstring). Does
+        not switch, unless it makes the door: that runs once, at once."""
         hub = self.hub
         gr: greenlet | None = hub.gr
         if gr is None:
-            gr = hub.gr = hub.task._gr = greenlet(hub.run_loop, self.root)
+            gr = hub.gr = greenlet(hub.run_loop, self.root)
+            door: greenlet | None = hub.door
+            if door is None:
+                door = hub.door = greenlet(_ended)
+                door.switch()  # it ends at once, back here
+            door.parent = gr
+            hub.task._gr = door
         return gr
 
     def wait_in_hub(self, cur: Task, wait: Any) -> Any:
@@ -185,8 +247,9 @@ class HubTurns:
         runq = self.runq
         task = hub.task
         if runq:
+            # The hub resumes here, every time: through its door, the
+            # stand-in's _gr (see the module's docstring).
             start = hub.polled = _clock()
-            task._gr = getcurrent()  # the hub resumes here, every time
             while True:
                 if hub.waiting and not hub.queued:
                     # queue_hub(), inlined (the hub greenlet exists: this
@@ -253,8 +316,7 @@ class HubTurns:
         wake-up tasklet is paused (``stackless.run()``: it resumes) or
         blocked for good (it gets ``DeadlockError``)."""
         main = self.wakeup()
-        task = self.hub.task
-        task._gr = getcurrent()
+        task = self.hub.task  # resumed through its door, as ever
         self.current = main
         if watched:
             _watch.switched(task, main)

@@ -32,6 +32,15 @@ so an operation that completed is never reported as failed.
 The channel hand-off fast paths (``shoal._handoff``) are the only other code
 that switches greenlets: they inline ``Scheduler.park``.
 
+Code running in the hub (a loop callback, asyncio code on the hub's loop)
+never takes the fast paths: the hub's stand-in's ``_gr`` is never the
+running greenlet (see ``shoal._hubturns``). The general paths refuse it
+what would switch the hub away from inside a loop callback, a wait or a
+yield (``BlockingInHubError``), with no cost on the fast ones. What stays
+allowed switches to a tasklet and straight back: a throw or kill (the hub
+resumes at the tasklet's next switch point, first in the run queue), and
+a channel hand-off to a waiting receiver.
+
 Blocking objects (channels, selects, tasklets being joined) implement
 ``_unpark(t)`` to forget a waiter and ``_describe(t)`` to say what it waits
 for, for ``repr`` and deadlock reports.
@@ -172,12 +181,17 @@ class Scheduler(HubTurns):
         Returns the value ``cur`` is woken with. When nothing else can run,
         see :meth:`idle`: it may raise ``DeadlockError``, and the caller then
         unregisters ``cur``. So may ``BlockingInHubError``, when ``cur`` is
-        the hub.
+        the hub: a wait, or a Stackless switch (nothing to wait on), which
+        may have queued it (see ``hub_refused``).
         """
         if cur is self.hubtask:
             on = cur._blocked_on
-            doing = "waiting" if on is None else on._describe(cur)
-            raise self.refuse_hub_wait(doing)
+            if on is None:
+                raise self.refuse_hub_switch(
+                    "switching to another tasklet (Stackless's schedule(),"
+                    " schedule_remove(), run() or switch())"
+                )
+            raise self.refuse_hub_wait(on._describe(cur))
         runq = self.runq
         if not runq:
             return self.idle(cur)
@@ -214,7 +228,13 @@ class Scheduler(HubTurns):
         return value
 
     def requeue(self, cur: Task) -> Any:
-        """Put ``cur`` at the end of the run queue and run the next tasklet."""
+        """Put ``cur`` at the end of the run queue and run the next tasklet
+        (a ``schedule_all`` hand-off, whose tasklet it made runnable first).
+        Code in the hub does not yield: it carries on, the tasklet runs at
+        the loop's next round. Switches, but not from the hub."""
+        if cur is self.hubtask:
+            cur._temp = _NOWAKE  # its hand-off's "done", which nobody reads
+            return None
         runq = self.runq
         runq.append(cur)
         cur._gr = getcurrent()
@@ -224,8 +244,11 @@ class Scheduler(HubTurns):
         """Run started tasklet ``t`` now, handing it ``value``.
 
         The caller has already queued ``cur`` (or registered it as waiting).
+        From the hub (a throw, a hand-off), the hub resumes when a tasklet
+        reaches its place; its ``_gr`` stays its door (see ``_hubturns``).
         """
-        cur._gr = getcurrent()
+        if cur is not self.hubtask:
+            cur._gr = getcurrent()
         self.current = t
         if _schedule_callback is not None:
             _switched(cur, t)
@@ -235,8 +258,10 @@ class Scheduler(HubTurns):
         return gr.switch(value)
 
     def throw_to(self, cur: Task, t: Task, exc: BaseException) -> Any:
-        """Run started tasklet ``t`` now, raising ``exc`` at its switch point."""
-        cur._gr = getcurrent()
+        """Run started tasklet ``t`` now, raising ``exc`` at its switch point
+        (from the hub too: see :meth:`switch_to`)."""
+        if cur is not self.hubtask:
+            cur._gr = getcurrent()
         self.current = t
         if _schedule_callback is not None:
             _switched(cur, t)
@@ -459,8 +484,9 @@ _NOBODY = NO_HINT = _no_scheduler()
 #: over the floor's), so the hottest paths try ``hint`` first: it is this
 #: thread's scheduler whenever its current tasklet's greenlet is
 #: ``getcurrent()``, since a greenlet belongs to one thread. Otherwise (another
-#: thread used shoal last, or code runs in a greenlet of its own inside a
-#: tasklet) they call ``get_scheduler()``, which resets it. When a thread ends,
+#: thread used shoal last, code runs in a greenlet of its own inside a
+#: tasklet, or in the hub, whose stand-in's ``_gr`` is never the running
+#: greenlet) they call ``get_scheduler()``, which resets it. When a thread ends,
 #: its scheduler stops being the hint (see ``_Release``). While a schedule
 #: callback is set there is no hint (``_NOBODY``), so that ``schedule()``
 #: takes its slow path, which calls it.
@@ -528,7 +554,9 @@ def schedule() -> None:
     """Let every other runnable tasklet run once, then return. The hub
     takes a turn among them while a tasklet waits in it; asyncio work
     that none waits for runs only when the hub next polls, which a
-    polling ``sleep(0)`` makes sure of (see ``poll_soon``). Switches."""
+    polling ``sleep(0)`` makes sure of (see ``poll_soon``). Code in the hub
+    (asyncio code, a loop callback) gets ``BlockingInHubError``: it never
+    takes the fast path (see ``shoal._hubturns``). Switches."""
     s = hint
     cur = s.current
     if cur._gr is not getcurrent():  # see hint; always, while a callback is set
@@ -549,15 +577,23 @@ def schedule() -> None:
         _schedule_rare(s, cur, nxt)
 
 
+#: What code in the hub that yields is refused.
+_YIELDING = "yielding with shoal.schedule() or shoal.sleep(0)"
+
+
 def poll_soon(s: Scheduler) -> None:
     """``sleep(0)`` found the hub out of the run queue ``IDLE_YIELDS`` times
     in a row (or no hint: a schedule callback is set): give it a turn after
     the runnable tasklets (``queue_hub``), so that asyncio work that no
     tasklet waits in the hub for still runs. While nothing waits in it,
     at most every ``IDLE_POLL_EVERY`` seconds; otherwise the hub polls at
-    most every ``POLL_EVERY``. ``s`` is the hint. Does not switch."""
-    if s.current._gr is not getcurrent():  # the hint is not this thread's
+    most every ``POLL_EVERY``. ``s`` is the hint. Code in the hub gets
+    ``BlockingInHubError``, as from the ``schedule()`` that would follow.
+    Does not switch."""
+    if s.current._gr is not getcurrent():  # not this thread's, or in the hub
         s = get_scheduler()
+        if s.current is s.hubtask:
+            raise s.refuse_hub_switch(_YIELDING)
     hub = s.hub
     if hub is None or hub.queued:
         return
@@ -568,9 +604,12 @@ def poll_soon(s: Scheduler) -> None:
 
 def _schedule_slow() -> None:
     """``schedule()`` when the hint is not this thread's scheduler, or while
-    a schedule callback is set (the hint is unset then). Switches."""
+    a schedule callback is set (the hint is unset then), or from the hub,
+    which gets ``BlockingInHubError``. Switches."""
     s = get_scheduler()
     cur = s.current
+    if cur is s.hubtask:
+        raise s.refuse_hub_switch(_YIELDING)
     cur._gr = getcurrent()  # where cur resumes, if it switches away below
     runq = s.runq
     if runq:

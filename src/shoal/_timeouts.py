@@ -16,6 +16,12 @@ its own: with nested scopes the innermost expired one wins. A scope that
 has exited is marked done, so it never fires later; nor does one that
 expired as the operation in it completed, and that the tasklet left on its
 way to its next switch point (``_Expired`` is an ``Interruption``).
+
+Code running in the hub (asyncio code on its loop) cannot enter a scope:
+the expiry would interrupt the hub's stand-in, which is no tasklet, and
+asyncio code has ``asyncio.timeout`` for that. ``__enter__`` refuses it
+with ``BlockingInHubError`` (the ``timeout=`` of a call too: it makes a
+scope), before anything is registered.
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ._errors import Interruption, TimeoutError
+from . import _scheduler
+from ._errors import BlockingInHubError, Interruption, TimeoutError
 from ._hub import get_hub
-from ._scheduler import Task, get_scheduler
+from ._scheduler import Task, get_scheduler, getcurrent
 
 __all__ = ["CancelScope", "check", "move_on_after", "timeout", "with_timeout"]
 
@@ -54,7 +61,8 @@ class _Expired(Interruption):
 
 class CancelScope:
     """A block of code with a deadline; made by :func:`timeout` or
-    :func:`move_on_after`. Entering and leaving do not switch."""
+    :func:`move_on_after`. Entering and leaving do not switch. Code in the
+    hub cannot enter one (``BlockingInHubError``)."""
 
     __slots__ = (
         "_active",
@@ -84,9 +92,17 @@ class CancelScope:
     def __enter__(self) -> CancelScope:
         if self._hub is not None:
             raise RuntimeError(f"{self!r} cannot be entered twice")
-        s = get_scheduler()
+        # get_scheduler(), inlined (the call cost 2% of a scope); code in
+        # the hub always misses the hint (see shoal._hubturns).
+        s = _scheduler.hint
+        cur = s.current
+        if cur._gr is not getcurrent():
+            s = get_scheduler()
+            cur = s.current
+            if cur is s.hubtask:
+                raise _refused(self)
         hub = self._hub = s.hub or get_hub(s)
-        self._tasklet = s.current
+        self._tasklet = cur
         self._active = self._open = True
         self.deadline = time.monotonic() + self.seconds
         if self.deadline == _INF:
@@ -139,6 +155,17 @@ class CancelScope:
             "active" if self._active else "expired" if self.cancelled_caught else "idle"
         )
         return f"<CancelScope {self.seconds} s {state}>"
+
+
+def _refused(scope: CancelScope) -> BlockingInHubError:
+    """The error for code in the hub entering ``scope``. Does not switch."""
+    return BlockingInHubError(
+        f"code running in the hub (asyncio code on shoal's loop) cannot enter"
+        f" {scope!r} (a timeout scope, or the timeout= of a call): its expiry"
+        " interrupts a tasklet, and the hub is none; in asyncio code use"
+        " asyncio.timeout() or asyncio.wait_for(), or run the code in a"
+        " tasklet (shoal.spawn)"
+    )
 
 
 def check(seconds: object) -> None:
