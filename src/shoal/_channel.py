@@ -10,7 +10,9 @@ the general paths here go through ``_queue``, which makes it a deque. A
 waiter is either a blocked tasklet (a plain send or receive) or a
 ``Waiter`` registered by :func:`shoal.select`, always in a deque. Until
 either queue first becomes a deque, ``_single`` is true and the fast paths
-take the single waiter without looking at its type. A plain waiter that
+take the single waiter without looking at its type. A single waiter is
+never a tasklet with a truth value of its own (``_handoff.own_truth``), so
+a queue's truth value says whether anybody waits. A plain waiter that
 gives up (killed, deadlock) is removed at once; a select's other waiters are
 left in place when one of its cases fires, counted in
 ``_stale_s``/``_stale_r``, and skipped when they reach the head. So the
@@ -34,6 +36,7 @@ from ._errors import ChannelClosed, WouldBlock, bomb, is_exception_class
 from ._handoff import NOQUEUE, HandOff
 from ._hub import ready
 from ._scheduler import NOWAKE, Scheduler, Task, Waiter, get_scheduler
+from ._task import drop, holds
 from ._timeouts import with_timeout
 
 __all__ = ["Case", "Channel"]
@@ -325,15 +328,13 @@ class Channel(HandOff):
             if q[0] is w:
                 q.popleft()
                 return True
-            if w in q:
-                q.remove(w)
-                return True
+            return drop(q, w)
         return False
 
     def _is_sending(self, t: Task) -> bool:
         """Whether ``t`` waits here to send (rather than to receive)."""
         q = self._senders
-        return q is t or (type(q) is deque and t in q)
+        return q is t or (type(q) is deque and holds(q, t))
 
     def _ready(self, is_send: bool) -> bool:
         """Whether a send (or receive) could happen now without waiting."""
@@ -583,7 +584,11 @@ class Channel(HandOff):
             if not (self._senders if sending else self._receivers):
                 continue
             waiters = self._queue(sending)
-            live = [w for w in waiters if type(w) is not Waiter or w.select.tasklet]
+            live = [
+                w
+                for w in waiters
+                if type(w) is not Waiter or w.select.tasklet is not None
+            ]
             waiters.clear()
             waiters.extend(live)
         self._stale_s = self._stale_r = 0

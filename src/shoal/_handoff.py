@@ -6,11 +6,13 @@ switches greenlets: ``send`` and ``receive`` inline ``Scheduler.park`` (in a
 ping-pong the call alone costs about 8% of a message), so keep them in step
 with it and with ``Channel._wait``. The channel callback lives here because
 these paths check it on every action: while it or a schedule callback is
-set, they leave every operation to the general paths.
+set, they leave every operation to the general paths; so they do while a
+tasklet class with a truth value of its own exists (``own_truth``).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -20,13 +22,14 @@ from greenlet import getcurrent
 from . import _scheduler, _watch
 from ._errors import Interruption, bomb
 from ._scheduler import Scheduler, Task, Waiter, get_scheduler
-from ._task import NOWAKE
+from ._task import NOWAKE, remember
 
 __all__ = [
     "NOQUEUE",
     "HandOff",
     "defer_throw",
     "get_channel_callback",
+    "own_truth",
     "raise_deferred",
     "set_channel_callback",
     "take_deferred",
@@ -38,7 +41,9 @@ ChannelCallback = Callable[[Any, Any, bool, bool], object]
 _channel_callback: ChannelCallback | None = None
 #: Non-None while a channel callback or a schedule callback is set: the fast
 #: paths then leave every operation to the general ones, which call them,
-#: and so need not test for a schedule callback at each switch.
+#: and so need not test for a schedule callback at each switch. Also while
+#: a deferred exception waits, or a tasklet class with a truth value of its
+#: own exists (see ``own_truth``).
 _watched: object | None = None
 
 
@@ -50,6 +55,25 @@ _watched: object | None = None
 deferred: dict[Task, BaseException] = {}
 
 
+#: The tasklet classes (subclasses of ``stackless.tasklet``) that define
+#: ``__bool__`` or ``__len__``, by id, each as a weak reference whose
+#: callback forgets it. The fast paths test a waiter queue for emptiness
+#: by its truth value, and a queue may be a single waiting tasklet: one
+#: that is false would be taken for nobody waiting. While such a class
+#: exists, the fast paths are off, and the general paths, which keep every
+#: waiter in a deque, take every action; so no such tasklet is ever a
+#: single waiter, and the truth tests (on a deque, NOQUEUE or a tasklet of
+#: a class without a truth value of its own) stay free for everyone else.
+_truthy: dict[int, weakref.ref[type]] = {}
+
+
+def own_truth(cls: type) -> None:
+    """``cls``, a tasklet class, has a truth value of its own: take every
+    channel action off the fast paths until it is collected. Does not
+    switch."""
+    remember(_truthy, cls, _rewatch)
+
+
 def _rewatch() -> None:
     global _watched
     _watched = _channel_callback
@@ -57,6 +81,8 @@ def _rewatch() -> None:
         _watched = _watch.gate
     if _watched is None and deferred:
         _watched = deferred
+    if _watched is None and _truthy:
+        _watched = _truthy
 
 
 _watch.gate_listeners.append(_rewatch)

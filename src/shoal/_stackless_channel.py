@@ -27,6 +27,7 @@ __all__ = [
     "channel",
     "get_channel_callback",
     "install_channel_callback",
+    "is_trapped",
     "linked",
     "make_bomb",
     "set_channel_callback",
@@ -218,10 +219,16 @@ class channel(Channel):  # noqa: N801 - the Stackless name
 
 ChannelCallback = Callable[[Any, Any, int, int], object]
 _channel_callback: ChannelCallback | None = None
-#: Tasklets with ``block_trap`` set. Checking it needs shoal's channel callback,
-#: which takes every channel action off its fast path: install it only while
-#: some tasklet (or the user) needs it.
-trapped: weakref.WeakSet[Task] = weakref.WeakSet()
+#: Tasklets with ``block_trap`` set, by id: a ``WeakSet`` would compare them
+#: with ``==``, which a subclass may define (see ``is_trapped``). Checking it
+#: needs shoal's channel callback, which takes every channel action off its
+#: fast path: install it only while some tasklet (or the user) needs it.
+trapped: weakref.WeakValueDictionary[int, Task] = weakref.WeakValueDictionary()
+
+
+def is_trapped(t: Task) -> bool:
+    """Whether ``t`` has ``block_trap`` set. Does not switch."""
+    return trapped.get(id(t)) is t
 
 
 def set_channel_callback(callback: ChannelCallback | None) -> ChannelCallback | None:
@@ -250,5 +257,5 @@ def _on_channel_action(ch: Any, t: Any, sending: bool, willblock: bool) -> None:
     callback = _channel_callback
     if callback is not None:
         callback(ch, t, int(sending), int(willblock))
-    if willblock and t in trapped:
+    if willblock and is_trapped(t):
         raise RuntimeError("this tasklet does not like to be blocked.")

@@ -11,14 +11,25 @@ from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from ._errors import TaskletExit, bomb, is_exception_class
+from ._handoff import own_truth
 from ._scheduler import DEAD, NOWAKE, Scheduler, Task, get_scheduler
 from ._stackless_channel import (
     chain_of,
     install_channel_callback,
+    is_trapped,
     make_bomb,
     trapped,
 )
-from ._task import HUB_TURN, NO_VALUE, init_task
+from ._task import (
+    HUB_TURN,
+    NO_VALUE,
+    drop,
+    holds,
+    index_of,
+    init_task,
+    own_eq,
+    remember,
+)
 from ._tasklet import PublicConstructor, Tasklet
 
 __all__ = ["claim", "make_main", "sched", "tasklet"]
@@ -44,7 +55,7 @@ def _wants_value(cur: Task) -> None:
 
 def _head(runq: deque[Task], t: Task) -> None:
     """Rotate ``runq`` so that ``t`` is first: the ring's head moves to it."""
-    runq.rotate(-runq.index(t))
+    runq.rotate(-index_of(runq, t))
 
 
 def _foreign(t: Task, verb: str) -> RuntimeError:
@@ -82,6 +93,39 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
     _kind = "tasklet"
     _propagate = True
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check a subclass as it is made. shoal tells tasklets apart by
+        identity, as C Stackless does by address, and never asks their
+        ``__eq__``, ``__len__`` or ``__bool__``; but it keeps them in dicts
+        and sets, which ask ``__hash__``. A class whose ``__hash__`` is None
+        (one that defines ``__eq__`` alone) gets object's back, which hashes
+        by identity; one with a ``__hash__`` of its own is refused with
+        TypeError, since two tasklets equal by ``==`` and ``hash`` would be
+        taken for one. While a class with an ``__eq__`` of its own exists,
+        shoal looks tasklets up in its queues by id (``shoal._task.holds``);
+        while one with a truth value of its own exists, every channel
+        action takes the general paths (``shoal._handoff.own_truth``). Does
+        not switch."""
+        super().__init_subclass__(**kwargs)
+        own_hash: object = cls.__hash__  # None too, whatever typeshed says
+        if own_hash is None:
+            cls.__hash__ = object.__hash__  # type: ignore[method-assign]
+        elif own_hash is not object.__hash__:
+            name = getattr(own_hash, "__qualname__", repr(own_hash))
+            raise TypeError(
+                f"tasklet class {cls.__qualname__} has a __hash__ of its own "
+                f"({name}): shoal keeps tasklets in dicts and sets and tells "
+                "them apart by identity, as C Stackless does by address, so a "
+                "tasklet must hash by identity, as object does (two tasklets "
+                "equal by == and hash would be taken for one); drop __hash__, "
+                "or set it to stackless.tasklet.__hash__ (__eq__ may stay: "
+                "shoal never calls it)"
+            )
+        if cls.__eq__ is not object.__eq__:
+            remember(own_eq, cls)
+        if hasattr(cls, "__bool__") or hasattr(cls, "__len__"):
+            own_truth(cls)
+
     def __new__(cls, *args: Any, **kwargs: Any) -> tasklet:
         # As C's tp_new: set up, ignoring the arguments (a subclass may take
         # its own); tp_init binds. A subclass whose __init__ does not call
@@ -108,7 +152,9 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
         _check_binding(func, args, kwargs)
         if s.current is self:
             raise RuntimeError("can't (re)bind the current tasklet")
-        if self.scheduled:
+        # A dead tasklet (one just made, too) is never scheduled: no scan
+        # of the run queue for it.
+        if self._gr is not DEAD and self.scheduled:
             raise RuntimeError("tasklet is scheduled")
         if self is s.main or (self._gr is not None and self._gr is not DEAD):
             raise RuntimeError("tasklet has C state on its stack")
@@ -186,7 +232,7 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
     @property
     def block_trap(self) -> bool:
         """When true, a channel action that would block raises RuntimeError."""
-        return self in trapped
+        return is_trapped(self)
 
     @block_trap.setter
     def block_trap(self, value: bool) -> None:
@@ -195,16 +241,19 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
                 f"block_trap must be set to a bool or integer, got {value!r}"
             )
         if value:
-            trapped.add(self)
-        else:
-            trapped.discard(self)
+            trapped[id(self)] = self
+        elif is_trapped(self):
+            del trapped[id(self)]
         install_channel_callback()
 
     @property
     def scheduled(self) -> bool:
         """In the runnables ring, or blocked on a channel."""
         s = self._sched
-        return self._blocked_on is not None or s.current is self or self in s.runq
+        if self._blocked_on is not None or s.current is self:
+            return True
+        # holds(), inlined while it would use ``in``: every bind() asks this.
+        return self in s.runq if not own_eq else holds(s.runq, self)
 
     @property
     def blocked(self) -> bool:
@@ -266,13 +315,15 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
             chain = chain_of(self)
             if chain is None:
                 return None
-            i = chain.index(self) + step
+            i = index_of(chain, self) + step
             return chain[i] if 0 <= i < len(chain) else None
         s = self._sched
         # The hub's turn in the run queue is shoal's, not a tasklet's.
         hub = s.hubtask
         ring = [t for t in (s.current, *s.runq) if t is not hub]
-        return ring[(ring.index(self) + step) % len(ring)] if self in ring else None
+        if not holds(ring, self):
+            return None
+        return ring[(index_of(ring, self) + step) % len(ring)]
 
     def insert(self) -> tasklet:
         """Insert at the end of the ring; no-op if already there. From another
@@ -289,7 +340,7 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
         that is checked. Does not switch."""
         if self._blocked_on is not None:
             raise RuntimeError("You cannot run a blocked tasklet")
-        if s.current is not self and self not in s.runq:
+        if s.current is not self and not holds(s.runq, self):
             if not self.alive:
                 raise RuntimeError("You cannot run an unbound(dead) tasklet")
             s.runq.append(self)
@@ -304,8 +355,7 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
             raise RuntimeError("You cannot remove a blocked tasklet.")
         if s.current is self:
             raise RuntimeError("The current tasklet cannot be removed.")
-        if self in s.runq:
-            s.runq.remove(self)
+        drop(s.runq, self)
         return self
 
     def run(self) -> Any:
@@ -384,7 +434,7 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
             on._unpark(self)
             self._blocked_on = None
             runq.append(self)
-        elif self not in runq:
+        elif not holds(runq, self):
             runq.append(self)
         started = self._gr is not None
         if pending or not started:

@@ -8,6 +8,9 @@ says in words what it waits for, for ``repr`` and deadlock reports.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable, Collection, MutableSequence, Sequence
+from operator import indexOf
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -20,8 +23,13 @@ __all__ = [
     "NO_VALUE",
     "Task",
     "Waitable",
+    "drop",
+    "holds",
+    "index_of",
     "init_task",
     "named",
+    "own_eq",
+    "remember",
 ]
 
 #: ``_temp`` of a tasklet with no value waiting for it.
@@ -128,8 +136,9 @@ class Task:
 
     # The Waitable protocol, for tasklets joining this one.
     def _unpark(self, t: Task) -> None:
-        if self._joiners and t in self._joiners:
-            self._joiners.remove(t)
+        joiners = self._joiners
+        if joiners:
+            drop(joiners, t)
 
     def _describe(self, t: Task) -> str:
         return f"joining {named(self)}"
@@ -158,3 +167,69 @@ def init_task(t: Task, sched: Scheduler, fn: Any, args: Any, kwargs: Any) -> Non
     t._temp = NO_VALUE  # not started (see NO_VALUE)
     t._blocked_on = None
     t._joiners = None
+
+
+# Tasklets are told apart by identity, never by ``==``, which a subclass of
+# ``stackless.tasklet`` may define (C Stackless compares their addresses):
+# ``t in q``, ``q.index(t)`` and ``q.remove(t)`` ask each element before
+# ``t`` whether it equals ``t`` (or ``t`` first, if its class is a subclass
+# of the element's). They are exact while no tasklet class has an ``==`` of
+# its own, and the helpers below use them then; otherwise they compare ids,
+# also at C speed, but each id is a new int.
+
+#: The tasklet classes with an ``__eq__`` of their own, by id, each held
+#: weakly (see ``remember``): while there is one, the helpers compare ids.
+own_eq: dict[int, weakref.ref[type]] = {}
+
+
+def remember(
+    classes: dict[int, weakref.ref[type]],
+    cls: type,
+    changed: Callable[[], object] | None = None,
+) -> None:
+    """Keep ``cls`` in ``classes`` until it is collected (its instances
+    keep it alive); call ``changed`` now and when it is forgotten. Does not
+    switch."""
+    key = id(cls)
+
+    def forget(_: object) -> None:
+        if classes.get(key) is ref:
+            del classes[key]
+            if changed is not None:
+                changed()
+
+    ref = weakref.ref(cls, forget)
+    classes[key] = ref
+    if changed is not None:
+        changed()
+
+
+def holds(seq: Collection[Any], x: object) -> bool:
+    """Whether ``x`` itself is in ``seq`` (by identity). Does not switch."""
+    if not own_eq:
+        return x in seq
+    return id(x) in map(id, seq)
+
+
+def index_of(seq: Sequence[Any], x: object) -> int:
+    """The index of ``x`` itself in ``seq`` (by identity); ValueError if it
+    is not there. Does not switch."""
+    if not own_eq:
+        return seq.index(x)
+    return indexOf(map(id, seq), id(x))
+
+
+def drop(seq: MutableSequence[Any], x: object) -> bool:
+    """Remove ``x`` itself from ``seq`` (by identity, the first time it
+    occurs); False if it is not there. Does not switch."""
+    if not own_eq:
+        if x in seq:
+            seq.remove(x)
+            return True
+        return False
+    try:
+        i = indexOf(map(id, seq), id(x))
+    except ValueError:
+        return False
+    del seq[i]
+    return True

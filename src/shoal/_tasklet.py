@@ -20,7 +20,7 @@ from ._handoff import defer_throw, take_deferred
 from ._hub import Hub, close_thread_hub, finish_asyncio, get_hub, new_loop
 from ._introspect import close_run_monitors, monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
-from ._task import NO_VALUE, init_task
+from ._task import NO_VALUE, drop, init_task
 from ._timeouts import check as check_timeout
 from ._timeouts import with_timeout
 
@@ -218,8 +218,7 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
             raise exc
         runq = s.runq
         if self._gr is None:
-            if self in runq:
-                runq.remove(self)
+            drop(runq, self)
             fn, args = self._fn, self._args
             self._args = self._kwargs = None
             self._value = None
@@ -256,8 +255,7 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
             # too, to a receiver that always waits, would let it run on for
             # ever); if it switches away elsewhere first, ``exc`` is thrown
             # there, below.
-            if self in runq:
-                runq.remove(self)
+            drop(runq, self)
             runq.appendleft(cur)
             defer_throw(self, exc)
             try:
@@ -284,8 +282,7 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
                 s.switch_to(cur, self, b)
                 return
         else:
-            if self in runq:
-                runq.remove(self)
+            drop(runq, self)
             if self._temp is not NO_VALUE:
                 self._temp = NOWAKE  # an operation's that completed meanwhile
         runq.appendleft(cur)
