@@ -209,3 +209,19 @@ def test_a_thread_that_ran_shoal_leaves_no_scheduler_behind(nested: bool) -> Non
         thread.start()
         thread.join(10)
     assert schedulers() == before
+
+
+def test_a_tasklet_a_worker_started_in_place_is_freed_once_the_worker_idles() -> None:
+    """A worker whose tasklet ends starts the next one, not yet started, in
+    place; when that one ends with nothing runnable, the worker parks in the
+    pool: it must not keep that tasklet, nor the value it returned."""
+    from shoal import stackless
+
+    box: list[weakref.ref[Big]] = []
+    first = stackless.tasklet(lambda: None)()
+    second = stackless.tasklet(_held)(box)  # run in place by first's worker
+    stackless.run()  # both run and end; the worker parks, main resumes
+    assert not first.alive and not second.alive
+    victim = weakref.ref(second)
+    del first, second
+    assert _freed(victim, box)

@@ -544,11 +544,6 @@ def test_shoal_kill_of_a_runnable_tasklet_beside_an_equal_one(state: str) -> Non
     assert consulted == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stackless.getruncount() tests `s.hubtask in runq`, which asks each"
-    " tasklet in the ring ==; src/shoal/stackless.py is not this fix's file",
-)
 def test_getruncount_does_not_ask_eq() -> None:
     consulted: list[str] = []
     assert runcount_beside_equal_tasklets(consulted) == 3

@@ -44,7 +44,7 @@ from ._scheduler import (
     poll_soon,
     schedule,
 )
-from ._task import init_task
+from ._task import drop, init_task
 
 __all__ = [
     "Hub",
@@ -182,7 +182,7 @@ class Hub:
             # Nobody waits in the hub any more: it needs no turn, and a
             # tasklet that blocks next with nothing runnable deadlocks.
             self.queued = False
-            self.sched.runq.remove(self.task)
+            drop(self.sched.runq, self.task)
 
     def run_loop(self, *_: object) -> None:
         """The body of the hub greenlet (started from the run queue, maybe).

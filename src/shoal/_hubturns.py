@@ -30,7 +30,7 @@ from greenlet import GreenletExit, getcurrent, greenlet
 
 from . import _watch
 from ._errors import BlockingInHubError, DeadlockError
-from ._task import DEAD, HUB_TURN, NOWAKE, Task
+from ._task import DEAD, HUB_TURN, NOWAKE, Task, drop, holds
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -350,7 +350,7 @@ class HubTurns:
         hub.queued = False
         runq = self.runq
         task = hub.task
-        if task in runq:
+        if holds(runq, task):
             kept = [t for t in runq if t is not task]
             runq.clear()
             runq.extend(kept)
@@ -361,8 +361,8 @@ class HubTurns:
         if on is not None:
             on._unpark(main)
             main._blocked_on = None
-        elif main in runq:
-            runq.remove(main)
+        else:
+            drop(runq, main)
         main._temp = _NOWAKE
         self.current = main
         if watched:

@@ -60,7 +60,7 @@ from greenlet import GreenletExit, getcurrent, greenlet
 from . import _watch
 from ._errors import DeadlockError, TaskletExit, bomb
 from ._hubturns import IDLE_POLL_EVERY, IDLE_YIELDS, POLL_EVERY, HubTurns
-from ._task import DEAD, HUB_TURN, NOWAKE, Task
+from ._task import DEAD, HUB_TURN, NOWAKE, Task, drop
 from ._watch import ScheduleCallback
 from ._watch import switched as _switched
 from ._workers import starter as _starter
@@ -370,8 +370,8 @@ class Scheduler(HubTurns):
         if main._blocked_on is not None:
             main._blocked_on._unpark(main)
             main._blocked_on = None
-        elif main in self.runq:
-            self.runq.remove(main)
+        else:
+            drop(self.runq, main)
         self.pool.append(me)
         self.current = main
         if _schedule_callback is not None:

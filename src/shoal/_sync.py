@@ -43,7 +43,7 @@ from . import _handoff
 from ._errors import WouldBlock
 from ._hub import ready
 from ._scheduler import Task, get_scheduler, getcurrent
-from ._task import named
+from ._task import drop, named
 from ._timeouts import check as _check
 from ._timeouts import with_timeout
 
@@ -142,7 +142,7 @@ class _Waiters:
         return True
 
     def _unpark(self, t: Task) -> None:
-        self.q.remove(t)
+        drop(self.q, t)  # by identity: a stackless subclass may define ==
 
     def _describe(self, t: Task) -> str:
         return f"{self.verb} {self.owner!r}"

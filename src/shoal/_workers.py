@@ -103,7 +103,7 @@ def _worker(s: Any) -> None:
             s.wake_joiners(t)
         if not runq or s.propagating is not None:
             dead = t if _schedule_callback is not None else None
-            t = None  # none kept while parked
+            t = nxt = None  # none kept while parked (nxt: one run in place)
             s.wake_main(me, dead)
             dead = None
             t = s.current

@@ -49,6 +49,7 @@ from ._stackless_tasklet import claim as _claim
 from ._stackless_tasklet import make_main as _make_main
 from ._stackless_tasklet import sched as _sched
 from ._stackless_tasklet import tasklet
+from ._task import holds as _holds
 from ._watch import ScheduleCallback as _ScheduleCallback
 
 __all__ = [
@@ -96,7 +97,7 @@ def getruncount() -> int:
     (not the hub's turn, queued there while it waits for I/O or time)."""
     s = _get_scheduler()
     runq = s.runq
-    return len(runq) + 1 - (1 if s.hubtask in runq else 0)
+    return len(runq) + 1 - (1 if _holds(runq, s.hubtask) else 0)
 
 
 def __getattr__(name: str) -> Any:
