@@ -221,7 +221,8 @@ def test_a_tasklet_a_worker_started_in_place_is_freed_once_the_worker_idles() ->
     first = stackless.tasklet(lambda: None)()
     second = stackless.tasklet(_held)(box)  # run in place by first's worker
     stackless.run()  # both run and end; the worker parks, main resumes
-    assert not first.alive and not second.alive
+    assert not first.alive
+    assert not second.alive
     victim = weakref.ref(second)
     del first, second
     assert _freed(victim, box)
