@@ -510,8 +510,10 @@ class Channel(HandOff):
 
         When ``cur`` yields here its ``_temp`` is set (to None): its operation
         completed, so a kill must let it return first (see ``Tasklet.throw``).
+        Code in the hub never switches away from its loop callback: ``t``
+        runs at the loop's next round.
         """
-        if now:
+        if now and cur is not s.hubtask:
             t._blocked_on = None
             t._temp = NOWAKE  # the wake value goes through the switch
             cur._temp = None

@@ -33,13 +33,16 @@ The channel hand-off fast paths (``shoal._handoff``) are the only other code
 that switches greenlets: they inline ``Scheduler.park``.
 
 Code running in the hub (a loop callback, asyncio code on the hub's loop)
-never takes the fast paths: the hub's stand-in's ``_gr`` is never the
-running greenlet (see ``shoal._hubturns``). The general paths refuse it
-what would switch the hub away from inside a loop callback, a wait or a
-yield (``BlockingInHubError``), with no cost on the fast ones. What stays
+never takes the fast paths that test the hint (``schedule()``, the
+channel send): the hub's stand-in's ``_gr`` is never the running greenlet
+(see ``shoal._hubturns``). The general paths refuse it what would switch
+the hub away from inside a loop callback, a wait or a yield
+(``BlockingInHubError``), with no cost on the fast ones. What stays
 allowed switches to a tasklet and straight back: a throw or kill (the hub
-resumes at the tasklet's next switch point, first in the run queue), and
-a channel hand-off to a waiting receiver.
+resumes at the tasklet's next switch point, first in the run queue). A
+channel hand-off to a waiting partner does not switch: the partner runs
+at the loop's next round (the receive fast path, which tests nothing, not
+before the hub next wakes a tasklet: see design.md).
 
 Blocking objects (channels, selects, tasklets being joined) implement
 ``_unpark(t)`` to forget a waiter and ``_describe(t)`` to say what it waits
