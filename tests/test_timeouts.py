@@ -595,3 +595,71 @@ def test_a_wait_completed_as_its_timeout_expires_has_happened(
         return wait()
 
     assert shoal.run(main, loop=loop) == _COMPLETED.get(name)
+
+
+def _lock_held_elsewhere() -> None:
+    lock = shoal.Lock()
+    holder = shoal.spawn(lambda: (lock.acquire(), shoal.sleep(1)))
+    shoal.schedule()
+    try:
+        lock.acquire(timeout=0.01)
+    finally:
+        holder.kill()
+
+
+def _put_into_a_full_queue() -> None:
+    queue = shoal.Queue(1)
+    queue.put_nowait(0)
+    queue.put(1, timeout=0.01)
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (lambda: shoal.Queue().get(timeout=0.01), "getting from <Queue "),
+        (_put_into_a_full_queue, "putting into <Queue "),
+        (lambda: shoal.Event().wait(timeout=0.01), "waiting for <Event "),
+        (lambda: shoal.Semaphore(0).acquire(timeout=0.01), "acquiring <Semaphore "),
+        (_lock_held_elsewhere, "acquiring <Lock "),
+        (lambda: shoal.Channel().receive(timeout=0.01), "receive() on <Channel "),
+        (lambda: shoal.Channel().send(1, timeout=0.01), "send() on <Channel "),
+        (lambda: shoal.spawn(shoal.sleep, 1).join(timeout=0.01), "join() on <Tasklet "),
+        (lambda: shoal.spawn(shoal.sleep, 1).get(timeout=0.01), "join() on <Tasklet "),
+        (lambda: shoal.oneof(lambda: shoal.sleep(1), timeout=0.01), "oneof(): "),
+        (lambda: shoal.allof(lambda: shoal.sleep(1), timeout=0.01), "allof(): "),
+        (
+            lambda: shoal.select(shoal.Channel().receive_case(), timeout=0.01),
+            "select(): ",
+        ),
+    ],
+)
+def test_the_timeout_of_a_call_names_what_timed_out(
+    call: Callable[[], object], says: str
+) -> None:
+    """The ``shoal.TimeoutError`` of a ``timeout=`` says what the call was
+    doing, as those of sockets, ``wait_future`` and ``await_`` do."""
+
+    def main() -> str:
+        with pytest.raises(shoal.TimeoutError) as info:
+            call()
+        return str(info.value)
+
+    message = shoal.run(main)
+    assert message.startswith(says)
+    assert message.endswith(": timed out after 0.01 s")
+
+
+def test_an_inner_scope_keeps_its_own_message() -> None:
+    """A scope inside a call's own timeout that expires first raises its
+    plain message: only the call's own expiry is named after the call."""
+
+    def inner() -> None:
+        with shoal.timeout(0.01):
+            shoal.sleep(1)
+
+    def main() -> str:
+        with pytest.raises(shoal.TimeoutError) as info:
+            shoal.oneof(inner, timeout=5)
+        return str(info.value)
+
+    assert shoal.run(main) == "timed out after 0.01 s"

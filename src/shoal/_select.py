@@ -88,7 +88,9 @@ def select(
     did. Switches when it waits, and when the case it does hands off at once.
     """
     if timeout is not None:
-        return with_timeout(timeout, lambda: select(*cases, default=default))
+        return with_timeout(
+            timeout, lambda: select(*cases, default=default), doing="select()"
+        )
     for c in cases:
         if type(c) is not Case:
             raise TypeError(

@@ -200,7 +200,11 @@ def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
     branches, ends = _start(s, fns, "oneof")
     winner = None
     try:
-        first = ends.get(s) if timeout is None else with_timeout(timeout, ends.get)
+        first = (
+            ends.get(s)
+            if timeout is None
+            else with_timeout(timeout, ends.get, doing="oneof()")
+        )
         winner = branches[first]
     finally:
         _end(branches, s, delivered=winner)
@@ -221,7 +225,7 @@ def allof(*fns: Callable[[], Any], timeout: float | None = None) -> tuple[Any, .
     branches, ends = _start(s, fns, "allof")
     failed: list[Tasklet] = []
     try:
-        with_timeout(timeout, _wait_all, branches, ends, failed)
+        with_timeout(timeout, _wait_all, branches, ends, failed, doing="allof()")
     finally:
         _end(branches, s, delivered=failed[0] if failed else None)
     return tuple(t._outcome() for t in branches)

@@ -147,6 +147,10 @@ class _Waiters:
     def _describe(self, t: Task) -> str:
         return f"{self.verb} {self.owner!r}"
 
+    def _timeout_doing(self) -> str:
+        """What a wait here does, for its timeout's message."""
+        return f"{self.verb} {self.owner!r}"
+
 
 class _Held:
     """``with x:`` acquires on entry and releases on exit (Lock, Semaphore)."""

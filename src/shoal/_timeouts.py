@@ -214,11 +214,37 @@ def move_on_after(seconds: float) -> CancelScope:
     return scope
 
 
-def with_timeout(seconds: float | None, fn: Callable[..., T], *args: Any) -> T:
+def with_timeout(
+    seconds: float | None, fn: Callable[..., T], *args: Any, doing: str | None = None
+) -> T:
     """``fn(*args)``, within ``timeout(seconds)`` unless ``seconds`` is None:
-    the ``timeout=`` keyword of blocking calls. Switches as ``fn`` does."""
+    the ``timeout=`` keyword of blocking calls. The ``shoal.TimeoutError``
+    names what timed out: ``doing``, else what ``fn`` is a method of (see
+    :func:`_doing`), worded only when the time runs out. Switches as ``fn``
+    does."""
     if seconds is None:
         return fn(*args)
-    with timeout(seconds):
-        return fn(*args)
+    scope = timeout(seconds)
+    try:
+        with scope:
+            return fn(*args)
+    except TimeoutError as exc:
+        if scope.cancelled_caught:  # this call's own, not an inner scope's
+            exc.args = (f"{doing or _doing(fn)}: {exc.args[0]}",)
+        raise
     raise AssertionError("unreachable: a timeout scope raises, never swallows")
+
+
+def _doing(fn: Callable[..., Any]) -> str:
+    """What a call of ``fn`` does, for its timeout's message: its object's
+    ``_describe(None)`` (a waitable's, as in deadlock reports) if it has
+    one that takes no tasklet, else "``name()`` on" the object. Does not
+    switch."""
+    owner = getattr(fn, "__self__", None)
+    name = getattr(fn, "__name__", "call")
+    if owner is None:
+        return f"{name}()"
+    describe = getattr(owner, "_timeout_doing", None)
+    if describe is not None:
+        return str(describe())
+    return f"{name}() on {owner!r}"
