@@ -6,12 +6,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import ssl
 from collections.abc import Iterator
 
 import pytest
+import trustme
 
 from shoal._hub import LOOPS
 from shoal.testing import check_no_leftovers
+
+Contexts = tuple[ssl.SSLContext, ssl.SSLContext]
 
 FD_DIR = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
 
@@ -48,3 +52,15 @@ def _no_leftovers() -> Iterator[None]:
         after = open_fds()
     leaked = {fd: what for fd, what in after.items() if before.get(fd) != what}
     assert not leaked, f"file descriptors left open: {leaked}"
+
+
+@pytest.fixture(scope="module")
+def contexts() -> Contexts:
+    """TLS (server context, client context) for "localhost" and 127.0.0.1,
+    with a certificate authority made by the test (trustme)."""
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client

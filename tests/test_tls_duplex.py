@@ -17,23 +17,11 @@ import ssl
 from typing import Any
 
 import pytest
-import trustme
 
 import shoal
 import shoal.socket as socket
 
 Contexts = tuple[ssl.SSLContext, ssl.SSLContext]
-
-
-@pytest.fixture(scope="module")
-def contexts() -> Contexts:
-    """(server context, client context) for "localhost" and 127.0.0.1."""
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server)
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
-    return server, client
 
 
 def _tls_echo(server_ctx: ssl.SSLContext, delay: float = 0.0) -> shoal.Server:

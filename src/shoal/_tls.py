@@ -96,21 +96,21 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
         whole handshake (read, write) is. The role of the call (see
         ``_tls_waits``) comes from the name of ``call``, and only once it
         waits: a call that does not wait pays nothing for it. Switches."""
-        try:
-            return call(*args)
-        except ssl.SSLWantReadError:
-            if self._shoal_timeout == 0.0:
-                raise
-            writing = False
-        except ssl.SSLWantWriteError:
-            if self._shoal_timeout == 0.0:
-                raise
-            writing = True
-        # The waits are out of the handlers: what ends one (a timeout, a
-        # kill) would carry the SSL error as its __context__.
-        role = _ROLES[call.__name__]
         deadline = None
         while True:
+            try:
+                return call(*args)
+            except ssl.SSLWantReadError:
+                if self._shoal_timeout == 0.0:
+                    raise
+                writing = False
+            except ssl.SSLWantWriteError:
+                if self._shoal_timeout == 0.0:
+                    raise
+                writing = True
+            # The waits are out of the handlers: what ends one (a timeout, a
+            # kill) would carry the SSL error as its __context__.
+            role = _ROLES[call.__name__]
             if role is writing and not self._tls_waits:
                 # The usual wait, and no other is noted; if another tasklet
                 # waits that way, it is a second reader (writer), and
@@ -122,16 +122,6 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
                         self._wake_beside(writing)
             else:
                 deadline = self._other_wait(role, writing, deadline)
-            try:
-                return call(*args)
-            except ssl.SSLWantReadError:
-                if self._shoal_timeout == 0.0:
-                    raise
-                writing = False
-            except ssl.SSLWantWriteError:
-                if self._shoal_timeout == 0.0:
-                    raise
-                writing = True
 
     def _other_wait(
         self, role: bool | None, writing: bool, deadline: float | None
