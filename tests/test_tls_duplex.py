@@ -24,6 +24,18 @@ import shoal.socket as socket
 Contexts = tuple[ssl.SSLContext, ssl.SSLContext]
 
 
+def _outcome(reader: shoal.Tasklet, writer: shoal.Tasklet) -> bytes:
+    """What ``reader`` read, once ``writer`` has written (each within 5 s);
+    both killed on the way out, whatever happened."""
+    try:
+        writer.get(timeout=5)
+        got: bytes = reader.get(timeout=5)
+    finally:
+        writer.kill()
+        reader.kill()
+    return got
+
+
 def _tls_echo(server_ctx: ssl.SSLContext, delay: float = 0.0) -> shoal.Server:
     """A TLS echo server; it waits ``delay`` before its handshake."""
 
@@ -87,13 +99,7 @@ def test_a_reader_and_a_writer_both_work_when_the_handshake_is_in_their_calls(
             else:
                 writer = shoal.spawn(tls.sendall, b"hello")
                 reader = shoal.spawn(tls.recv, 100)
-            try:
-                writer.get(timeout=5)
-                got: bytes = reader.get(timeout=5)
-            finally:
-                writer.kill()
-                reader.kill()
-            return got
+            return _outcome(reader, writer)
 
     assert shoal.run(main) == b"hello"
 
@@ -446,13 +452,7 @@ def test_the_wait_beside_ends_when_the_other_tasklets_wait_does(
             _no_handshake(client_ctx, server.address) as tls,
         ):
             reader, writer = _waiting_pair(tls)
-            try:
-                writer.get(timeout=5)
-                got: bytes = reader.get(timeout=5)
-            finally:
-                writer.kill()
-                reader.kill()
-            return got
+            return _outcome(reader, writer)
 
     assert shoal.run(main) == b"hello"
 
