@@ -14,6 +14,7 @@ runs after this module is collected.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -773,3 +774,104 @@ def test_the_fast_paths_come_back_once_such_a_class_is_gone() -> None:
     gc.collect()
     assert _handoff._watched is None
     assert consulted == []
+
+
+# -- methods set on a tasklet class after it is made ------------------------
+
+
+def test_a_truth_value_set_on_the_class_later_still_hands_off() -> None:
+    """``__bool__`` assigned to a tasklet class after it was made is seen
+    (the fast paths step aside), so a false lone receiver still gets the
+    value, as in C."""
+
+    class Later(stackless.tasklet):
+        pass
+
+    Later.__bool__ = lambda self: False  # type: ignore[attr-defined]
+    ch = stackless.channel()
+    got: list[Any] = []
+    r = Later(lambda: got.append(ch.receive()))()
+    s = stackless.tasklet(lambda: (ch.send("v"), got.append("sent")))()
+    try:
+        stackless.run()
+        assert got == ["v", "sent"]
+        assert not r.blocked
+        assert not s.blocked
+    finally:
+        finish(r, s)
+
+
+def test_an_eq_set_on_the_class_later_is_never_asked() -> None:
+    """``__eq__`` assigned later: ``remove`` takes out the tasklet itself,
+    not the first equal one."""
+    consulted: list[str] = []
+
+    class Later(stackless.tasklet):
+        pass
+
+    def eq(self: Any, other: object) -> bool:
+        consulted.append("__eq__")
+        return isinstance(other, Later)
+
+    Later.__eq__ = eq  # type: ignore[method-assign,assignment]
+    log: list[str] = []
+    a, b = Later(log.append)("a"), Later(log.append)("b")
+    try:
+        b.remove()
+        assert (a.scheduled, b.scheduled) == (True, False)
+        stackless.run()
+        assert log == ["a"]
+    finally:
+        finish(a, b)
+    assert consulted == []
+
+
+def test_a_dataclass_tasklet_hashes_by_identity() -> None:
+    """``@dataclass`` sets ``__eq__`` and ``__hash__ = None`` after the class
+    is made: the class gets identity hashing back, and works."""
+
+    @dataclasses.dataclass(eq=True)
+    class Job(stackless.tasklet):
+        label: str = "x"
+
+    log: list[str] = []
+    a = Job().bind(log.append, ("a",))  # bound with its arguments: paused
+    b = Job().bind(log.append, ("b",))
+    a.insert()
+    b.insert()
+    try:
+        assert a == b  # the dataclass's __eq__, for the user
+        assert hash(a) != hash(b)
+        stackless.run()
+        assert log == ["a", "b"]
+    finally:
+        finish(a, b)
+
+
+def test_a_hash_set_on_the_class_later_is_refused_and_undone() -> None:
+    """A ``__hash__`` of its own, set later, is refused as in the class body,
+    and the class keeps the one it had."""
+
+    class Later(stackless.tasklet):
+        pass
+
+    with pytest.raises(TypeError, match="has a __hash__ of its own"):
+        Later.__hash__ = lambda self: 0  # type: ignore[method-assign,assignment]
+    assert "__hash__" not in vars(Later)
+    t = Later(lambda: None)
+    assert hash(t) == object.__hash__(t)
+
+
+def test_a_subclass_that_skips_init_subclass_is_still_checked() -> None:
+    """A base whose ``__init_subclass__`` does not call ours: the metaclass
+    checks its subclasses all the same."""
+
+    class Base(stackless.tasklet):
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            pass  # no super(): C Stackless would not care either
+
+    with pytest.raises(TypeError, match="has a __hash__ of its own"):
+
+        class Hashed(Base):
+            def __hash__(self) -> int:
+                return 0

@@ -79,7 +79,80 @@ def _boot(t: Task, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     return fn(*args, **kwargs) if kwargs else fn(*args)
 
 
-class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
+#: The methods of a tasklet class that shoal checks (see ``check_class``).
+_CHECKED = frozenset({"__eq__", "__hash__", "__bool__", "__len__"})
+_MISSING = object()
+
+
+def check_class(cls: type) -> None:
+    """Check tasklet class ``cls``, as it is made and whenever one of its
+    ``__eq__``, ``__hash__``, ``__bool__`` or ``__len__`` is set or deleted
+    afterwards (a class decorator such as ``dataclass`` does). shoal tells
+    tasklets apart by identity, as C Stackless does by address, and never
+    asks their ``__eq__``, ``__len__`` or ``__bool__``; but it keeps them in
+    dicts and sets, which ask ``__hash__``. A class whose ``__hash__`` is
+    None (one that defines ``__eq__`` alone) gets object's back, which
+    hashes by identity; one with a ``__hash__`` of its own is refused with
+    TypeError, since two tasklets equal by ``==`` and ``hash`` would be
+    taken for one. While a class with an ``__eq__`` of its own exists,
+    shoal looks tasklets up in its queues by id (``shoal._task.holds``);
+    while one with a truth value of its own exists, every channel action
+    takes the general paths (``shoal._handoff.own_truth``). Does not
+    switch."""
+    own_hash: object = cls.__hash__  # None too, whatever typeshed says
+    if own_hash is None:
+        type.__setattr__(cls, "__hash__", object.__hash__)
+    elif own_hash is not object.__hash__:
+        name = getattr(own_hash, "__qualname__", repr(own_hash))
+        raise TypeError(
+            f"tasklet class {cls.__qualname__} has a __hash__ of its own "
+            f"({name}): shoal keeps tasklets in dicts and sets and tells "
+            "them apart by identity, as C Stackless does by address, so a "
+            "tasklet must hash by identity, as object does (two tasklets "
+            "equal by == and hash would be taken for one); drop __hash__, "
+            "or set it to stackless.tasklet.__hash__ (__eq__ may stay: "
+            "shoal never calls it)"
+        )
+    eq: object = cls.__eq__
+    if eq is not object.__eq__:
+        remember(own_eq, cls)
+    if hasattr(cls, "__bool__") or hasattr(cls, "__len__"):
+        own_truth(cls)
+
+
+class TaskletClass(PublicConstructor):
+    """The metaclass of ``stackless.tasklet``: it checks each tasklet class
+    as it is made (after its ``__init_subclass__``, which a subclass may
+    override without calling ours) and again whenever one of the methods
+    shoal cares about is set on it or deleted (see :func:`check_class`); a
+    ``__hash__`` refused so is put back as it was."""
+
+    def __init__(cls, *args: Any, **kwargs: Any) -> None:  # noqa: N805 - a metaclass
+        super().__init__(*args, **kwargs)
+        check_class(cls)
+
+    def __setattr__(cls, name: str, value: Any) -> None:  # noqa: N805 - a metaclass
+        if name not in _CHECKED:
+            super().__setattr__(name, value)
+            return
+        old = cls.__dict__.get(name, _MISSING)
+        super().__setattr__(name, value)
+        try:
+            check_class(cls)
+        except TypeError:
+            if old is _MISSING:
+                super().__delattr__(name)
+            else:
+                super().__setattr__(name, old)
+            raise
+
+    def __delattr__(cls, name: str) -> None:  # noqa: N805 - a metaclass
+        super().__delattr__(name)
+        if name in _CHECKED:
+            check_class(cls)
+
+
+class tasklet(Tasklet, metaclass=TaskletClass):  # noqa: N801 - Stackless's
     """A Stackless tasklet: ``tasklet(func)(*args)`` makes a runnable one.
 
     ``tasklet(func)`` only binds ``func``; ``tasklet(func, args, kwargs)``
@@ -92,39 +165,6 @@ class tasklet(Tasklet, metaclass=PublicConstructor):  # noqa: N801 - Stackless's
 
     _kind = "tasklet"
     _propagate = True
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Check a subclass as it is made. shoal tells tasklets apart by
-        identity, as C Stackless does by address, and never asks their
-        ``__eq__``, ``__len__`` or ``__bool__``; but it keeps them in dicts
-        and sets, which ask ``__hash__``. A class whose ``__hash__`` is None
-        (one that defines ``__eq__`` alone) gets object's back, which hashes
-        by identity; one with a ``__hash__`` of its own is refused with
-        TypeError, since two tasklets equal by ``==`` and ``hash`` would be
-        taken for one. While a class with an ``__eq__`` of its own exists,
-        shoal looks tasklets up in its queues by id (``shoal._task.holds``);
-        while one with a truth value of its own exists, every channel
-        action takes the general paths (``shoal._handoff.own_truth``). Does
-        not switch."""
-        super().__init_subclass__(**kwargs)
-        own_hash: object = cls.__hash__  # None too, whatever typeshed says
-        if own_hash is None:
-            cls.__hash__ = object.__hash__  # type: ignore[method-assign]
-        elif own_hash is not object.__hash__:
-            name = getattr(own_hash, "__qualname__", repr(own_hash))
-            raise TypeError(
-                f"tasklet class {cls.__qualname__} has a __hash__ of its own "
-                f"({name}): shoal keeps tasklets in dicts and sets and tells "
-                "them apart by identity, as C Stackless does by address, so a "
-                "tasklet must hash by identity, as object does (two tasklets "
-                "equal by == and hash would be taken for one); drop __hash__, "
-                "or set it to stackless.tasklet.__hash__ (__eq__ may stay: "
-                "shoal never calls it)"
-            )
-        if cls.__eq__ is not object.__eq__:
-            remember(own_eq, cls)
-        if hasattr(cls, "__bool__") or hasattr(cls, "__len__"):
-            own_truth(cls)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> tasklet:
         # As C's tp_new: set up, ignoring the arguments (a subclass may take
