@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import queue
+import threading
 import weakref
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 
 import shoal
 import shoal.socket as socket
+from shoal import _sockwait
 
 LOOPS = ["asyncio", "uvloop"]
 
@@ -214,3 +217,79 @@ def test_the_record_of_registrations_keeps_no_socket_alive(loop: str) -> None:
                 return gone() is None
 
     assert shoal.run(main, loop=loop)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_new_socket_on_the_number_of_a_shared_descriptor_closed_elsewhere_reads(
+    loop: str,
+) -> None:
+    """``a`` registered its descriptor; ``c``, another object on it, closes
+    it (``a`` is stale, as the stdlib's would be); a new socket gets the
+    number: its read is woken, though the record still named ``a``."""
+
+    def main() -> Any:
+        a, b = socket.socketpair()
+        c = socket.socket(fileno=a.fileno())
+        try:
+            assert _read_sent(a, b, b"x") == b"x"  # a registered
+            c.close()  # the descriptor is gone, for a too
+            d, e = socket.socketpair()
+            with d, e:
+                assert d.fileno() == a.fileno()  # the number, reused
+                return _read_sent(d, e, b"hello")
+        finally:
+            a.detach()  # its descriptor was closed by c
+            b.close()
+
+    assert shoal.run(main, loop=loop) == b"hello"
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_socket_read_in_one_thread_then_another_leaves_the_first_loop(
+    loop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket that waited in thread 1 (its reader kept on thread 1's
+    loop) and then reads in thread 2: thread 1's loop takes its reader off,
+    and never calls it again (it spun, and woke thread 2's tasklet from
+    thread 1)."""
+    wrong: list[int] = []
+    readable = _sockwait.Waiting._readable
+
+    def spy(self: Any) -> None:
+        wait = self._rwait
+        if wait is not None and wait.hub.sched.thread_id != threading.get_ident():
+            wrong.append(1)
+        readable(self)
+
+    monkeypatch.setattr(_sockwait.Waiting, "_readable", spy)
+    handed: queue.Queue[socket.socket] = queue.Queue()
+    got: list[bytes] = []
+
+    def worker() -> None:
+        def run() -> None:
+            conn = handed.get(timeout=5)
+            with conn:
+                while len(b"".join(got)) < 40:
+                    got.append(conn.recv(100))
+
+        shoal.run(run, loop=loop)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with b:
+            assert _read_sent(a, b, b"first") == b"first"  # registered here
+            handed.put(a)
+            shoal.sleep(0.05)
+            for i in range(20):
+                b.send(b"m%d" % (i % 10))  # 2 bytes each, 40 in all
+                shoal.sleep(0.005)
+            thread.join(timeout=5)
+
+    shoal.run(main, loop=loop)
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert len(b"".join(got)) == 40
+    assert wrong == []

@@ -63,6 +63,15 @@ def _forget(sock: Waiting, loop: Any, fd: int) -> bool:
     return True
 
 
+def _unpoll_there(loop: Any, fd: int) -> None:
+    """In ``loop``'s own thread: take the reader of ``fd`` off it, unless a
+    socket registered the number there since (see ``Waiting._poll``). A loop
+    callback. Does not switch."""
+    owners = _REGISTERED.get(loop)
+    if (owners is None or owners.get(fd) is None) and not loop.is_closed():
+        loop.remove_reader(fd)
+
+
 class Waiting(_stdlib.socket):
     """The waiting part of ``shoal.socket.socket``, its base (see the
     module); ``shoal.socket.socket.__init__`` sets the slots."""
@@ -219,21 +228,31 @@ class Waiting(_stdlib.socket):
         its caller, which sets ``_reader``, clears it. Does not switch."""
         fd = self.fileno()
         old = self._polled
-        if old is not None:  # an earlier hub's loop: forget it there
-            _forget(self, old, fd)
+        # An earlier hub's loop: forget it there. If it still runs (another
+        # thread's), it takes the reader off in its own thread (loops are
+        # not thread-safe), unless a socket registered the number there since.
+        if old is not None and _forget(self, old, fd) and not old.is_closed():
+            old.call_soon_threadsafe(_unpoll_there, old, fd)
         owners = _REGISTERED.get(loop)
         if owners is None:
             owners = _REGISTERED[loop] = weakref.WeakValueDictionary()
         other = owners.get(fd)
-        if other is not None and other is not self and other._polled is loop:
-            reader = other._reader
-            if reader is not None:
-                raise BusyError(
-                    f"{self!r} cannot wait to read: its descriptor {fd} is"
-                    f" already being read by {reader!r} through {other!r}"
-                    " (the loop has one reader per descriptor)"
-                )
-            other._polled = None  # its registration is about to be replaced
+        if other is not None and other is not self:
+            if other._polled is loop:
+                reader = other._reader
+                if reader is not None:
+                    raise BusyError(
+                        f"{self!r} cannot wait to read: its descriptor {fd} is"
+                        f" already being read by {reader!r} through {other!r}"
+                        " (the loop has one reader per descriptor)"
+                    )
+                other._polled = None  # its registration is replaced here
+            # Whatever that socket registered may be stale (another object
+            # closed the descriptor, and this one reuses its number): the
+            # loop only swaps the callback of a descriptor it knows, and
+            # would never watch this one. Take it off, then register.
+            del owners[fd]
+            loop.remove_reader(fd)
         loop.add_reader(fd, self._readable)
         owners[fd] = self
         self._polled = loop
