@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import shoal
+import shoal.socket
 from shoal._hub import LOOPS, get_hub
 from shoal._scheduler import get_scheduler
 from shoal._timeouts import CancelScope
@@ -420,3 +421,57 @@ def test_a_receive_from_the_hub_runs_the_waiting_sender_soon(loop: str) -> None:
         t.join(timeout=1)
 
     shoal.run(main, loop=loop)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("call", ["to_thread", "getaddrinfo"])
+def test_a_thread_call_from_code_in_the_hub_is_refused_before_it_runs(
+    loop: str, call: str
+) -> None:
+    """``to_thread`` (and the name lookups made through it) from a coroutine
+    on the hub's loop is refused before anything is handed to the thread
+    pool: the function never runs, as the refusal says."""
+    ran: list[str] = []
+
+    def fn() -> None:
+        ran.append("ran")
+
+    calls: dict[str, Callable[[], object]] = {
+        "to_thread": lambda: shoal.to_thread(fn),
+        "getaddrinfo": lambda: shoal.socket.getaddrinfo("localhost", 80),
+    }
+
+    def main() -> None:
+        async def coroutine() -> None:
+            with pytest.raises(shoal.BlockingInHubError, match="to_thread"):
+                calls[call]()
+            hub_left_alone()
+
+        shoal.await_(coroutine(), timeout=5)
+        shoal.sleep(0.05)  # a call handed to the pool would have run by now
+
+    shoal.run(main, loop=loop)
+    assert ran == []
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_task_group_entered_by_code_in_the_hub_is_refused(loop: str) -> None:
+    """A ``TaskGroup`` in a coroutine on the hub's loop is refused as it is
+    entered, with ``BlockingInHubError`` itself (it was reported as a
+    child's failure, in an ExceptionGroup, after the child was killed)."""
+    ran: list[str] = []
+
+    def main() -> None:
+        async def coroutine() -> None:
+            with (
+                pytest.raises(shoal.BlockingInHubError, match="TaskGroup"),
+                shoal.TaskGroup() as group,
+            ):
+                group.spawn(ran.append, "child")
+            hub_left_alone()
+
+        shoal.await_(coroutine(), timeout=5)
+        shoal.sleep(0.01)
+
+    shoal.run(main, loop=loop)
+    assert ran == []

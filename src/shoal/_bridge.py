@@ -22,6 +22,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from ._errors import BlockingInHubError
 from ._hub import HubWait, get_hub, hub_wait
 from ._scheduler import get_scheduler
 from ._timeouts import check as _check_timeout
@@ -101,9 +102,19 @@ def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     up (killed, timed out) stops waiting: a call still queued in the pool
     then never runs; one that started runs on to its end, and the end of
     ``shoal.run`` waits for it (as ``asyncio.run`` waits for the calls of
-    ``asyncio.to_thread``). Switches.
+    ``asyncio.to_thread``). Code in the hub gets ``BlockingInHubError``
+    before anything is handed to the pool. Switches.
     """
-    hub = get_hub()
+    s = get_scheduler()
+    if s.current is s.hubtask:
+        raise BlockingInHubError(
+            f"code running in the hub (asyncio code on shoal's loop) would block:"
+            f" to_thread({getattr(fn, '__qualname__', fn)!r}) waits for its"
+            " thread; the hub must never wait: in asyncio code, await"
+            " asyncio.to_thread() or loop.run_in_executor(), or call it from a"
+            " tasklet (shoal.spawn)"
+        )
+    hub = s.hub or get_hub(s)
     call = _Call(contextvars.copy_context(), fn, args, kwargs)
     future = hub.loop.run_in_executor(None, call)
     try:

@@ -30,7 +30,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
-from ._errors import Interruption, TaskletExit
+from ._errors import BlockingInHubError, Interruption, TaskletExit
 from ._hub import ready
 from ._scheduler import DEAD, Scheduler, Task, get_scheduler
 from ._task import init_task
@@ -354,7 +354,15 @@ class TaskGroup:
     def __enter__(self) -> TaskGroup:
         if self._owner is not None:
             raise RuntimeError(f"{self!r} cannot be entered twice")
-        self._owner = get_scheduler().current
+        s = get_scheduler()
+        if s.current is s.hubtask:
+            raise BlockingInHubError(
+                f"code running in the hub (asyncio code on shoal's loop) cannot"
+                f" enter {self!r}: its exit waits for the children, and the hub"
+                " must never wait; in asyncio code use asyncio.TaskGroup, or"
+                " run the block in a tasklet (shoal.spawn)"
+            )
+        self._owner = s.current
         self._in_block = True
         return self
 
