@@ -293,3 +293,49 @@ def test_a_socket_read_in_one_thread_then_another_leaves_the_first_loop(
     assert not thread.is_alive()
     assert len(b"".join(got)) == 40
     assert wrong == []
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_closing_in_another_thread_leaves_the_reader_to_its_loops_thread(
+    loop: str,
+) -> None:
+    """A socket whose reader is kept on thread 1's running loop, closed in
+    thread 2: the reader is taken off in thread 1 (loops are not
+    thread-safe), not by thread 2 calling into thread 1's loop."""
+    first = threading.get_ident()
+    callers: list[bool] = []
+    handed: queue.Queue[socket.socket] = queue.Queue()
+    closed = threading.Event()
+
+    def worker() -> None:
+        def run() -> None:
+            handed.get(timeout=5).close()
+            closed.set()
+
+        shoal.run(run, loop=loop)
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        with b:
+            _register(a)  # its reader stays on this thread's loop
+            watched = a._polled
+            base = type(watched)
+
+            class Spy(base):  # type: ignore[misc,valid-type]
+                def remove_reader(self, fd: int) -> Any:
+                    callers.append(threading.get_ident() == first)
+                    return super().remove_reader(fd)
+
+            watched.__class__ = Spy
+            thread = threading.Thread(target=worker)
+            thread.start()
+            handed.put(a)
+            for _ in range(200):  # the loop runs meanwhile, as a server's
+                if closed.is_set() and callers:
+                    break
+                shoal.sleep(0.01)
+            thread.join(timeout=5)
+            watched.__class__ = base
+
+    shoal.run(main, loop=loop)
+    assert callers == [True]

@@ -263,12 +263,18 @@ class Waiting(_stdlib.socket):
         non-blocking for asyncio's ``sock_*`` calls, which register it
         themselves). Only if it is still this socket's: another shoal
         socket on the descriptor may have registered it since (see
-        :meth:`_poll`). Does not switch."""
+        :meth:`_poll`). The loop of another thread (the socket waited there,
+        and is closed here) takes it off in its own thread, as in ``_poll``.
+        Does not switch."""
         loop, self._polled = self._polled, None
         if loop is not None:
             fd = self.fileno()
             if _forget(self, loop, fd) and not loop.is_closed():
-                loop.remove_reader(fd)
+                hub = get_scheduler().hub
+                if hub is not None and hub.loop is loop:
+                    loop.remove_reader(fd)
+                else:
+                    loop.call_soon_threadsafe(_unpoll_there, loop, fd)
 
     def _let_go(self, done: str) -> None:
         """Before the descriptor goes (closed or detached): take it off the
