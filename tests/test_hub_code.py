@@ -475,3 +475,20 @@ def test_a_task_group_entered_by_code_in_the_hub_is_refused(loop: str) -> None:
 
     shoal.run(main, loop=loop)
     assert ran == []
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_nan_timeout_on_a_process_wait_leaves_nothing_registered(loop: str) -> None:
+    """``Popen.wait(timeout=nan)`` is refused with ValueError before its
+    descriptor is registered with the loop: the process still works after
+    (uvloop aborted, the stdlib loop hung, on the closed descriptor)."""
+    import shoal.subprocess
+
+    def main() -> int:
+        p = shoal.subprocess.Popen(["sleep", "0.2"])
+        with pytest.raises(ValueError, match="timeout"):
+            p.wait(timeout=float("nan"))
+        shoal.sleep(0.01)
+        return p.wait(timeout=5)
+
+    assert shoal.run(main, loop=loop) == 0

@@ -98,6 +98,10 @@ def wait_on(
 ) -> int:
     """:func:`wait_any` on a ``HubWait`` the caller keeps (to abort it, see
     ``HubWait.abort``). Switches."""
+    if timeout is not None and timeout != timeout:
+        # Refused before anything is registered: hub_wait would refuse it
+        # after, leaving the descriptors on the loop, closed by the caller.
+        raise ValueError(f"timeout must be a number of seconds, got {timeout}")
     s = get_scheduler()
     loop, wake = wait.hub.loop, wait.hub.wake_if
     try:
