@@ -20,6 +20,8 @@ alive (unbound, bound without arguments, or ended) has ``_gr`` set to DEAD.
 ``stackless.run()`` pushes its caller on ``Scheduler.watchdogs`` and parks it
 without registering it anywhere: paused, it is what the scheduler wakes when
 nothing else can run, and where an exception escaping a tasklet goes.
+Woken otherwise (``t.run()``, a kill), it pops the callers nested above it
+too, and makes them runnable, as C does.
 The schedule callback is called through ``_HubHidden``, which hides shoal's
 hub from it, as ``getruncount()``, ``next`` and ``prev`` do.
 
@@ -36,7 +38,10 @@ from typing import Any
 from . import _scheduler, _watch
 from ._errors import DeadlockError as _DeadlockError
 from ._errors import TaskletExit, bomb
+from ._scheduler import DEAD as _DEAD
 from ._scheduler import NOWAKE as _NOWAKE
+from ._scheduler import Scheduler as _Scheduler
+from ._scheduler import Task as _Task
 from ._scheduler import get_scheduler as _get_scheduler
 from ._scheduler import local as _local
 from ._stackless_channel import LAST as _LAST
@@ -157,7 +162,10 @@ def run(
     """Run the other tasklets: the caller leaves the ring and is woken once
     every other tasklet has ended, blocked or removed itself. An exception
     escaping a tasklet comes out of here at once; the rest stay runnable.
-    Switches unless nothing else is runnable."""
+    Woken sooner (``t.run()``, ``t.kill()``, ``t.throw()``), the caller
+    leaves the watchdog stack with the ``run()`` callers nested inside its
+    run, which go to the end of the ring. Switches unless nothing else is
+    runnable."""
     if timeout or soft or ignore_nesting or totaltimeout:
         raise NotImplementedError(
             "greenlet cannot preempt a tasklet: run(timeout=...) needs a hook "
@@ -177,11 +185,36 @@ def run(
     try:
         value = s.park(cur)
     finally:
-        for i in range(len(watchdogs) - 1, -1, -1):
-            if watchdogs[i] is cur:
-                del watchdogs[i]
-                break
+        # Woken as the innermost caller, or the switch failed: the top.
+        if watchdogs and watchdogs[-1] is cur:
+            watchdogs.pop()
+        else:
+            _leave_watchdogs(s, cur)
     _claim(value)
+
+
+def _leave_watchdogs(s: _Scheduler, cur: _Task) -> None:
+    """``cur``, back in ``run()`` but not the innermost caller, leaves the
+    watchdog stack, and so do the callers above it, nested inside its run
+    (C's ``PyStackless_RunWatchdogEx``: "if there are deeper tasklets on the
+    stack, we pop them here and make them runnable"): innermost first, each
+    that is alive and not scheduled goes to the end of the ring, to return
+    from its ``run()`` in its turn. They would otherwise stay paused, and
+    the innermost would be woken in place of ``cur`` when nothing else can
+    run. Whether ``cur`` was woken or had an exception thrown in. If an
+    outer caller already popped ``cur``, nothing to do. Does not switch."""
+    watchdogs = s.watchdogs
+    for i in range(len(watchdogs) - 1, -1, -1):
+        if watchdogs[i] is cur:
+            break
+    else:
+        return
+    inner = watchdogs[i + 1 :]
+    del watchdogs[i:]
+    runq = s.runq
+    for t in reversed(inner):
+        if t._gr is not _DEAD and t._blocked_on is None and not _holds(runq, t):
+            runq.append(t)
 
 
 class _HubHidden:
