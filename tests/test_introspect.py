@@ -11,6 +11,7 @@ import greenlet
 import pytest
 
 import shoal
+from shoal import stackless
 
 
 def test_dump_tasklets_shows_each_tasklet_its_state_and_stack() -> None:
@@ -173,6 +174,25 @@ def test_monitor_reports_a_tasklet_that_blocks_the_thread() -> None:
     assert "has kept thread 'MainThread'" in report
     assert "in hog" in report
     assert "time.sleep(0.8)" in report
+
+
+@pytest.mark.parametrize("api", ["shoal", "stackless"])
+def test_monitor_does_not_report_a_lone_tasklet_that_yields(api: str) -> None:
+    """A tasklet alone in a loop of schedule() yields every time; with nobody
+    else to run, it keeps no one from running: no report."""
+    yield_ = shoal.schedule if api == "shoal" else stackless.schedule
+
+    def main() -> int:
+        yields = 0
+        with shoal.monitor(30, file=io.StringIO()) as mon:
+            start = time.monotonic()
+            while time.monotonic() - start < 0.3 and yields < 10_000_000:
+                yield_()
+                yields += 1
+        assert mon.reports == [], mon.reports
+        return yields
+
+    assert shoal.run(main) > 0
 
 
 @pytest.mark.parametrize("parked_inside_first", [False, True])

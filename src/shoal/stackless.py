@@ -128,6 +128,7 @@ def schedule(retval: Any = _CURRENT) -> Any:
     if retval is _CURRENT:
         retval = cur
     if not s.runq:
+        s.switches += 1  # a monitor counts a lone yield as a switch
         return _claim(retval)
     cur._temp = retval
     s.runq.append(cur)
