@@ -20,7 +20,15 @@ from typing import Any
 from ._errors import BusyError, ClosedFileError, bomb
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import HubWait, get_hub, hub_wait
-from ._io import Connecting, Readiness, Sending, busy_error, new_wait, wait_fd
+from ._io import (
+    Connecting,
+    Readiness,
+    Sending,
+    abort_wait,
+    busy_error,
+    new_wait,
+    wait_fd,
+)
 from ._scheduler import Task, get_scheduler
 
 __all__ = ["BACKOFF", "CONNECTING", "DONTWAIT", "Waiting"]
@@ -278,7 +286,9 @@ class Waiting(_stdlib.socket):
 
     def _let_go(self, done: str) -> None:
         """Before the descriptor goes (closed or detached): take it off the
-        hub, and wake whoever waits on it, as the stdlib's cannot."""
+        hub, and wake whoever waits on it, as the stdlib's cannot. A waiter
+        in another thread's loop is woken in that thread, which takes its
+        registrations off there (``_io.abort_wait``). Does not switch."""
         reader, writer = getattr(self, "_reader", None), getattr(self, "_writer", None)
         self._reader = self._writer = self._unread = None
         self._drained = False  # a read goes to the C call: EBADF
@@ -291,7 +301,7 @@ class Waiting(_stdlib.socket):
             err = ClosedFileError(
                 _errno.EBADF, f"{self!r} was {done} by another tasklet"
             )
-            wait.abort(task, err)
+            abort_wait(wait, task, err)
         if getattr(self, "_polled", None) is not None:
             self._unpoll()
 

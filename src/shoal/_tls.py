@@ -35,7 +35,7 @@ from . import socket as _socket
 from ._errors import ClosedFileError
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import HubWait, get_hub, hub_wait
-from ._io import Readiness, busy_error
+from ._io import Readiness, abort_wait, busy_error, wake_wait
 from ._scheduler import Task, get_scheduler
 from ._sockwait import BACKOFF
 
@@ -212,19 +212,19 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
 
     def _wake_beside(self, writing: bool) -> None:
         """A wait for the socket to be writable (``writing``) or readable is
-        over: wake those waiting beside it, to try again. Does not
-        switch."""
+        over: wake those waiting beside it, to try again (in their own
+        thread, see ``_io.wake_wait``). Does not switch."""
         waits = self._tls_waits
         if waits:
             for task, _, want, wait in waits:
                 if wait is not None and want is writing:
-                    wait.hub.wake_if(task, wait, None)
+                    wake_wait(wait, task, None)
 
     def _let_go(self, done: str) -> None:
         """Before the descriptor goes (closed or detached): as a plain
         socket's, and wake those waiting beside another tasklet
-        (:meth:`_side_wait`) with the same ``ClosedFileError``. Does not
-        switch."""
+        (:meth:`_side_wait`) with the same ``ClosedFileError``, each in
+        its own thread (see ``_io.abort_wait``). Does not switch."""
         super()._let_go(done)
         waits = self._tls_waits
         if waits:
@@ -233,7 +233,7 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
                     err = ClosedFileError(
                         _errno.EBADF, f"{self!r} was {done} by another tasklet"
                     )
-                    wait.abort(task, err)
+                    abort_wait(wait, task, err)
 
     # ssl.SSLSocket's recv, recv_into, sendall and the rest come through
     # read, write and send: each refuses to run while another tasklet waits
@@ -314,13 +314,25 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
 
     def do_handshake(self, block: bool = False) -> None:
         """Perform the TLS handshake (``block``: even on a non-blocking
-        socket, as the stdlib's connect does). Switches."""
+        socket, as the stdlib's connect does). On a closed socket,
+        ``OSError(EBADF)``, as the stdlib's ends; on one unwrapped, the
+        ``ValueError`` of :meth:`unwrap`. Switches."""
         self._check_connected()  # type: ignore[attr-defined]
+        sslobj: Any = self._sslobj
+        if sslobj is None:
+            if self.fileno() == -1:
+                raise OSError(
+                    _errno.EBADF,
+                    f"do_handshake() on {self!r}: the socket is closed",
+                )
+            raise ValueError(
+                f"No SSL wrapper around {self!r}: do_handshake() on a socket"
+                " that was unwrapped"
+            )
         timeout = self._shoal_timeout
         try:
             if timeout == 0.0 and block:
                 self._shoal_timeout = None
-            sslobj: Any = self._sslobj
             self._ssl_call(sslobj.do_handshake)
         finally:
             self._shoal_timeout = timeout

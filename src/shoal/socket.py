@@ -8,7 +8,8 @@ name lookups run in a thread. Timeouts (``settimeout``) raise
 ``shoal.TimeoutError``, which is also ``socket.timeout``. Two tasklets
 reading (or writing) one socket at once: the second gets
 ``shoal.BusyError``, even if its own call would not wait; closing a socket
-that a tasklet waits on wakes it with ``shoal.ClosedFileError``.
+that a tasklet waits on wakes it with ``shoal.ClosedFileError``, at once,
+whichever thread closes it (the wake-up runs in the waiter's thread).
 ``ssl.SSLContext.wrap_socket`` on one of these sockets gives a cooperative
 ``SSLSocket`` (``import shoal`` installs that through the stdlib's
 ``SSLContext.sslsocket_class`` hook, for shoal sockets only; see
@@ -57,6 +58,7 @@ from ._io import (
     recvmsg_left,
     room,
     send_file,
+    wake_wait,
 )
 from ._lookup import getaddrinfo as getaddrinfo
 from ._lookup import getfqdn as getfqdn
@@ -225,15 +227,16 @@ class socket(Waiting):  # noqa: N801 - the stdlib name
         try again, and gets what the stdlib's blocked call gets:
         ``BrokenPipeError`` for a write, the end (``b""``) for a read. (The
         kernel does not report a Unix stream socket writable after its own
-        ``SHUT_WR``.) Does not switch."""
+        ``SHUT_WR``.) A tasklet waiting in another thread is woken in its
+        own thread (see ``_io.wake_wait``). Does not switch."""
         super().shutdown(how)
         writer = self._writer
         if writer is not None and how != _stdlib.SHUT_RD:
             task, wait = writer
-            wait.hub.wake_if(task, wait, None)
+            wake_wait(wait, task, None)
         reader, rwait = self._reader, self._rwait
         if reader is not None and rwait is not None and how != _stdlib.SHUT_WR:
-            rwait.hub.wake_if(reader, rwait, None)
+            wake_wait(rwait, reader, None)
 
     def detach(self) -> int:
         """As the stdlib's: the descriptor, no longer this socket's; a

@@ -5,9 +5,12 @@ Every name of the stdlib module is here. ``Popen``, ``run``, ``call``,
 cooperative: ``wait``, ``communicate`` and reads and writes on the pipes
 park only the calling tasklet. A ``timeout`` that runs out raises
 ``TimeoutExpired``, which is both ``subprocess.TimeoutExpired`` and
-``shoal.TimeoutError``. The parent's pipe descriptors are non-blocking: an
-``os.read`` on ``p.stdout.fileno()`` with nothing to read raises
-``BlockingIOError`` where the stdlib's would block.
+``shoal.TimeoutError``. Code in the hub (asyncio code on shoal's loop)
+calling one that waits for the child (all but ``Popen``) gets
+``BlockingInHubError`` before the child is started. The parent's pipe
+descriptors are non-blocking: an ``os.read`` on ``p.stdout.fileno()``
+with nothing to read raises ``BlockingIOError`` where the stdlib's would
+block.
 
 Handing a pipe to another process
 ---------------------------------
@@ -76,10 +79,12 @@ from typing import Any
 
 from . import _pipe
 from ._buffered import claimed
+from ._errors import BlockingInHubError
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import sleep
 from ._io import wait_any
 from ._pipe import CHUNK, PIPE_BUF, cooperative, shared, wait_fd
+from ._scheduler import get_scheduler
 
 _OURS = {
     "Popen",
@@ -375,9 +380,28 @@ def _pidfd(pid: int) -> int | None:
     return fd
 
 
+def _refuse_in_hub(name: str, popenargs: Any, kwargs: Any) -> None:
+    """``BlockingInHubError`` for code in the hub (asyncio code on shoal's
+    loop) calling ``name``, which waits for the child: before the child is
+    started, whether or not it would have ended in time. ``Popen()`` itself
+    stays allowed. Does not switch."""
+    s = get_scheduler()
+    if s.current is s.hubtask:
+        cmd = popenargs[0] if popenargs else kwargs.get("args")
+        raise BlockingInHubError(
+            "code running in the hub (asyncio code on shoal's loop) would block:"
+            f" subprocess.{name}({cmd!r}) waits for the child; the hub must never"
+            " wait, and no child was started: in asyncio code use"
+            " asyncio.create_subprocess_exec(), or call it from a tasklet"
+            " (shoal.spawn)"
+        )
+
+
 def call(*popenargs: Any, timeout: float | None = None, **kwargs: Any) -> int:
     """As ``subprocess.call``: run the command, wait for it, return its
-    return code; on any exception (a timeout, a kill) kill it. Switches."""
+    return code; on any exception (a timeout, a kill) kill it. Code in the
+    hub gets ``BlockingInHubError`` before the child is started. Switches."""
+    _refuse_in_hub("call", popenargs, kwargs)
     with Popen(*popenargs, **kwargs) as p:
         try:
             return p.wait(timeout=timeout)
@@ -388,7 +412,9 @@ def call(*popenargs: Any, timeout: float | None = None, **kwargs: Any) -> int:
 
 def check_call(*popenargs: Any, **kwargs: Any) -> int:
     """As ``subprocess.check_call``: :func:`call`, raising
-    ``CalledProcessError`` for a non-zero return code. Switches."""
+    ``CalledProcessError`` for a non-zero return code. Code in the hub gets
+    ``BlockingInHubError`` before the child is started. Switches."""
+    _refuse_in_hub("check_call", popenargs, kwargs)
     retcode = call(*popenargs, **kwargs)
     if retcode:
         cmd = kwargs.get("args")
@@ -398,7 +424,9 @@ def check_call(*popenargs: Any, **kwargs: Any) -> int:
 
 def check_output(*popenargs: Any, timeout: float | None = None, **kwargs: Any) -> Any:
     """As ``subprocess.check_output``: the command's stdout, or
-    ``CalledProcessError`` for a non-zero return code. Switches."""
+    ``CalledProcessError`` for a non-zero return code. Code in the hub gets
+    ``BlockingInHubError`` before the child is started. Switches."""
+    _refuse_in_hub("check_output", popenargs, kwargs)
     for kw in ("stdout", "check"):
         if kw in kwargs:
             raise ValueError(f"{kw} argument not allowed, it will be overridden.")
@@ -420,7 +448,9 @@ def run(
 ) -> CompletedProcess[Any]:
     """As ``subprocess.run``: run the command, communicate with it and wait
     for it; a ``CompletedProcess``. On any exception (a timeout, a kill) the
-    child is killed and reaped. Switches."""
+    child is killed and reaped. Code in the hub gets ``BlockingInHubError``
+    before the child is started. Switches."""
+    _refuse_in_hub("run", popenargs, kwargs)
     if input is not None:
         if kwargs.get("stdin") is not None:
             raise ValueError("stdin and input arguments may not both be used.")
@@ -449,7 +479,10 @@ def getstatusoutput(
     cmd: Any, *, encoding: str | None = None, errors: str | None = None
 ) -> tuple[int, str]:
     """As ``subprocess.getstatusoutput``: ``(exitcode, output)`` of ``cmd``
-    run in a shell, stderr included, a trailing newline stripped. Switches."""
+    run in a shell, stderr included, a trailing newline stripped. Code in
+    the hub gets ``BlockingInHubError`` before the child is started.
+    Switches."""
+    _refuse_in_hub("getstatusoutput", (cmd,), {})
     try:
         data = check_output(
             cmd, shell=True, text=True, stderr=STDOUT, encoding=encoding, errors=errors
@@ -466,5 +499,7 @@ def getoutput(
     cmd: Any, *, encoding: str | None = None, errors: str | None = None
 ) -> str:
     """As ``subprocess.getoutput``: the output of ``cmd`` run in a shell.
+    Code in the hub gets ``BlockingInHubError`` before the child is started.
     Switches."""
+    _refuse_in_hub("getoutput", (cmd,), {})
     return getstatusoutput(cmd, encoding=encoding, errors=errors)[1]

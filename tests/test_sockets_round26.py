@@ -1,0 +1,342 @@
+"""Audit round 26: sockets and subprocesses.
+
+- A tasklet waiting on a socket (plain or TLS) that another thread closes
+  or shuts down is woken at once, in its own thread (the wake-up runs in
+  the waiter's loop, which sleeps in its selector meanwhile): with
+  ``ClosedFileError`` on close, with what the stdlib's blocked call gets
+  on shutdown. On both loops; from a plain thread and from another
+  thread's ``shoal.run``.
+- ``do_handshake`` on a closed (or unwrapped) TLS socket is a clear error.
+- ``shoal.subprocess``'s calls that wait for the child, from code in the
+  hub, are refused before the child is started.
+
+Network on 127.0.0.1 (socket pairs) only; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import shoal
+import shoal.socket as socket
+import shoal.subprocess as subprocess
+from shoal._hub import Hub, get_hub
+
+LOOPS = ["asyncio", "uvloop"]
+Contexts = tuple[ssl.SSLContext, ssl.SSLContext]
+BIG = b"x" * 10_000_000  # more than a socket pair's buffers hold
+
+
+def _tls_pair(contexts: Contexts) -> tuple[Any, Any]:
+    """A connected pair of TLS sockets over a shoal socket pair, the
+    handshake done. Switches."""
+    server_ctx, client_ctx = contexts
+    a, b = socket.socketpair()
+    server = shoal.spawn(server_ctx.wrap_socket, b, server_side=True)
+    client = client_ctx.wrap_socket(a, server_hostname="localhost")
+    return client, server.get(timeout=5)
+
+
+def _waiting(sock: Any, role: str) -> bool:
+    """Whether a tasklet waits to write (``role`` "write") or read ``sock``."""
+    return (sock._writer if role == "write" else sock._reader) is not None
+
+
+def _end_a_wait_from_another_thread(
+    loop: str,
+    role: str,
+    how: str,
+    closer: str,
+    make: Callable[[], tuple[Any, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[str, Any, list[bool]]:
+    """A tasklet of a second thread's run waits to write (``role``) or read
+    its socket; this thread closes it or shuts it down (``how``), plainly
+    or inside ``shoal.run`` (``closer``). What the wait ended with (its
+    exception's type, or "returned") and its value; "hung" if it did not
+    end within 2 s. And, for each ``Hub.wake_if`` called meanwhile, whether
+    it ran in its hub's own thread."""
+    threads: list[bool] = []
+    wake_if = Hub.wake_if
+
+    def spy(self: Hub, t: Any, waitable: Any, value: Any) -> None:
+        threads.append(self.sched.thread_id == threading.get_ident())
+        wake_if(self, t, waitable, value)
+
+    monkeypatch.setattr(Hub, "wake_if", spy)
+    handed: queue.Queue[tuple[Any, Hub]] = queue.Queue()
+    ended: list[tuple[str, Any]] = []
+
+    def main() -> None:
+        a, b = make()
+        try:
+            handed.put((a, get_hub()))
+            try:
+                if role == "write":
+                    a.sendall(BIG)
+                    got = None
+                else:
+                    got = a.recv(10)
+            except Exception as exc:
+                ended.append((type(exc).__name__, exc))
+            else:
+                ended.append(("returned", got))
+        finally:
+            a.close()
+            b.close()
+
+    thread = threading.Thread(target=shoal.run, args=(main,), kwargs={"loop": loop})
+    thread.start()
+    sock, hub = handed.get(timeout=10)
+    for _ in range(500):
+        if _waiting(sock, role):
+            break
+        time.sleep(0.01)
+    assert _waiting(sock, role)
+    time.sleep(0.05)  # into the loop's selector
+
+    def end() -> None:
+        if how == "close":
+            sock.close()
+        else:
+            sock.shutdown(socket.SHUT_RDWR)
+
+    if closer == "plain":
+        end()
+    else:
+        shoal.run(end, loop=loop)
+    thread.join(timeout=2)
+    hung = thread.is_alive()
+    if hung:
+        # Let the test end: a wake-up of the loop runs what was left for it.
+        hub.loop.call_soon_threadsafe(lambda: None)
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+        return "hung", None, threads
+    (outcome,) = ended
+    return outcome[0], outcome[1], threads
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("role", ["write", "read"])
+@pytest.mark.parametrize("closer", ["plain", "shoal.run"])
+def test_closing_in_another_thread_wakes_the_waiter_at_once(
+    loop: str, role: str, closer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer waited for ever (its loop asleep in its selector, its
+    writer taken off that loop from the wrong thread); a reader was woken
+    from the wrong thread."""
+    how, value, threads = _end_a_wait_from_another_thread(
+        loop, role, "close", closer, socket.socketpair, monkeypatch
+    )
+    assert how == "ClosedFileError", (how, value)
+    assert value.errno == errno.EBADF
+    assert "was closed by another tasklet" in str(value)
+    assert threads
+    assert all(threads), threads
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("role", ["write", "read"])
+@pytest.mark.parametrize("closer", ["plain", "shoal.run"])
+def test_shutdown_in_another_thread_wakes_the_waiter_at_once(
+    loop: str, role: str, closer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the stdlib's call blocked in a thread gets: BrokenPipeError for
+    a write, the end for a read."""
+    how, value, threads = _end_a_wait_from_another_thread(
+        loop, role, "shutdown", closer, socket.socketpair, monkeypatch
+    )
+    if role == "write":
+        assert how == "BrokenPipeError", (how, value)
+    else:
+        assert (how, value) == ("returned", b"")
+    assert threads
+    assert all(threads), threads
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("role", ["write", "read"])
+@pytest.mark.parametrize("closer", ["plain", "shoal.run"])
+def test_closing_a_tls_socket_in_another_thread_wakes_the_waiter_at_once(
+    loop: str,
+    role: str,
+    closer: str,
+    contexts: Contexts,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    how, value, threads = _end_a_wait_from_another_thread(
+        loop, role, "close", closer, lambda: _tls_pair(contexts), monkeypatch
+    )
+    assert how == "ClosedFileError", (how, value)
+    assert value.errno == errno.EBADF
+    assert threads
+    assert all(threads), threads
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("role", ["write", "read"])
+@pytest.mark.parametrize("closer", ["plain", "shoal.run"])
+def test_shutdown_of_a_tls_socket_in_another_thread_wakes_the_waiter_at_once(
+    loop: str,
+    role: str,
+    closer: str,
+    contexts: Contexts,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the stdlib's TLS socket blocked in a thread: ``SSLEOFError`` for a
+    write, the end for a read."""
+    how, value, threads = _end_a_wait_from_another_thread(
+        loop, role, "shutdown", closer, lambda: _tls_pair(contexts), monkeypatch
+    )
+    if role == "write":
+        assert how == "SSLEOFError", (how, value)
+    else:
+        assert (how, value) == ("returned", b"")
+    assert threads
+    assert all(threads), threads
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_closing_in_the_waiters_own_thread_still_wakes_it_at_once(
+    loop: str,
+) -> None:
+    """The same thread's close wakes the writer directly, as before: it has
+    ended by the time ``close`` returns and the closer yields once."""
+
+    def main() -> tuple[str, bool]:
+        a, b = socket.socketpair()
+        with a, b:
+            t = shoal.spawn(a.sendall, BIG)
+            for _ in range(500):
+                if a._writer is not None:
+                    break
+                shoal.sleep(0.005)
+            a.close()
+            shoal.schedule()
+            assert not t.alive
+            with pytest.raises(shoal.ClosedFileError) as caught:
+                t.get(timeout=1)
+            return type(caught.value).__name__, t.alive
+
+    assert shoal.run(main, loop=loop) == ("ClosedFileError", False)
+
+
+def _handshaken(contexts: Contexts, then: Callable[[Any], Any]) -> Any:
+    """``then(client)`` on a TLS client whose handshake is done, its server
+    closed. Switches."""
+    client, server = _tls_pair(contexts)
+    try:
+        return then(client)
+    finally:
+        client.close()
+        server.close()
+
+
+def test_do_handshake_on_a_closed_tls_socket_is_ebadf(contexts: Contexts) -> None:
+    """As the stdlib's ends: ``OSError(EBADF)``, naming the socket (it was
+    ``AttributeError: 'NoneType' object has no attribute 'do_handshake'``)."""
+
+    def closed(client: Any) -> OSError:
+        client.close()
+        with pytest.raises(OSError, match="closed") as caught:
+            client.do_handshake()
+        return caught.value
+
+    err = shoal.run(_handshaken, contexts, closed)
+    assert type(err) is OSError
+    assert err.errno == errno.EBADF
+    assert "SSLSocket" in str(err)
+
+
+def test_do_handshake_on_an_unwrapped_tls_socket_is_a_value_error(
+    contexts: Contexts,
+) -> None:
+    """As ``read``, ``write`` and ``unwrap`` on it: a ``ValueError`` naming
+    the socket (the stdlib's is an ``AttributeError``)."""
+
+    def main() -> ValueError:
+        server_ctx, client_ctx = contexts
+        a, b = socket.socketpair()
+        server = shoal.spawn(server_ctx.wrap_socket, b, server_side=True)
+        client = client_ctx.wrap_socket(a, server_hostname="localhost")
+        tls = server.get(timeout=5)
+        with client, tls:
+            peer = shoal.spawn(tls.unwrap)
+            client.unwrap()
+            peer.get(timeout=5)
+            with pytest.raises(ValueError, match="SSLSocket") as caught:
+                client.do_handshake()
+            return caught.value
+
+    err = shoal.run(main)
+    assert "unwrapped" in str(err) or "No SSL wrapper" in str(err)
+
+
+# -- subprocess calls in the hub ---------------------------------------------------
+
+
+CALLS: dict[str, Callable[[], Any]] = {
+    "run": lambda: subprocess.run(["true"]),
+    "call": lambda: subprocess.call(["true"]),
+    "check_call": lambda: subprocess.check_call(["true"]),
+    "check_output": lambda: subprocess.check_output(["true"]),
+    "getoutput": lambda: subprocess.getoutput("true"),
+    "getstatusoutput": lambda: subprocess.getstatusoutput("true"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_a_subprocess_call_in_the_hub_is_refused_before_the_child_starts(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every time, not as the timing falls: the child was started (forked
+    and exec'd), and only the wait for it refused, or not, if it had
+    ended."""
+    started: list[object] = []
+    execute = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+
+    def spy(self: Any, *args: Any) -> Any:
+        started.append(self)
+        return execute(self, *args)
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", spy, raising=False)
+
+    async def in_hub() -> BaseException | None:
+        try:
+            CALLS[name]()
+        except BaseException as exc:
+            return exc
+        return None
+
+    def main() -> list[BaseException | None]:
+        return [shoal.await_(in_hub()) for _ in range(3)]
+
+    for err in shoal.run(main):
+        assert isinstance(err, shoal.BlockingInHubError), err
+        assert f"subprocess.{name}(" in str(err)
+    assert started == []
+
+
+def test_popen_itself_stays_allowed_in_the_hub() -> None:
+    """Starting a child does not wait (beyond fork and exec): only its
+    ``wait`` and ``communicate`` would."""
+
+    async def start() -> subprocess.Popen:
+        await asyncio.sleep(0)
+        return subprocess.Popen(["true"])
+
+    def main() -> int:
+        with shoal.await_(start()) as p:
+            return p.wait(timeout=10)
+
+    assert shoal.run(main) == 0
