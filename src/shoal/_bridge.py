@@ -6,9 +6,12 @@ asyncio future on the hub's loop, with a done callback. Only the calling
 tasklet waits; the others run meanwhile. A wait given up (kill, timeout)
 ignores a late completion (``Hub.wake_if``); the future itself is left to
 finish (a thread cannot be stopped) or, for an asyncio task started by
-``await_``, cancelled and waited for. A ``to_thread`` call given up before
-its thread took it never runs; one that started runs on, and the end of
-``shoal.run`` waits for it, as ``asyncio.run`` does.
+``await_``, cancelled and waited for. A future done in the loop round
+where the wait's own timeout runs out has happened: its outcome is given,
+as by ``asyncio.wait_for``. A ``to_thread`` call given up before its
+thread took it never runs; one that started runs on, and the end of
+``shoal.run`` waits for it, as ``asyncio.run`` does; a hub that the
+function made in the pool's thread is ended when it returns.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from ._errors import BlockingInHubError
-from ._hub import HubWait, get_hub, hub_wait
-from ._scheduler import get_scheduler
+from ._errors import BlockingInHubError, TimeoutError
+from ._hub import HubTimer, HubWait, close_call_hub, get_hub, hub_wait
+from ._scheduler import Scheduler, get_scheduler, local
 from ._timeouts import check as _check_timeout
 
 __all__ = ["await_", "to_thread", "wait_future"]
@@ -40,7 +43,9 @@ def wait_future(
     exception. ``future`` is a ``concurrent.futures.Future`` (completed on
     any thread) or an asyncio future of this thread's hub loop. With
     ``timeout``, raise ``shoal.TimeoutError`` if it is not done in time (the
-    future is left alone). Switches unless the future is already done.
+    future is left alone); one done as the time runs out (in the loop round
+    where it does) gives its result, as from ``asyncio.wait_for``.
+    Switches unless the future is already done.
     """
     if not isinstance(future, concurrent.futures.Future) and not asyncio.isfuture(
         future
@@ -74,7 +79,7 @@ def wait_future(
 
         future.add_done_callback(done)
         try:
-            hub_wait(s, wait, timeout)
+            _wait_done(s, wait, future, timeout)
         finally:
             waiting.clear()
         return future.result()
@@ -90,8 +95,33 @@ def wait_future(
 
         future.add_done_callback(done_here)
         wait.cancels.append(functools.partial(future.remove_done_callback, done_here))
-    hub_wait(s, wait, timeout)
+    _wait_done(s, wait, future, timeout)
     return future.result()
+
+
+def _wait_done(
+    s: Scheduler,
+    wait: HubWait,
+    future: concurrent.futures.Future[Any] | asyncio.Future[Any],
+    timeout: float | None,
+) -> None:
+    """Wait in the hub until a callback registered on ``wait`` says that
+    ``future`` is done, or ``timeout`` runs out: then ``shoal.TimeoutError``,
+    unless the future was done by then (completed in the loop round where
+    the deadline fired, whose timer ran before the future's callback): the
+    wait has happened, so the caller gets its outcome, as from
+    ``asyncio.wait_for``. A cancelled future is no outcome. Switches."""
+    if timeout is None:
+        hub_wait(s, wait)
+        return
+    timer = HubTimer(wait.hub, s.current, wait, timeout)
+    wait.cancels.append(timer.cancel)
+    try:
+        hub_wait(s, wait)
+    except TimeoutError:
+        # Only the own timer's: a TimeoutError thrown in is no deadline.
+        if not (timer.fired and future.done() and not future.cancelled()):
+            raise
 
 
 def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -163,13 +193,28 @@ class _Call:
 
     def __call__(self) -> Any:
         """In a thread of the pool. The flag is read once: a call that got
-        past it has started, and runs to its end."""
+        past it has started, and runs to its end. A hub that the function
+        made in the thread (waiting through shoal there, outside any run)
+        is ended when it returns (``close_call_hub``): its loop would stay
+        the thread's running loop."""
         if self.given_up:
             return None  # its future is cancelled: nobody reads this
+        s = getattr(local, "sched", None)
+        hub = None if s is None else s.hub
         try:
             return self.context.run(self.fn, *self.args, **self.kwargs)
         except StopIteration as stop:
             raise _StoppedError(stop) from None
+        finally:
+            s = getattr(local, "sched", None)
+            if (
+                s is not None
+                and s.hub is not None
+                and s.hub is not hub  # made by the call
+                and s.current is s.main
+                and not s.in_run
+            ):
+                close_call_hub(s)
 
     def __repr__(self) -> str:
         state = " given up" if self.given_up else ""
@@ -187,7 +232,12 @@ def await_(awaitable: Awaitable[T], timeout: float | None = None) -> T:
     cleanup has run when this raises. An exception its cleanup raises comes
     out instead; a value it returns anyway is returned if ``timeout`` ran
     out. A task that ignores its cancellation is waited for as long as it
-    runs. Switches.
+    runs. As with ``asyncio.wait_for`` too, an awaitable done when
+    ``timeout`` runs out (in the loop round where it does) has happened:
+    its value is returned, or its exception raised; and with ``timeout``
+    <= 0 a coroutine never runs: it is closed, and this raises
+    ``shoal.TimeoutError`` at once. Switches, unless it raises at once or
+    the future is already done.
     """
     if not (asyncio.isfuture(awaitable) or inspect.isawaitable(awaitable)):
         raise TypeError(
@@ -201,6 +251,15 @@ def await_(awaitable: Awaitable[T], timeout: float | None = None) -> T:
             if inspect.iscoroutine(awaitable):
                 awaitable.close()  # it was handed over: never "not awaited"
             raise
+        if timeout <= 0 and not asyncio.isfuture(awaitable):
+            # As asyncio.wait_for: cancelled before its first step, it never
+            # runs (run, it may have done its work, and be called late).
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            raise TimeoutError(
+                f"{awaitable!r}: timed out after {timeout} s, before it started"
+                " (with no time, as with asyncio.wait_for, it never runs)"
+            )
     hub = get_hub()
     if asyncio.isfuture(awaitable):
         if awaitable.get_loop() is not hub.loop:

@@ -19,7 +19,9 @@ The loop is uvloop where it is installed, the stdlib loop elsewhere; the
 ``SHOAL_LOOP`` environment variable (``asyncio`` or ``uvloop``) or
 ``shoal.run(fn, loop=...)`` chooses. Each ``shoal.run`` makes a fresh hub
 and closes it at the end; it first closes one that a wait outside any run
-made (``close_thread_hub``).
+made (``close_thread_hub``). A ``to_thread`` call whose function waited
+through shoal in the pool's thread ends the hub it made there when it
+returns (``close_call_hub``).
 
 The waiting count is what tells a deadlock from a wait: when nothing is
 runnable and nobody waits in the hub, nothing can ever wake anyone.
@@ -50,8 +52,10 @@ __all__ = [
     "Hub",
     "HubTimer",
     "HubWait",
+    "close_call_hub",
     "close_thread_hub",
     "current_time",
+    "end_work",
     "finish_asyncio",
     "get_hub",
     "hub_wait",
@@ -357,6 +361,71 @@ class HubTimer:
             self._active = False
             self.task = self.wait = None
             self.hub.timers.discard()  # type: ignore[union-attr]  # it was added
+
+    @property
+    def fired(self) -> bool:
+        """Whether it ran out while its wait was still on, and so ended the
+        wait with its ``TimeoutError``: a wait ended otherwise first cancels
+        it (``cancel`` lets go of the tasklet; ``_expire`` keeps it). Does
+        not switch."""
+        return not self._active and self.task is not None
+
+
+def close_call_hub(s: Scheduler) -> None:
+    """End the hub of ``s`` that a ``to_thread`` call made in its pool
+    thread (the function waited through shoal there, outside any run), as
+    the call returns, the way the end of ``shoal.run`` ends its hub: the
+    tasklets still alive are killed, oldest first, each waited for; the
+    asyncio work left on the loop is ended (``finish_asyncio``), then what
+    its cleanup spawned is killed too; the loop is closed, and, with no
+    tasklet left, the thread's idle greenlets are ended (the pool may end
+    the thread next). Left running, suspended in the hub greenlet, the loop
+    stayed the thread's running loop for good, and ``asyncio.run`` failed
+    in every later call on that thread. A timeout scope that the function
+    entered and left active keeps the hub (its deadline is on it), as
+    ``close_thread_hub`` does. From the thread's main tasklet. Switches."""
+    hub = s.hub
+    if hub is None:
+        return
+    try:
+        end_work(s)
+    finally:
+        if not hub.waiting:
+            s.stop_hub()
+            if not s.alive:
+                s.release_greenlets()
+
+
+def end_work(s: Scheduler) -> None:
+    """At the end of ``shoal.run`` (or of a ``to_thread`` call's hub): kill
+    the tasklets of ``s`` still alive, end the asyncio work left on the
+    loop (:func:`finish_asyncio`), then kill what its cleanup spawned.
+    Switches."""
+    try:
+        _kill_alive(s)
+    finally:
+        finish_asyncio(s)
+        _kill_alive(s)  # what the asyncio work's cleanup spawned
+
+
+def _kill_alive(s: Scheduler) -> None:
+    """Kill every tasklet of ``s`` still alive, oldest first, each waited
+    for. An exception raised meanwhile in the caller (a Stackless tasklet
+    hands its failure to main) does not stop it: the first is raised once
+    every tasklet has ended. Switches."""
+    first: BaseException | None = None
+    while s.alive:
+        for t in list(s.alive):
+            try:
+                t.kill()  # type: ignore[attr-defined]  # a Tasklet
+            except BaseException as exc:
+                if first is None:
+                    first = exc
+    if first is not None:
+        try:
+            raise first
+        finally:
+            first = None  # no cycle through this frame
 
 
 def finish_asyncio(s: Scheduler) -> None:

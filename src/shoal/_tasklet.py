@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 from . import _scheduler
 from ._errors import Interruption, TaskletExit, bomb, is_exception_class
 from ._handoff import defer_throw, take_deferred
-from ._hub import Hub, close_thread_hub, finish_asyncio, get_hub, new_loop
+from ._hub import Hub, HubWait, close_thread_hub, end_work, new_loop
 from ._introspect import close_run_monitors, monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 from ._task import NO_VALUE, drop, init_task
@@ -317,14 +317,46 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         """``await tasklet`` in asyncio code running on this thread's hub loop:
         wait until it has finished; its value, or its exception raised (a
         ``StopIteration`` as a ``RuntimeError`` it caused, as in a
-        coroutine)."""
+        coroutine).
+
+        As for an asyncio task awaiting another: if the awaiting code is
+        cancelled (``task.cancel()``, ``asyncio.wait_for`` or
+        ``asyncio.timeout`` running out), the tasklet is killed, without
+        waiting for it (a cleanup that waits finishes later);
+        ``await asyncio.shield(tasklet)`` does not kill it. A tasklet of
+        another thread, the hub's stand-in (``shoal.current()`` in asyncio
+        code), awaiting from any other loop than the hub's, and a tasklet
+        waiting for the very asyncio task that would await it are each a
+        ``RuntimeError`` naming the tasklet, before anything is done.
+        """
         if self._gr is DEAD:
             return self.get()
-        hub = get_hub(self._sched)
-        future: asyncio.Future[Any] = hub.loop.create_future()
+        s = self._own_scheduler("await")
+        hub: Hub | None = s.hub
+        running = asyncio._get_running_loop()
+        if hub is None or running is None or running is not hub.loop:
+            raise RuntimeError(
+                f"cannot await {self!r} here: asyncio code awaits a tasklet"
+                " only on its thread's hub loop (inside shoal.run, or a wait"
+                f" of shoal), not on {running!r}"
+            )
+        on = self._blocked_on
+        if isinstance(on, HubWait):
+            task = asyncio.current_task(hub.loop)
+            if task is not None and on.what is task:
+                raise RuntimeError(
+                    f"cannot await {self!r} from {task!r}: the tasklet waits"
+                    " for this asyncio task, so each would wait for the other"
+                )
+        future: asyncio.Future[Any] = running.create_future()
 
         def relay() -> None:
-            self.join()
+            try:
+                self.join()
+            except BaseException as failure:  # the relay was killed: say so
+                if not future.done():
+                    future.set_exception(failure)
+                return
             if future.cancelled():
                 return
             exc = self.exception
@@ -339,6 +371,13 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
             else:
                 future.set_exception(exc)
 
+        def cancelled(done: asyncio.Future[Any]) -> None:
+            # A loop callback: the awaiter was cancelled. From the hub,
+            # kill does not wait for the tasklet.
+            if done.cancelled():
+                self.kill()
+
+        future.add_done_callback(cancelled)
         spawn(relay)
         hub.ensure_flush()
         return (yield from future)
@@ -465,26 +504,6 @@ def current() -> Tasklet:
     return get_scheduler().current  # type: ignore[return-value]
 
 
-def _kill_leftovers(s: Any) -> None:
-    """Kill every tasklet of ``s`` still alive, oldest first, each waited
-    for. An exception raised meanwhile in the caller (a Stackless tasklet
-    hands its failure to main) does not stop it: the first is raised once
-    every tasklet has ended. Switches."""
-    first: BaseException | None = None
-    while s.alive:
-        for t in list(s.alive):
-            try:
-                t.kill()
-            except BaseException as exc:
-                if first is None:
-                    first = exc
-    if first is not None:
-        try:
-            raise first
-        finally:
-            first = None  # no cycle through this frame
-
-
 def run(
     fn: Callable[..., T], /, *args: Any, loop: str | None = None, **kwargs: Any
 ) -> T:
@@ -494,6 +513,8 @@ def run(
     "asyncio"; default: the ``SHOAL_LOOP`` environment variable, else uvloop
     where installed), closed at the end; a hub that a wait outside any run
     made is closed first, and the tasklets waiting in it are killed.
+    Called from asyncio code (another loop running in the thread), it is a
+    ``RuntimeError`` before anything is done, as ``asyncio.run`` gives.
     ``SHOAL_MONITOR=<milliseconds>``
     has :func:`shoal.monitor` watch the run. Tasklets still alive when ``fn``
     returns are killed, their ``finally`` blocks run, before ``run`` returns.
@@ -510,6 +531,17 @@ def run(
         )
     if s.in_run:
         raise RuntimeError("shoal.run() cannot be called while it is already running")
+    running = asyncio._get_running_loop()
+    if running is not None and (s.hub is None or running is not s.hub.loop):
+        # (The loop of a hub made outside a run is running: it is closed.)
+        raise RuntimeError(
+            "shoal.run() cannot be called from a running event loop (asyncio"
+            f" code: {running!r} runs in this thread, and a thread runs one"
+            " loop at a time); from asyncio code, run it in another thread:"
+            " await asyncio.to_thread(shoal.run, fn); asyncio code inside"
+            " shoal.run starts tasklets with shoal.spawn(fn) and waits for"
+            " them with `await tasklet`"
+        )
     close_thread_hub(s)
     hub = Hub(s, new_loop(loop))
     try:
@@ -519,17 +551,17 @@ def run(
         raise
     s.set_hub(hub)
     s.in_run = True
+    started = False
     try:
         hub.start()  # asyncio code in fn finds the loop running
+        started = True
         return fn(*args, **kwargs)
     finally:
         try:
-            try:
-                _kill_leftovers(s)
-            finally:
-                finish_asyncio(s)
-                # What the asyncio work's cleanup spawned meanwhile.
-                _kill_leftovers(s)
+            # A loop that failed to start ran nothing: nothing to end (the
+            # asyncio shutdown would be a task that never runs).
+            if started:
+                end_work(s)
         finally:
             s.in_run = False
             s.stop_hub()
