@@ -5,7 +5,7 @@
   the waiter's loop, which sleeps in its selector meanwhile): with
   ``ClosedFileError`` on close, with what the stdlib's blocked call gets
   on shutdown. On both loops; from a plain thread and from another
-  thread's ``shoal.run``.
+  thread's ``shoal.run``. So is one reading a child's pipe.
 - ``do_handshake`` on a closed (or unwrapped) TLS socket is a clear error.
 - ``shoal.subprocess``'s calls that wait for the child, from code in the
   hub, are refused before the child is started.
@@ -19,6 +19,7 @@ import asyncio
 import errno
 import queue
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -340,3 +341,41 @@ def test_popen_itself_stays_allowed_in_the_hub() -> None:
             return p.wait(timeout=10)
 
     assert shoal.run(main) == 0
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_closing_a_pipe_in_another_thread_wakes_its_reader_at_once(loop: str) -> None:
+    """A tasklet reading a child's unbuffered stdout pipe, which another
+    thread closes: woken at once with ``ClosedFileError`` (it slept for
+    ever in its loop's selector, woken from the wrong thread)."""
+    made: queue.Queue[Any] = queue.Queue()
+    ended: dict[str, BaseException | bytes] = {}
+
+    def job() -> None:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(5)"],
+            stdout=subprocess.PIPE,
+            bufsize=0,
+        )
+        made.put(child)
+        try:
+            ended["read"] = child.stdout.read(10)
+        except BaseException as exc:  # what the read ends with
+            ended["read"] = exc
+        finally:
+            child.kill()
+            child.wait(timeout=5)
+
+    worker = threading.Thread(target=shoal.run, args=(job,), kwargs={"loop": loop})
+    worker.start()
+    child = made.get(timeout=10)
+    deadline = time.monotonic() + 5
+    while child.stdout._waiter is None and time.monotonic() < deadline:
+        time.sleep(0.005)  # until the tasklet waits in its hub
+    assert child.stdout._waiter is not None
+    child.stdout.close()
+    worker.join(3)
+    assert not worker.is_alive(), "the reader was never woken"
+    err = ended["read"]
+    assert isinstance(err, shoal.ClosedFileError), err
+    assert err.errno == errno.EBADF

@@ -30,7 +30,9 @@ runnable and nobody waits in the hub, nothing can ever wake anyone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +49,8 @@ from ._scheduler import (
     schedule,
 )
 from ._task import drop, init_task
+
+_get_ident = threading.get_ident
 
 __all__ = [
     "Hub",
@@ -313,10 +317,26 @@ class HubWait:
         self.hub.drop_waiter()
 
     def abort(self, t: Task, exc: BaseException) -> None:
-        """If ``t`` still waits here, take its registrations off the loop now
+        """If ``t`` still waits here, take its registrations off the loop
         (before a descriptor it waits on is closed) and make it raise
-        ``exc``. Does not switch."""
-        self.hub.wake_if(t, self, bomb(type(exc), exc))
+        ``exc``: see :meth:`wake`. Does not switch."""
+        self.wake(t, bomb(type(exc), exc))
+
+    def wake(self, t: Task, value: Any) -> None:
+        """End ``t``'s wait here with ``value`` (a bomb: raised), if it still
+        waits here (``Hub.wake_if``), in the hub's own thread: at once in
+        that thread; from another thread (which closes or shuts down what
+        ``t`` waits on) through the loop's ``call_soon_threadsafe``, which
+        also wakes it from its selector. No thread touches another's run
+        queue or loop registrations: the loop's thread takes them off, after
+        the caller has closed the descriptor. A closed loop has nobody
+        waiting any more. Does not switch."""
+        hub = self.hub
+        if hub.sched.thread_id == _get_ident():
+            hub.wake_if(t, self, value)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            hub.loop.call_soon_threadsafe(hub.wake_if, t, self, value)
 
     def _describe(self, t: Task) -> str:
         if self.deadline is None:

@@ -9,9 +9,9 @@ so callers that may share one (sockets) refuse a second waiter with
 Closing a descriptor that a tasklet waits on must first take it out of the
 loop, and the waiter must hear of it: ``wait_fd`` takes a ``HubWait`` made
 by the caller, which keeps it, and ``HubWait.abort`` ends such a wait with
-an exception. That wake-up belongs to the waiter's thread, whose loop may
-be asleep in its selector: ``abort_wait`` and ``wake_wait`` run it there,
-when another thread closes (shuts down) what a tasklet waits on.
+an exception, in the waiter's thread (``HubWait.wake``), whose loop may be
+asleep in its selector, when another thread closes (shuts down) what a
+tasklet waits on.
 ``Readiness`` says what a socket's waiter awaits, and
 ``busy_error`` is the error for a second one. ``send_file`` is
 ``socket.sendfile``'s ``os.sendfile`` path with a socket's own waits.
@@ -33,12 +33,11 @@ import io
 import operator
 import os
 import socket
-import threading
 import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from ._errors import BusyError, bomb
+from ._errors import BusyError
 from ._hub import HubWait, get_hub, hub_wait
 from ._scheduler import Task, get_scheduler
 
@@ -47,7 +46,6 @@ __all__ = [
     "Connecting",
     "Readiness",
     "Sending",
-    "abort_wait",
     "busy_error",
     "new_wait",
     "reads_all",
@@ -61,7 +59,6 @@ __all__ = [
     "wait_on",
     "wait_readable",
     "wait_writable",
-    "wake_wait",
 ]
 
 
@@ -123,36 +120,6 @@ def wait_on(
         raise
     ready: int = hub_wait(s, wait, timeout)
     return ready
-
-
-def wake_wait(wait: HubWait, task: Task, value: Any) -> None:
-    """End ``task``'s wait on ``wait`` with ``value`` (a bomb: raised), if
-    it still waits there (``Hub.wake_if``), in the thread of the hub it
-    waits in: at once in that thread; from another thread (which closes or
-    shuts down what it waits on) through that loop's
-    ``call_soon_threadsafe``, which also wakes the loop from its selector.
-    Another thread must not touch that run queue, nor the loop's
-    registrations, which the wake takes off: the loop's thread takes them
-    off, after the caller has closed the descriptor (a readiness the loop
-    reports meanwhile wakes the tasklet to find it closed: EBADF). A loop
-    that is closed has nobody waiting any more. Does not switch."""
-    hub = wait.hub
-    if hub.sched.thread_id == _get_ident():
-        hub.wake_if(task, wait, value)
-        return
-    # RuntimeError: the loop is closed (its run is over, its waits ended).
-    with contextlib.suppress(RuntimeError):
-        hub.loop.call_soon_threadsafe(hub.wake_if, task, wait, value)
-
-
-def abort_wait(wait: HubWait, task: Task, exc: BaseException) -> None:
-    """``HubWait.abort`` in the waiter's thread (see :func:`wake_wait`):
-    ``task``, if it still waits on ``wait``, raises ``exc``. Does not
-    switch."""
-    wake_wait(wait, task, bomb(type(exc), exc))
-
-
-_get_ident = threading.get_ident
 
 
 def busy_error(sock: Any, other: Task, writing: bool) -> BusyError:

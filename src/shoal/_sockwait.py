@@ -24,7 +24,6 @@ from ._io import (
     Connecting,
     Readiness,
     Sending,
-    abort_wait,
     busy_error,
     new_wait,
     wait_fd,
@@ -288,7 +287,7 @@ class Waiting(_stdlib.socket):
         """Before the descriptor goes (closed or detached): take it off the
         hub, and wake whoever waits on it, as the stdlib's cannot. A waiter
         in another thread's loop is woken in that thread, which takes its
-        registrations off there (``_io.abort_wait``). Does not switch."""
+        registrations off there (``HubWait.wake``). Does not switch."""
         reader, writer = getattr(self, "_reader", None), getattr(self, "_writer", None)
         self._reader = self._writer = self._unread = None
         self._drained = False  # a read goes to the C call: EBADF
@@ -301,7 +300,7 @@ class Waiting(_stdlib.socket):
             err = ClosedFileError(
                 _errno.EBADF, f"{self!r} was {done} by another tasklet"
             )
-            abort_wait(wait, task, err)
+            wait.abort(task, err)
         if getattr(self, "_polled", None) is not None:
             self._unpoll()
 

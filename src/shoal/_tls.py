@@ -35,7 +35,7 @@ from . import socket as _socket
 from ._errors import ClosedFileError
 from ._errors import TimeoutError as _TimeoutError
 from ._hub import HubWait, get_hub, hub_wait
-from ._io import Readiness, abort_wait, busy_error, wake_wait
+from ._io import Readiness, busy_error
 from ._scheduler import Task, get_scheduler
 from ._sockwait import BACKOFF
 
@@ -213,18 +213,18 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
     def _wake_beside(self, writing: bool) -> None:
         """A wait for the socket to be writable (``writing``) or readable is
         over: wake those waiting beside it, to try again (in their own
-        thread, see ``_io.wake_wait``). Does not switch."""
+        thread, see ``HubWait.wake``). Does not switch."""
         waits = self._tls_waits
         if waits:
             for task, _, want, wait in waits:
                 if wait is not None and want is writing:
-                    wake_wait(wait, task, None)
+                    wait.wake(task, None)
 
     def _let_go(self, done: str) -> None:
         """Before the descriptor goes (closed or detached): as a plain
         socket's, and wake those waiting beside another tasklet
         (:meth:`_side_wait`) with the same ``ClosedFileError``, each in
-        its own thread (see ``_io.abort_wait``). Does not switch."""
+        its own thread (see ``HubWait.wake``). Does not switch."""
         super()._let_go(done)
         waits = self._tls_waits
         if waits:
@@ -233,7 +233,7 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
                     err = ClosedFileError(
                         _errno.EBADF, f"{self!r} was {done} by another tasklet"
                     )
-                    abort_wait(wait, task, err)
+                    wait.abort(task, err)
 
     # ssl.SSLSocket's recv, recv_into, sendall and the rest come through
     # read, write and send: each refuses to run while another tasklet waits

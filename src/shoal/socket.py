@@ -58,7 +58,6 @@ from ._io import (
     recvmsg_left,
     room,
     send_file,
-    wake_wait,
 )
 from ._lookup import getaddrinfo as getaddrinfo
 from ._lookup import getfqdn as getfqdn
@@ -228,15 +227,15 @@ class socket(Waiting):  # noqa: N801 - the stdlib name
         ``BrokenPipeError`` for a write, the end (``b""``) for a read. (The
         kernel does not report a Unix stream socket writable after its own
         ``SHUT_WR``.) A tasklet waiting in another thread is woken in its
-        own thread (see ``_io.wake_wait``). Does not switch."""
+        own thread (see ``HubWait.wake``). Does not switch."""
         super().shutdown(how)
         writer = self._writer
         if writer is not None and how != _stdlib.SHUT_RD:
             task, wait = writer
-            wake_wait(wait, task, None)
+            wait.wake(task, None)
         reader, rwait = self._reader, self._rwait
         if reader is not None and rwait is not None and how != _stdlib.SHUT_WR:
-            wake_wait(rwait, reader, None)
+            rwait.wake(reader, None)
 
     def detach(self) -> int:
         """As the stdlib's: the descriptor, no longer this socket's; a
