@@ -35,7 +35,7 @@ from ._hub import ready
 from ._scheduler import DEAD, Scheduler, Task, get_scheduler
 from ._task import init_task
 from ._tasklet import ENDED_UNSTARTED, Tasklet, new_tasklet, spawn
-from ._timeouts import with_timeout
+from ._timeouts import handled, in_flight, raise_again, with_timeout
 
 if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
     from exceptiongroup import BaseExceptionGroup, ExceptionGroup
@@ -135,13 +135,15 @@ def _end(
     """Kill the branches still alive, waiting for each to finish; ``s`` is
     this thread's scheduler. If the caller is interrupted meanwhile (killed
     again, a timeout around it expires), it goes on until every branch has
-    ended, then raises that: no branch outlives the call, and the caller
-    gets the interruption, not ``delivered``'s outcome. With ``report``, a
-    branch's failure that the caller does not get (every branch's but
-    ``delivered``'s: one that failed in the round the winner finished, or
-    whose ``finally`` raised as it was killed; ``delivered``'s too once
-    interrupted) is reported as an unobserved tasklet's failure is: nobody
-    else will get it. The exception the caller is raising (a
+    ended, then raises that (the first; a later one goes under an expiry
+    on its ``__context__`` chain, where the scope that expired finds it and
+    raises it on: see ``_keep``): no branch outlives the call, and the
+    caller gets the interruption, not ``delivered``'s outcome. With
+    ``report``, a branch's failure that the caller does not get (every
+    branch's but ``delivered``'s: one that failed in the round the winner
+    finished, or whose ``finally`` raised as it was killed; ``delivered``'s
+    too once interrupted) is reported as an unobserved tasklet's failure
+    is: nobody else will get it. The exception the caller is raising (a
     ``KeyboardInterrupt`` of a branch, which goes to the main tasklet at
     once) is not. Switches."""
     interrupted: BaseException | None = None
@@ -162,6 +164,8 @@ def _end(
             except BaseException as exc:
                 if interrupted is None:
                     interrupted = exc
+                else:
+                    _keep(interrupted, exc)
     s.observed.difference_update(branches)
     if report:
         # What the caller raises: the exception in flight through its
@@ -179,10 +183,35 @@ def _end(
             ):
                 t._report(failure)
     if interrupted is not None:
+        # With its chain as delivered (what _keep put there), not the
+        # exception in flight here instead, unless it came with none.
+        context = interrupted.__context__
         try:
             raise interrupted
         finally:
-            interrupted = None  # no cycle through this frame
+            if context is not None:
+                interrupted.__context__ = context
+            interrupted = context = None  # no cycle through this frame
+
+
+def _keep(raised: BaseException, other: BaseException) -> None:
+    """``other`` interrupted the caller too, but ``raised`` is what it
+    raises: if that is a shoal ``Interruption`` (a scope's expiry, which
+    its scope catches), put ``other`` right under it on its ``__context__``
+    chain, where that scope finds it and raises it on (see
+    ``shoal._timeouts``): a kill or an outer scope's expiry that came while
+    the caller waited is not lost. Does not switch."""
+    if not isinstance(raised, Interruption) or other is raised:
+        return
+    seen: set[int] = set()  # a chain made by hand may loop
+    link = raised.__context__
+    while link is not None and id(link) not in seen:
+        if link is other:
+            return  # on the chain already
+        seen.add(id(link))
+        link = link.__context__
+    other.__context__ = raised.__context__
+    raised.__context__ = other
 
 
 def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
@@ -296,8 +325,11 @@ class TaskGroup:
     children's; a kill goes on as itself, and failures of children nobody
     will get are printed. An expiry does too, unless a child failed, before
     it or as it was killed: then, as in asyncio and trio, it gives way to
-    the group's failures. Entering does not switch; leaving waits for the
-    children (switches)."""
+    the group's failures. A child that fails while a kill (or a throw) is
+    unwinding the block, a ``finally`` in it waiting, ends that cleanup but
+    does not replace the kill, which goes on as above (a timeout scope that
+    expires then does the same: see ``shoal._timeouts``). Entering does not
+    switch; leaving waits for the children (switches)."""
 
     __slots__ = (
         "_children",
@@ -307,6 +339,7 @@ class TaskGroup:
         "_in_block",
         "_interrupted",
         "_owner",
+        "_prior",
     )
 
     def __init__(self) -> None:
@@ -320,6 +353,9 @@ class TaskGroup:
         #: not wait, and its exception becomes the kill's.
         self._early: list[BaseException] = []
         self._owner: Task | None = None
+        #: The exception in flight when the block was entered (see
+        #: ``__exit__``); None outside the block.
+        self._prior: BaseException | None = None
 
     def spawn(self, fn: Callable[..., Any], /, *args: Any) -> Tasklet:
         """Start ``fn(*args)`` as a child of the group: from its block, or
@@ -364,6 +400,7 @@ class TaskGroup:
             )
         self._owner = s.current
         self._in_block = True
+        self._prior = handled()
         return self
 
     def _child_failed(self, exc: BaseException) -> None:
@@ -384,8 +421,18 @@ class TaskGroup:
         tb: TracebackType | None,
     ) -> None:
         self._in_block = False
+        prior, self._prior = self._prior, None
+        cut_into: BaseException | None = None
         if isinstance(exc, _ChildFailed) and exc.group is self:
-            exc = None  # a child failed: collected below, with the rest
+            # A child failed: collected below, with the rest. Unless that
+            # cut into a kill or a throw unwinding the block (a ``finally``
+            # waited): it goes on as a kill of the block does, as a timeout
+            # scope lets it (see shoal._timeouts). An expiry in flight
+            # gives way to the failures, as ever.
+            flight = in_flight(exc, prior)
+            if flight is not None and not isinstance(flight, Interruption):
+                cut_into = flight
+            exc = cut_into
         failures: list[BaseException] = []
         interruption: BaseException | None = None
         try:
@@ -396,7 +443,16 @@ class TaskGroup:
                     interruption = caught  # a kill, an expiry: see below
         finally:
             self._closed = True
-            _end(self._children, get_scheduler(), report=False)
+            try:
+                _end(self._children, get_scheduler(), report=False)
+            except BaseException as later:
+                # An expiry (or a kill) while killing the children replaces
+                # what _wait caught, or what ended the block: that goes
+                # under it (see _keep).
+                pending = interruption if interruption is not None else exc
+                if pending is not None:
+                    _keep(later, pending)
+                raise
         # The first failure (from _wait), the children's in their order,
         # and those reported as raised that a kill replaced; once each.
         failures += [t.exception for t in self._children if t.exception is not None]
@@ -424,6 +480,8 @@ class TaskGroup:
                         raise interruption
                     finally:
                         interruption = None  # no cycle through this frame
+                if cut_into is not None:
+                    raise_again(cut_into)  # not the _ChildFailed that ended it
                 return
         if ending is not None:
             failures.insert(0, ending)  # an error of the block comes first

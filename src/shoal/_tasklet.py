@@ -22,7 +22,7 @@ from ._introspect import close_run_monitors, monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 from ._task import NO_VALUE, drop, init_task
 from ._timeouts import check as check_timeout
-from ._timeouts import with_timeout
+from ._timeouts import thrown, with_timeout
 
 __all__ = [
     "ENDED_UNSTARTED",
@@ -187,7 +187,7 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         Unlike :meth:`kill`, does not wait for the tasklet to finish.
         Switches unless the tasklet is dead or has not started.
         """
-        exc = _exception(exc, "throw")
+        exc = thrown(_exception(exc, "throw"))
         if self._gr is DEAD:
             return
         self._throw_from(self._own_scheduler("throw"), exc)
@@ -303,7 +303,7 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         does not wait: a tasklet whose cleanup waits finishes later.
         Switches unless the tasklet is dead or has not started.
         """
-        exc = _exception(exception, "kill")
+        exc = thrown(_exception(exception, "kill"))
         if self._gr is DEAD:
             return
         s = self._own_scheduler("kill")

@@ -17,6 +17,25 @@ has exited is marked done, so it never fires later; nor does one that
 expired as the operation in it completed, and that the tasklet left on its
 way to its next switch point (``_Expired`` is an ``Interruption``).
 
+A scope may expire during a cleanup: a ``finally`` in its block waits while
+an interruption unwinds the block, one delivered after the scope was
+entered: a kill or a throw (an exception marked by :func:`thrown`, or any
+that is no ``Exception``: ``TaskletExit``, ``KeyboardInterrupt``), another
+scope's expiry or a task group's ``_ChildFailed`` whose block is still
+running (``Interruption.aimed``). The expiry still ends the cleanup, but
+the scope does not catch it: its ``__exit__`` raises the interruption
+again, which goes on to whoever it was meant for (asyncio's ``timeout``
+does the same, counting cancellations; trio's cancellation, level-triggered,
+is raised again at the next checkpoint). The interruption is found on the
+``__context__`` chain of the ``_Expired``, down to the exception that was
+in flight when the scope was entered (kept then, ``_prior``): one delivered
+earlier is not the block's, and a scope entered in a ``finally`` to bound
+that cleanup ends its part silently (or with ``TimeoutError``) as ever. An
+error the block raised itself (a ``ValueError``) is no interruption: the
+expiry replaces it, as any exception raised in a ``finally`` does, and as
+trio (``move_on_after`` silences it, ``fail_after`` raises ``TooSlowError``)
+and asyncio's ``timeout`` (``TimeoutError``) do.
+
 Code running in the hub (asyncio code on its loop) cannot enter a scope:
 the expiry would interrupt the hub's stand-in, which is no tasklet, and
 asyncio code has ``asyncio.timeout`` for that. ``__enter__`` refuses it
@@ -26,17 +45,28 @@ scope), before anything is registered.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from . import _scheduler
 from ._errors import BlockingInHubError, Interruption, TimeoutError
 from ._hub import get_hub
 from ._scheduler import Task, get_scheduler, getcurrent
 
-__all__ = ["CancelScope", "check", "move_on_after", "timeout", "with_timeout"]
+__all__ = [
+    "CancelScope",
+    "check",
+    "handled",
+    "in_flight",
+    "move_on_after",
+    "raise_again",
+    "thrown",
+    "timeout",
+    "with_timeout",
+]
 
 T = TypeVar("T")
 
@@ -46,6 +76,31 @@ _NUMBERS = (int, float)
 
 
 _INF = float("inf")
+
+#: The exception being handled (in flight through a ``finally``), or None.
+if sys.version_info >= (3, 11):
+    handled = sys.exception
+else:  # pragma: no cover - exercised on 3.10 only
+
+    def handled() -> BaseException | None:
+        return sys.exc_info()[1]
+
+
+#: The attribute that marks an exception thrown into a tasklet from outside.
+_THROWN = "_shoal_thrown"
+
+
+def thrown(exc: BaseException) -> BaseException:
+    """Mark ``exc`` as thrown into a tasklet from outside (``Tasklet.throw``,
+    ``Tasklet.kill``), and return it: a scope that expires while it is in
+    flight through the scope's block does not replace it (see the module's
+    docstring). Only an ``Exception`` needs it; any other is taken for an
+    interruption anyway. Does not switch."""
+    if isinstance(exc, Exception):
+        # In its __dict__ (every exception has one): no __setattr__ of its
+        # class, nor a __getattr__ when it is read, has a say.
+        exc.__dict__[_THROWN] = True
+    return exc
 
 
 class _Expired(Interruption):
@@ -62,12 +117,17 @@ class _Expired(Interruption):
 class CancelScope:
     """A block of code with a deadline; made by :func:`timeout` or
     :func:`move_on_after`. Entering and leaving do not switch. Code in the
-    hub cannot enter one (``BlockingInHubError``)."""
+    hub cannot enter one (``BlockingInHubError``). If the time runs out
+    while a kill, a throw or an outer scope's expiry unwinds the block (a
+    ``finally`` in it waits), the scope ends that wait and lets the
+    interruption go on: no ``TimeoutError``, no silent exit, and
+    ``cancelled_caught`` stays false."""
 
     __slots__ = (
         "_active",
         "_hub",
         "_open",
+        "_prior",
         "_raise",
         "_tasklet",
         "cancelled_caught",
@@ -82,8 +142,12 @@ class CancelScope:
     _open: bool
     _hub: Any
     _tasklet: Task | None
+    #: The exception in flight when the scope was entered (set only for a
+    #: finite deadline, cleared on exit): see the module's docstring.
+    _prior: BaseException | None
     deadline: float
-    #: True when the scope's time ran out and it ended the block.
+    #: True when the scope's time ran out and it ended the block (not
+    #: when it let an interruption in flight go on instead).
     cancelled_caught: bool
 
     def __init__(self, seconds: float, *, raise_: bool) -> None:
@@ -108,7 +172,8 @@ class CancelScope:
         if self.deadline == _INF:
             # It never fires: no timer, and no waker for the deadlock check.
             return self
-        hub.deadlines().add(self)
+        self._prior = handled()
+        (hub.timers or hub.deadlines()).add(self)
         # The deadline will wake the tasklet: blocking now is no deadlock,
         # and the hub gets its turns even while tasklets only yield.
         hub.add_waiter()
@@ -135,26 +200,80 @@ class CancelScope:
     ) -> bool:
         self._open = False
         # The scope may stay in the hub's heap until its deadline: it must
-        # not keep the tasklet alive meanwhile.
+        # not keep the tasklet alive meanwhile (nor what was in flight).
         self._tasklet = None
         if self._active:
+            # It never expired: what leaves the block is none of its own.
             self._active = False
             if self.deadline != _INF:
+                self._prior = None
                 hub = self._hub
-                hub.deadlines().discard()
+                hub.timers.discard()  # it was added
                 hub.drop_waiter()
-        if isinstance(exc, _Expired) and exc.scope is self:
-            self.cancelled_caught = True
-            if self._raise:
-                raise TimeoutError(f"timed out after {self.seconds} s") from None
-            return True
-        return False
+            return False
+        return _expired_exit(self, exc)
 
     def __repr__(self) -> str:
         state = (
             "active" if self._active else "expired" if self.cancelled_caught else "idle"
         )
         return f"<CancelScope {self.seconds} s {state}>"
+
+
+def _expired_exit(scope: CancelScope, exc: BaseException | None) -> bool:
+    """``scope.__exit__`` once its time ran out (or for a scope never
+    entered): ``exc``, its own expiry, becomes ``TimeoutError`` or a silent
+    exit, unless an interruption was in flight when it expired, raised
+    again instead. Does not switch."""
+    prior = getattr(scope, "_prior", None)
+    scope._prior = None
+    if not (isinstance(exc, _Expired) and exc.scope is scope):
+        return False
+    flight = in_flight(exc, prior)
+    if flight is not None:
+        exc = prior = None  # no cycle through this frame's traceback
+        raise_again(flight)
+    scope.cancelled_caught = True
+    if scope._raise:
+        raise TimeoutError(f"timed out after {scope.seconds} s") from None
+    return True
+
+
+def in_flight(
+    interruption: BaseException, prior: BaseException | None
+) -> BaseException | None:
+    """The interruption that ``interruption`` (a scope's expiry, a task
+    group's ``_ChildFailed``) cut into, if any: the first on its
+    ``__context__`` chain, down to ``prior`` (in flight when the block was
+    entered, so not the block's), that is a shoal ``Interruption`` whose
+    block still runs, an exception thrown in from outside (:func:`thrown`),
+    or any exception that is no ``Exception`` (``TaskletExit``,
+    ``KeyboardInterrupt``, ``SystemExit``, ``GeneratorExit``). Does not
+    switch."""
+    seen: set[int] = set()  # a chain made by hand may loop
+    exc = interruption.__context__
+    while exc is not None and exc is not prior and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, Interruption):
+            if exc.aimed():
+                return exc
+        elif not isinstance(exc, Exception) or _THROWN in exc.__dict__:
+            return exc
+        exc = exc.__context__
+    return None
+
+
+def raise_again(exc: BaseException) -> NoReturn:
+    """Raise ``exc``, an interruption in flight that another one (an
+    expiry) cut into, with the ``__context__`` it had: raised in an
+    ``__exit__``, it would get the exception handled there, as if it had
+    happened while that was handled. Does not switch."""
+    context = exc.__context__
+    try:
+        raise exc
+    finally:
+        exc.__context__ = context
+        del exc, context  # no cycle through this frame
 
 
 def _refused(scope: CancelScope) -> BlockingInHubError:
