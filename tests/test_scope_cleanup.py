@@ -26,6 +26,19 @@ LONG = 5.0
 SLACK = 1.0
 
 
+def _killed_soon(worker: Callable[[], object]) -> BaseException | None:
+    """Run ``worker`` in a tasklet, kill it 10 ms in, and return what it
+    ended with (in a run of its own). Switches."""
+
+    def main() -> BaseException | None:
+        t = shoal.spawn(worker)
+        shoal.sleep(0.01)
+        t.kill()
+        return t.exception
+
+    return shoal.run(main)
+
+
 def _scope(kind: str, seconds: float) -> shoal.CancelScope:
     return shoal.timeout(seconds) if kind == "timeout" else shoal.move_on_after(seconds)
 
@@ -88,13 +101,7 @@ def test_a_kill_goes_on_through_nested_scopes_that_expire() -> None:
                 shoal.sleep(LONG)
         log.append("tasklet ran on")
 
-    def main() -> BaseException | None:
-        t = shoal.spawn(worker)
-        shoal.sleep(0.01)
-        t.kill()
-        return t.exception
-
-    assert isinstance(shoal.run(main), shoal.TaskletExit)
+    assert isinstance(_killed_soon(worker), shoal.TaskletExit)
     assert log == ["cleanup", "outer cleanup"]
 
 
@@ -252,13 +259,7 @@ def test_a_child_failing_during_a_kills_cleanup_leaves_the_kill_going_on() -> No
             log.append("caught the group's error")
         log.append("tasklet ran on")
 
-    def main() -> BaseException | None:
-        t = shoal.spawn(worker)
-        shoal.sleep(0.01)
-        t.kill()
-        return t.exception
-
-    assert isinstance(shoal.run(main), shoal.TaskletExit)
+    assert isinstance(_killed_soon(worker), shoal.TaskletExit)
     assert log == []
 
 
@@ -281,13 +282,7 @@ def test_a_kill_while_a_group_waits_goes_on_through_an_expiry_in_its_exit() -> N
             group.spawn(_slow_cleanup)
         log.append("tasklet ran on")
 
-    def main() -> BaseException | None:
-        t = shoal.spawn(worker)
-        shoal.sleep(0.01)
-        t.kill()
-        return t.exception
-
-    assert isinstance(shoal.run(main), shoal.TaskletExit)
+    assert isinstance(_killed_soon(worker), shoal.TaskletExit)
     assert log == []
 
 
@@ -346,13 +341,7 @@ def test_the_timeout_of_a_call_lets_a_kill_go_on() -> None:
             log.append("caught TimeoutError")
         log.append("tasklet ran on")
 
-    def main() -> BaseException | None:
-        t = shoal.spawn(worker)
-        shoal.sleep(0.01)
-        t.kill()
-        return t.exception
-
-    assert isinstance(shoal.run(main), shoal.TaskletExit)
+    assert isinstance(_killed_soon(worker), shoal.TaskletExit)
     assert log == ["cleanup"]
 
 
@@ -375,13 +364,7 @@ def test_a_kill_goes_on_through_an_expiry_thrown_by_greenlet() -> None:
                 shoal.sleep(math.inf)
         log.append("tasklet ran on")
 
-    def main() -> BaseException | None:
-        t = shoal.spawn(worker)
-        shoal.sleep(0.01)
-        t.kill()
-        return t.exception
-
-    assert isinstance(shoal.run(main), shoal.TaskletExit)
+    assert isinstance(_killed_soon(worker), shoal.TaskletExit)
     assert log == []
 
 
