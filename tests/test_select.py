@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 
 import shoal
@@ -741,3 +744,29 @@ def test_a_case_made_by_hand_is_checked(args: tuple[object, object, object]) -> 
         args = (shoal.Channel(), "yes", 1)
     with pytest.raises(TypeError, match="needs a Channel and a bool"):
         shoal.Case(*args)  # type: ignore[arg-type]
+
+
+def test_a_select_that_took_another_case_keeps_no_value_it_would_have_sent() -> None:
+    """select(out.send_case(big), cancel.receive_case()) woken by cancel:
+    the stale send waiter left in ``out`` keeps ``big`` alive no longer."""
+
+    class Big:
+        pass
+
+    def main() -> list[weakref.ref[Big]]:
+        out, cancel = shoal.Channel(), shoal.Channel()
+        refs: list[weakref.ref[Big]] = []
+        for _ in range(5):
+            big = Big()
+            refs.append(weakref.ref(big))
+            t = shoal.spawn(shoal.select, out.send_case(big), cancel.receive_case())
+            del big
+            shoal.schedule()
+            cancel.send("stop")
+            assert t.get()[1] == "stop"
+            del t
+        gc.collect()
+        assert out.balance == 0
+        return refs
+
+    assert [r() for r in shoal.run(main)] == [None] * 5

@@ -53,6 +53,9 @@ class _Select:
                 other.channel._stale_s += 1
             else:
                 other.channel._stale_r += 1
+            # Stale, it is only ever skipped: it must not keep a value it
+            # would have sent alive in a channel that goes quiet.
+            other.value = other.case = None
         for other in others:
             ch = other.channel
             stale = ch._stale_s + ch._stale_r
