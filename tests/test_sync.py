@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import io
+import pickle
+from typing import Any
 
 import pytest
 
@@ -438,3 +441,21 @@ def test_run_raises_deadlock_error_for_two_tasklets_on_two_locks() -> None:
     main_ = f"<{kinds[0]} 'main'"
     assert f"{main_} acquiring <Lock held by <Tasklet 'other'>>>" in message
     assert f"<Tasklet 'other' acquiring <Lock held by {main_}>>>" in message
+
+
+@pytest.mark.parametrize(
+    "make", [shoal.Event, shoal.Lock, lambda: shoal.Semaphore(2), shoal.Queue]
+)
+@pytest.mark.parametrize("how", ["copy", "deepcopy", "pickle"])
+def test_primitives_cannot_be_copied_or_pickled(make: Any, how: str) -> None:
+    """A copy would share the original's waiters: refused, as threading's
+    primitives and shoal's channels refuse."""
+
+    dup = pickle.dumps if how == "pickle" else getattr(copy, how)
+
+    def main() -> None:
+        prim = make()
+        with pytest.raises(TypeError, match="cannot copy or pickle <"):
+            dup(prim)
+
+    shoal.run(main)

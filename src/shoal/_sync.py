@@ -37,7 +37,7 @@ import operator
 import threading
 from collections import deque
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import _handoff
 from ._errors import WouldBlock
@@ -152,7 +152,19 @@ class _Waiters:
         return f"{self.verb} {self.owner!r}"
 
 
-class _Held:
+class _Uncopyable:
+    """A primitive cannot be copied or pickled: its waiters are live
+    tasklets, and a copy would share its queues (setting a copied Event
+    woke the original's waiters; releasing a copied Lock gave the original
+    to a second holder), as ``threading``'s refuse."""
+
+    __slots__ = ()
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise TypeError(f"cannot copy or pickle {self!r}")
+
+
+class _Held(_Uncopyable):
     """``with x:`` acquires on entry and releases on exit (Lock, Semaphore)."""
 
     __slots__ = ()
@@ -176,7 +188,7 @@ class _Held:
         self.release()
 
 
-class Event:
+class Event(_Uncopyable):
     """A flag tasklets can wait for. Nothing here switches but ``wait``.
 
     Not thread-safe: use it from the tasklets of one thread. ``set`` from
@@ -359,7 +371,7 @@ class Lock(_Held):
         return f"<Lock held by {named(owner)}>"
 
 
-class Queue:
+class Queue(_Uncopyable):
     """A FIFO queue between tasklets; ``maxsize=0`` means unbounded.
 
     Not thread-safe: use it from the tasklets of one thread. A ``put``,
