@@ -1110,3 +1110,36 @@ def test_an_interrupt_thrown_into_an_unstarted_tasklet_reaches_main_at_once(
     assert shoal.run(lambda: "a later run is not disturbed") == (
         "a later run is not disturbed"
     )
+
+
+def test_spawning_an_async_function_fails_the_tasklet_with_a_type_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Its coroutine would never run: the work was silently lost (the
+    tasklet "succeeded" with an unawaited coroutine for its value)."""
+    ran: list[int] = []
+
+    async def work(i: int) -> None:
+        ran.append(i)
+
+    def main() -> list[BaseException | None]:
+        tasklets = [shoal.spawn(work, i) for i in range(2)]
+        for t in tasklets:
+            t.join()
+        return [t.exception for t in tasklets]
+
+    errors = shoal.run(main)
+    assert ran == []
+    assert all(isinstance(e, TypeError) for e in errors), errors
+    assert "work is an async function" in str(errors[0])
+    assert "failed with TypeError" in capsys.readouterr().err
+
+
+def test_run_refuses_an_async_function_and_a_coroutine_it_returns() -> None:
+    async def work() -> int:
+        return 1
+
+    with pytest.raises(TypeError, match="an async function"):
+        shoal.run(work)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="returned a coroutine, which never ran"):
+        shoal.run(lambda: work())

@@ -7,9 +7,11 @@ preempts it. Every function here that may switch says so.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 import threading
 import traceback
+import types
 from collections.abc import Callable, Generator
 from types import FunctionType
 from typing import Any, NoReturn, TypeVar
@@ -524,6 +526,12 @@ def run(
     """
     if not callable(fn):
         raise TypeError(f"shoal.run() needs a callable, got {fn!r}")
+    if inspect.iscoroutinefunction(fn):
+        raise TypeError(
+            f"shoal.run() needs a plain function, got {fn!r}, an async"
+            " function (whose coroutine would never run): use asyncio.run()"
+            " for it, or call shoal.await_(coroutine) from fn"
+        )
     s = get_scheduler()
     if s.current is not s.main:
         raise RuntimeError(
@@ -555,7 +563,15 @@ def run(
     try:
         hub.start()  # asyncio code in fn finds the loop running
         started = True
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
+        if isinstance(result, types.CoroutineType):
+            result.close()
+            raise TypeError(
+                f"shoal.run({fn!r}) returned a coroutine, which never ran: an"
+                " async function's call; use asyncio.run() for it, or call"
+                " shoal.await_(coroutine) from fn"
+            )
+        return result
     finally:
         try:
             # A loop that failed to start ran nothing: nothing to end (the

@@ -12,6 +12,7 @@ pool is full) throws ``GreenletExit`` into it, which ends it cleanly.
 
 from __future__ import annotations
 
+from types import CoroutineType
 from typing import Any
 
 from greenlet import getcurrent, greenlet
@@ -24,6 +25,7 @@ from ._watch import switched as _switched
 __all__ = ["POOL_SIZE", "starter"]
 
 _NOWAKE = NOWAKE
+_Coroutine = CoroutineType
 #: At most this many idle worker greenlets wait in a scheduler's pool.
 POOL_SIZE = 256
 #: ``shoal._watch.gate``, kept here by ``_regate``: read at every switch.
@@ -93,9 +95,12 @@ def _worker(s: Any) -> None:
             else:
                 s.failed(t, exc)
         else:
-            # Both slots set once it has ended: reading an unset slot raises
-            # (and formats) an AttributeError, ~30x the cost of this store.
-            t._exception = None
+            if t._value is not None and type(t._value) is _Coroutine:
+                _refuse_coroutine(s, t, fn)
+            else:
+                # Both slots set once it has ended: reading an unset slot
+                # raises (and formats) an AttributeError, ~30x this store.
+                t._exception = None
         fn = args = kwargs = None  # no references kept while parked
         t._gr = DEAD
         del alive[t]
@@ -126,3 +131,22 @@ def _worker(s: Any) -> None:
         t = nxt = None
         gr.switch(value)
         t = s.current  # Scheduler.start() switched here to run it
+
+
+def _refuse_coroutine(s: Any, t: Any, fn: Any) -> None:
+    """``t``'s function was an ``async def`` function: calling it only made
+    a coroutine, which never ran. Close it, and fail ``t`` with a
+    ``TypeError`` (printed, as any failure), rather than end it as if its
+    work were done. Does not switch."""
+    coro, t._value = t._value, None
+    coro.close()
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    try:
+        raise TypeError(
+            f"{name} is an async function: a tasklet calling it only made a"
+            " coroutine, which never ran; await it in asyncio code, or call"
+            " shoal.await_(coroutine) from a tasklet"
+        )
+    except TypeError as exc:
+        t._exception = exc
+        s.failed(t, exc)
