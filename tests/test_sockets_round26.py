@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import io
 import queue
 import ssl
 import sys
@@ -30,6 +31,7 @@ import pytest
 import shoal
 import shoal.socket as socket
 import shoal.subprocess as subprocess
+from shoal import _buffered
 from shoal._hub import Hub, get_hub
 
 LOOPS = ["asyncio", "uvloop"]
@@ -379,3 +381,318 @@ def test_closing_a_pipe_in_another_thread_wakes_its_reader_at_once(loop: str) ->
     err = ended["read"]
     assert isinstance(err, shoal.ClosedFileError), err
     assert err.errno == errno.EBADF
+
+
+# -- audit round 27: buffered files closed from another thread ---------------------
+#
+# A buffered pipe (``Popen``'s default buffering), its text wrapper
+# (``text=True``), and a socket's ``makefile`` reader or writer, closed by
+# another thread while a tasklet of a second thread's run waits inside: the
+# close raised ``RuntimeError`` (it threw into the other thread's tasklet),
+# left the file open, and the tasklet waited on. Now the close wakes it in its
+# own thread with ``ClosedFileError``, waits until it has left, and closes.
+
+
+def _child_pipe(text: bool) -> tuple[Any, Callable[[], None], Callable[[], None]]:
+    """A child's stdout pipe (default buffering; a text wrapper if ``text``),
+    what ends the child (from any thread) and what reaps it. Does not
+    switch."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(5)"],
+        stdout=subprocess.PIPE,
+        text=text,
+    )
+
+    def reap() -> None:
+        child.kill()
+        child.wait(timeout=5)
+
+    return child.stdout, child.kill, reap
+
+
+def _socket_file(mode: str) -> tuple[Any, Callable[[], None], Callable[[], None]]:
+    """``makefile(mode)`` of one end of a socket pair, what ends the wait of
+    its reader (writer) from any thread (closing the other end), and what
+    closes both ends. Does not switch."""
+    a, b = socket.socketpair()
+
+    def end() -> None:
+        a.close()
+        b.close()
+
+    return a.makefile(mode), b.close, end
+
+
+FILES: dict[str, tuple[Callable[[], Any], Callable[[Any], Any], str]] = {
+    # what makes it, what waits inside it, the buffered object's slot
+    "pipe read": (lambda: _child_pipe(False), lambda f: f.read(10), "_reading"),
+    "text pipe read": (lambda: _child_pipe(True), lambda f: f.read(10), "_reading"),
+    "makefile readline": (
+        lambda: _socket_file("rb"),
+        lambda f: f.readline(),
+        "_reading",
+    ),
+    "makefile write": (lambda: _socket_file("wb"), lambda f: f.write(BIG), "_writing"),
+}
+
+
+def _inside(f: Any, slot: str) -> Any:
+    """The tasklet inside file ``f`` (its buffer, for a text wrapper) in
+    ``slot``'s direction, or None."""
+    return getattr(getattr(f, "buffer", f), slot)
+
+
+def _close_from_another_thread(
+    loop: str,
+    closer: str,
+    kind: str,
+    monkeypatch: pytest.MonkeyPatch,
+    parked: bool = True,
+) -> dict[str, Any]:
+    """A tasklet of a second thread's run waits inside a file of ``kind``
+    (in the hub, if ``parked``, else as soon as it is inside); this thread
+    closes the file, plainly or in ``shoal.run`` (``closer``). What the
+    close did ("returned", or its exception), what the wait ended with,
+    whether the file is closed, and for each ``Hub.wake_if`` meanwhile,
+    whether it ran in its hub's own thread. "hung" if the waiter was still
+    waiting 3 s after the close."""
+    make, act, slot = FILES[kind]
+    threads: list[bool] = []
+    wake_if = Hub.wake_if
+
+    def spy(self: Hub, t: Any, waitable: Any, value: Any) -> None:
+        threads.append(self.sched.thread_id == threading.get_ident())
+        wake_if(self, t, waitable, value)
+
+    monkeypatch.setattr(Hub, "wake_if", spy)
+    handed: queue.Queue[tuple[Any, Callable[[], None]]] = queue.Queue()
+    ended: list[Any] = []
+
+    def main() -> None:
+        f, release, cleanup = make()
+        try:
+            handed.put((f, release))
+            try:
+                ended.append(act(f))
+            except Exception as exc:
+                ended.append(exc)
+        finally:
+            cleanup()
+
+    thread = threading.Thread(target=shoal.run, args=(main,), kwargs={"loop": loop})
+    thread.start()
+    f, release = handed.get(timeout=10)
+    for _ in range(500):
+        user = _inside(f, slot)
+        if user is not None and (not parked or user._blocked_on is not None):
+            break
+        time.sleep(0.01)
+    assert _inside(f, slot) is not None
+    if parked:
+        time.sleep(0.05)  # into the loop's selector
+    closed: Any = "returned"
+    try:
+        if closer == "plain":
+            f.close()
+        else:
+            shoal.run(f.close, loop=loop)
+    except Exception as exc:
+        closed = exc
+    thread.join(timeout=3)
+    if thread.is_alive():
+        release()  # let the test end: the wait ends otherwise
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+        ended[:] = ["hung"]
+    (outcome,) = ended
+    return {"close": closed, "wait": outcome, "closed": f.closed, "threads": threads}
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("closer", ["plain", "shoal.run"])
+@pytest.mark.parametrize("kind", sorted(FILES))
+def test_closing_a_buffered_file_in_another_thread_wakes_the_waiter_at_once(
+    loop: str, closer: str, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for a raw pipe or a socket: the close succeeds, and the tasklet
+    inside gets ``ClosedFileError(EBADF)`` in its own thread, naming the
+    file and saying another thread closed it."""
+    got = _close_from_another_thread(loop, closer, kind, monkeypatch)
+    assert got["close"] == "returned", got
+    assert got["closed"] is True
+    err = got["wait"]
+    assert isinstance(err, shoal.ClosedFileError), got
+    assert err.errno == errno.EBADF
+    assert str(err).endswith(" was closed by another thread"), str(err)
+    assert "Buffered" in str(err)
+    assert got["threads"]
+    assert all(got["threads"]), got["threads"]
+
+
+class _Spinning(io.RawIOBase):
+    """A raw file whose read stays runnable for a while (it yields), then
+    waits in the hub for long: a tasklet inside its buffered reader is not
+    parked at first. Its ``readinto`` switches."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        deadline = time.monotonic() + 0.3
+        for _ in range(1_000_000):
+            if time.monotonic() > deadline:
+                break
+            shoal.sleep(0)
+        shoal.sleep(10)
+        return 0
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("closer", ["plain", "shoal.run"])
+def test_closing_in_another_thread_a_buffered_file_whose_reader_is_runnable(
+    loop: str, closer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tasklet inside is runnable when the close comes (it yields):
+    its own thread has it run on until it waits, then wakes it with
+    ``ClosedFileError``; the closing thread never touches it (it looped
+    on ``schedule()`` of its own thread, then threw from the wrong one)."""
+
+    def make() -> tuple[Any, Callable[[], None], Callable[[], None]]:
+        return _buffered.BufferedReader(_Spinning()), lambda: None, lambda: None
+
+    monkeypatch.setitem(FILES, "spinning", (make, lambda f: f.read(10), "_reading"))
+    got = _close_from_another_thread(
+        loop, closer, "spinning", monkeypatch, parked=False
+    )
+    assert got["close"] == "returned", got
+    assert got["closed"] is True
+    err = got["wait"]
+    assert isinstance(err, shoal.ClosedFileError), got
+    assert err.errno == errno.EBADF
+    assert all(got["threads"]), got["threads"]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_closing_a_buffered_pipe_between_reads_in_another_thread(loop: str) -> None:
+    """Nobody inside (its reader is between two reads): the close just
+    closes; the next read is the stdlib's error for a closed file."""
+    made: queue.Queue[Any] = queue.Queue()
+    go = threading.Event()
+    ended: list[Any] = []
+
+    def job() -> None:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "print('one'); import time; time.sleep(5)"],
+            stdout=subprocess.PIPE,
+        )
+        try:
+            ended.append(child.stdout.readline())
+            made.put(child)
+            for _ in range(500):  # between reads, in the hub
+                if go.is_set():
+                    break
+                shoal.sleep(0.01)
+            try:
+                ended.append(child.stdout.readline())
+            except ValueError as exc:
+                ended.append(exc)
+        finally:
+            child.kill()
+            child.wait(timeout=5)
+
+    worker = threading.Thread(target=shoal.run, args=(job,), kwargs={"loop": loop})
+    worker.start()
+    child = made.get(timeout=10)
+    child.stdout.close()
+    go.set()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    first, then = ended
+    assert first == b"one\n"
+    assert isinstance(then, ValueError), then
+    assert "closed file" in str(then)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("kind", sorted(FILES))
+def test_closing_a_buffered_file_in_the_waiters_own_thread_is_as_before(
+    loop: str, kind: str
+) -> None:
+    """The same thread's close wakes the tasklet inside at once, saying
+    another tasklet closed it, and closes."""
+    make, act, slot = FILES[kind]
+
+    def main() -> tuple[Any, bool, bool]:
+        f, _, cleanup = make()
+        try:
+            t = shoal.spawn(act, f)
+            for _ in range(500):
+                user = _inside(f, slot)
+                if user is not None and user._blocked_on is not None:
+                    break
+                shoal.sleep(0.005)
+            f.close()
+            alive = t.alive
+            with pytest.raises(shoal.ClosedFileError) as caught:
+                t.get(timeout=1)
+            return caught.value, alive, f.closed
+        finally:
+            cleanup()
+
+    err, alive, closed = shoal.run(main, loop=loop)
+    assert not alive
+    assert closed
+    assert err.errno == errno.EBADF
+    assert str(err).endswith(" was closed by another tasklet"), str(err)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_raw_pipe_closed_in_another_thread_says_so(loop: str) -> None:
+    """The message names the closer: another thread, not another tasklet."""
+    made: queue.Queue[Any] = queue.Queue()
+    ended: list[Any] = []
+
+    def job() -> None:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(5)"],
+            stdout=subprocess.PIPE,
+            bufsize=0,
+        )
+        made.put(child)
+        try:
+            ended.append(child.stdout.read(10))
+        except Exception as exc:
+            ended.append(exc)
+        finally:
+            child.kill()
+            child.wait(timeout=5)
+
+    worker = threading.Thread(target=shoal.run, args=(job,), kwargs={"loop": loop})
+    worker.start()
+    child = made.get(timeout=10)
+    for _ in range(500):
+        if child.stdout._waiter is not None:
+            break
+        time.sleep(0.01)
+    child.stdout.close()
+    worker.join(timeout=3)
+    if worker.is_alive():
+        child.kill()
+        worker.join(timeout=10)
+    (err,) = ended
+    assert isinstance(err, shoal.ClosedFileError), err
+    assert str(err).endswith("was closed by another thread"), str(err)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("how", ["plain", "tls"])
+def test_a_socket_closed_in_another_thread_says_so(
+    loop: str, how: str, contexts: Contexts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message names the closer: another thread, not another tasklet."""
+    make = socket.socketpair if how == "plain" else (lambda: _tls_pair(contexts))
+    outcome, value, _ = _end_a_wait_from_another_thread(
+        loop, "read", "close", "plain", make, monkeypatch
+    )
+    assert outcome == "ClosedFileError", (outcome, value)
+    assert str(value).endswith("was closed by another thread"), str(value)
