@@ -11,12 +11,16 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import shoal
 from shoal._scheduler import get_scheduler
+
+if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
+    from exceptiongroup import ExceptionGroup
 
 LOOPS = ["asyncio", "uvloop"]
 
@@ -569,3 +573,403 @@ def test_a_to_thread_call_that_runs_shoal_run_is_left_alone(loop: str) -> None:
         return [first, shoal.to_thread(_running_loop)]
 
     assert shoal.run(main, loop=loop) == [1, None]
+
+
+# Audit round 27.
+
+# 6. A to_thread call's tasklets end with it, hub or not.
+
+
+def _one_thread_pool() -> None:
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(1)
+    )
+
+
+def _blocked(ch: shoal.Channel, log: list[str], name: str) -> None:
+    try:
+        ch.receive()
+        log.append(f"{name} received")
+    finally:
+        log.append(f"{name} ended")
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_to_thread_calls_tasklets_end_with_it_though_it_made_no_hub(
+    loop: str,
+) -> None:
+    """The call spawns tasklets and returns without waiting through shoal,
+    so it makes no hub in its thread: they end when it returns all the
+    same, as at the end of shoal.run. One blocked on a channel is killed
+    (its finally runs), one never started never runs, not even inside a
+    later call that waits on that thread (both were left alive for good,
+    and the one never started ran inside the next call that waited)."""
+    log: list[str] = []
+
+    def call_a() -> bool:
+        shoal.spawn(_blocked, shoal.Channel(), log, "blocked")
+        shoal.schedule()  # it runs, and blocks on the channel
+        shoal.spawn(log.append, "never started")
+        return get_scheduler().hub is None
+
+    def call_b() -> int:
+        shoal.sleep(0.001)
+        return len(get_scheduler().alive)
+
+    def main() -> tuple[bool, list[str], int]:
+        _one_thread_pool()
+        made_no_hub = shoal.to_thread(call_a)
+        ended = list(log)
+        return made_no_hub, ended, shoal.to_thread(call_b)
+
+    assert shoal.run(main, loop=loop) == (True, ["blocked ended"], 0)
+    assert log == ["blocked ended"]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_to_thread_calls_tasklet_whose_cleanup_waits_ends_with_its_hub(
+    loop: str,
+) -> None:
+    """The call made no hub, but the cleanup of the tasklet it left waits
+    through shoal, which makes one: the cleanup runs to its end, and that
+    hub is ended too (no loop left running in the pool's thread)."""
+    log: list[str] = []
+
+    def waits_in_cleanup(ch: shoal.Channel) -> None:
+        try:
+            ch.receive()
+        finally:
+            shoal.sleep(0.001)
+            log.append("cleanup done")
+
+    def call() -> None:
+        shoal.spawn(waits_in_cleanup, shoal.Channel())
+        shoal.schedule()
+
+    def main() -> tuple[list[str], object, object]:
+        _one_thread_pool()
+        shoal.to_thread(call)
+        ended = list(log)
+        hub = shoal.to_thread(lambda: get_scheduler().hub)
+        return ended, hub, shoal.to_thread(_running_loop)
+
+    assert shoal.run(main, loop=loop) == (["cleanup done"], None, None)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("waits", [False, True])
+def test_a_to_thread_call_leaves_the_tasklets_that_were_there_before_alone(
+    loop: str, waits: bool
+) -> None:
+    """A tasklet that code given to the pool some other way left in the
+    thread (run_in_executor) is not the call's: it stays, blocked where it
+    was, whether or not the call made a hub; the call's own is killed
+    (before, the call's stayed too; one that made a hub killed both)."""
+    log: list[str] = []
+
+    def plant() -> shoal.Tasklet:
+        t = shoal.spawn(_blocked, shoal.Channel(), log, "planted")
+        shoal.schedule()
+        return t
+
+    def call() -> list[str]:
+        shoal.spawn(_blocked, shoal.Channel(), log, "the call's")
+        shoal.schedule()
+        if waits:
+            shoal.sleep(0.001)
+        return list(log)
+
+    def main() -> tuple[list[str], bool, list[str], list[str]]:
+        _one_thread_pool()
+        loop = asyncio.get_running_loop()
+        planted = shoal.wait_future(loop.run_in_executor(None, plant))
+        during = shoal.to_thread(call)
+        after = list(log)
+        alive = planted.alive
+        shoal.wait_future(loop.run_in_executor(None, planted.kill))
+        return during, alive, after, list(log)
+
+    assert shoal.run(main, loop=loop) == (
+        [],
+        True,
+        ["the call's ended"],
+        ["the call's ended", "planted ended"],
+    )
+
+
+# 7. await_ in the hub is refused, whatever the timeout.
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("timeout", [None, 0, -1, 1])
+def test_await_in_the_hub_is_refused_whatever_the_timeout(
+    loop: str, timeout: float | None
+) -> None:
+    """Asyncio code calling await_: BlockingInHubError naming await_ and
+    the coroutine, before anything starts, with no time too (it was a
+    TimeoutError then, as if waiting had been possible); the coroutine is
+    closed, never "never awaited"."""
+    log: list[str] = []
+
+    async def inner() -> int:
+        log.append("inner ran")
+        return 1
+
+    async def in_hub() -> str:
+        with pytest.raises(shoal.BlockingInHubError, match="inner") as info:
+            shoal.await_(inner(), timeout=timeout)
+        return str(info.value)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        message = shoal.run(shoal.await_, in_hub(), loop=loop)
+        gc.collect()
+    assert "await_(" in message
+    assert log == []
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_await_in_the_hub_of_a_future_already_done_gives_its_result(
+    loop: str,
+) -> None:
+    """Nothing to wait for: the hub may have its result, as before."""
+
+    async def in_hub() -> object:
+        future = asyncio.get_running_loop().create_future()
+        future.set_result("ready")
+        return shoal.await_(future, timeout=0), shoal.await_(future)
+
+    assert shoal.run(shoal.await_, in_hub(), loop=loop) == ("ready", "ready")
+
+
+# 8. Waits of shoal in asyncio code outside any run.
+
+
+@pytest.mark.parametrize("call", ["sleep", "to_thread", "await_", "recv", "timeout"])
+def test_a_wait_in_asyncio_code_outside_a_run_is_refused_cleanly(call: str) -> None:
+    """asyncio.run's loop runs in the thread, and shoal's wait would need
+    its own: a RuntimeError naming the shoal call and saying what to do,
+    as shoal.run gives there, and no hub made (asyncio's bare "Cannot run
+    the event loop while another loop is running", and a hub left whose
+    loop never started)."""
+    a, b = shoal.socket.socketpair()
+
+    async def nothing() -> None:
+        pass
+
+    def enter_a_scope() -> None:
+        with shoal.timeout(1):
+            pass
+
+    calls: dict[str, Callable[[], object]] = {
+        "sleep": lambda: shoal.sleep(0.01),
+        "to_thread": lambda: shoal.to_thread(lambda: 1),
+        "await_": lambda: shoal.await_(nothing()),
+        "recv": lambda: a.recv(1),
+        "timeout": enter_a_scope,
+    }
+
+    async def waits() -> str:
+        with pytest.raises(RuntimeError) as info:
+            calls[call]()
+        return str(info.value)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            message = asyncio.run(waits())
+            gc.collect()
+    finally:
+        a.close()
+        b.close()
+    names = {"timeout": "CancelScope.__enter__()", "recv": "socket.recv()"}
+    assert f"shoal.{names.get(call, call + '()')}" in message
+    assert "running event loop" in message
+    assert "await asyncio.to_thread(shoal.run, fn)" in message
+    assert "await tasklet" in message
+    assert get_scheduler().hub is None
+    assert shoal.run(lambda: (shoal.sleep(0.001), "ok")[1]) == "ok"
+
+
+# 9. A cancelled ``await tasklet`` returns once the tasklet has ended.
+
+
+def _cleanup_waits(log: list[str], fails: bool = False) -> None:
+    try:
+        shoal.sleep(5)
+    finally:
+        log.append("cleanup start")
+        shoal.sleep(0.02)
+        log.append("cleanup done")
+        if fails:
+            raise KeyError("its cleanup failed")
+
+
+async def _awaits(t: shoal.Tasklet) -> object:
+    return await t
+
+
+async def _give_up_on(how: str, *tasklets: shoal.Tasklet) -> object:
+    """Await the tasklets, cancelled after 20 ms the way ``how`` says."""
+    if how == "wait_for":
+        return await asyncio.wait_for(tasklets[0], 0.02)
+    if how == "timeout":
+        async with asyncio.timeout(0.02):
+            return await tasklets[0]
+    if how == "gather":
+        async with asyncio.timeout(0.02):
+            return await asyncio.gather(*tasklets)
+    if how == "task_group":
+
+        async def fails() -> None:
+            await asyncio.sleep(0.02)
+            raise OSError("a sibling failed")
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for t in tasklets:
+                    tg.create_task(_awaits(t))
+                tg.create_task(fails())
+        except ExceptionGroup as group:
+            if group.subgroup(OSError) is None:  # not the sibling's failure
+                raise
+            raise TimeoutError from None
+        return None
+    task = asyncio.ensure_future(_awaits(tasklets[0]))  # "cancel"
+    await asyncio.sleep(0.02)
+    task.cancel()
+    try:
+        return await task
+    except asyncio.CancelledError:
+        raise TimeoutError from None
+
+
+HOWS = ["wait_for", "timeout", "gather", "task_group", "cancel"]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="TaskGroup, timeout")
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("how", HOWS)
+def test_a_cancelled_await_of_a_tasklet_ends_once_its_cleanup_has_run(
+    loop: str, how: str
+) -> None:
+    """As an asyncio task awaiting a task that it cancels: the awaiter's
+    cancellation (and so wait_for's or timeout's TimeoutError, a task
+    group's failure) comes once the tasklet's cleanup has run (it came at
+    once, and code after the block ran while the cleanup went on)."""
+    log: list[str] = []
+
+    async def coro() -> None:
+        tasklets = [shoal.spawn(_cleanup_waits, log)]
+        if how in ("gather", "task_group"):
+            tasklets.append(shoal.spawn(_cleanup_waits, log))
+        try:
+            await _give_up_on(how, *tasklets)
+        except TimeoutError:
+            alive = [t.alive for t in tasklets]
+            log.append(f"awaiter gave up; alive={alive}")
+
+    def main() -> None:
+        shoal.await_(coro())
+        log.append("await_ returned")
+
+    shoal.run(main, loop=loop)
+    n = 2 if how in ("gather", "task_group") else 1
+    assert sorted(log[:-2]) == ["cleanup done"] * n + ["cleanup start"] * n
+    assert log[-2:] == [f"awaiter gave up; alive={[False] * n}", "await_ returned"]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout")
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("how", ["wait_for", "timeout", "cancel"])
+def test_an_error_of_a_cancelled_tasklets_cleanup_reaches_its_awaiter(
+    loop: str, how: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As for a task whose cleanup raises: the awaiter gets that error
+    rather than its cancellation (it was only printed, the awaiter long
+    gone)."""
+    log: list[str] = []
+
+    async def coro() -> str:
+        t = shoal.spawn(_cleanup_waits, log, True)
+        try:
+            await _give_up_on(how, t)
+        except KeyError as exc:
+            return f"awaiter got {exc}"
+        return "no error"
+
+    assert shoal.run(shoal.await_, coro(), loop=loop) == (
+        "awaiter got 'its cleanup failed'"
+    )
+    assert log == ["cleanup start", "cleanup done"]
+    capsys.readouterr()  # the tasklet's failure is printed, as any
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout")
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("how", ["wait_for", "timeout", "cancel"])
+def test_a_tasklet_that_ignores_the_kill_is_like_a_task_that_ignores_cancel(
+    loop: str, how: str
+) -> None:
+    """The tasklet catches the kill and returns a value: the awaiter gets
+    that value, as from a task that swallows its CancelledError (asyncio's
+    own outcome is checked alongside)."""
+
+    def stubborn() -> str:
+        try:
+            shoal.sleep(5)
+        except shoal.TaskletExit:
+            shoal.sleep(0.01)
+            return "kept going"
+        return "slept"
+
+    async def stubborn_task() -> str:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.01)
+            return "kept going"
+        return "slept"
+
+    async def with_task() -> object:
+        return await _give_up_on(how, asyncio.ensure_future(stubborn_task()))  # type: ignore[arg-type]
+
+    async def with_tasklet() -> object:
+        return await _give_up_on(how, shoal.spawn(stubborn))
+
+    assert asyncio.run(with_task()) == "kept going"
+    assert shoal.run(shoal.await_, with_tasklet(), loop=loop) == "kept going"
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_cancel_after_the_tasklet_ended_cancels_its_awaiter(
+    loop: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tasklet has ended (killed from asyncio code, its cleanup raised)
+    but its outcome has not reached the awaiter yet when the awaiter is
+    cancelled: the awaiter is cancelled, as an asyncio task awaiting a task
+    that is done is; it does not get the tasklet's error instead."""
+
+    def fails_when_killed() -> None:
+        try:
+            shoal.sleep(5)
+        except shoal.TaskletExit:
+            raise KeyError("killed") from None
+
+    async def coro() -> str:
+        t = shoal.spawn(fails_when_killed)
+        task = asyncio.ensure_future(_awaits(t))
+        await asyncio.sleep(0.01)  # the task awaits, the tasklet sleeps
+        t.kill()  # from the hub: it ends now, its relay runs next round
+        assert t.dead
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return "cancelled"
+        except KeyError:
+            return "KeyError"
+        return "no error"
+
+    assert shoal.run(shoal.await_, coro(), loop=loop) == "cancelled"
+    capsys.readouterr()  # the tasklet's failure is printed, as any

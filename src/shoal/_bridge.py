@@ -10,8 +10,9 @@ finish (a thread cannot be stopped) or, for an asyncio task started by
 where the wait's own timeout runs out has happened: its outcome is given,
 as by ``asyncio.wait_for``. A ``to_thread`` call given up before its
 thread took it never runs; one that started runs on, and the end of
-``shoal.run`` waits for it, as ``asyncio.run`` does; a hub that the
-function made in the pool's thread is ended when it returns.
+``shoal.run`` waits for it, as ``asyncio.run`` does; what the function
+left in the pool's thread (the tasklets it spawned, a hub it made) is
+ended when it returns, as at the end of ``shoal.run``.
 """
 
 from __future__ import annotations
@@ -132,8 +133,11 @@ def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     up (killed, timed out) stops waiting: a call still queued in the pool
     then never runs; one that started runs on to its end, and the end of
     ``shoal.run`` waits for it (as ``asyncio.run`` waits for the calls of
-    ``asyncio.to_thread``). Code in the hub gets ``BlockingInHubError``
-    before anything is handed to the pool. Switches.
+    ``asyncio.to_thread``). Tasklets that ``fn`` spawns in the pool's
+    thread and leaves alive are killed when it returns, as at the end of
+    ``shoal.run`` (those already there are left alone). Code in the hub
+    gets ``BlockingInHubError`` before anything is handed to the pool.
+    Switches.
     """
     s = get_scheduler()
     if s.current is s.hubtask:
@@ -193,14 +197,21 @@ class _Call:
 
     def __call__(self) -> Any:
         """In a thread of the pool. The flag is read once: a call that got
-        past it has started, and runs to its end. A hub that the function
-        made in the thread (waiting through shoal there, outside any run)
-        is ended when it returns (``close_call_hub``): its loop would stay
-        the thread's running loop."""
+        past it has started, and runs to its end. What the function left
+        in the thread is ended when it returns (``close_call_hub``), as at
+        the end of ``shoal.run``: the tasklets it spawned, which would
+        otherwise never end, or run inside a later call on the thread, and
+        a hub it made (waiting through shoal there, outside any run), whose
+        loop would stay the thread's running loop. The tasklets that were
+        there before the call are left alone, unless they wait in that hub."""
         if self.given_up:
             return None  # its future is cancelled: nobody reads this
         s = getattr(local, "sched", None)
-        hub = None if s is None else s.hub
+        hub = there = None
+        if s is not None:
+            hub = s.hub
+            if s.alive:
+                there = set(s.alive)  # left by code given to the pool otherwise
         try:
             return self.context.run(self.fn, *self.args, **self.kwargs)
         except StopIteration as stop:
@@ -209,12 +220,11 @@ class _Call:
             s = getattr(local, "sched", None)
             if (
                 s is not None
-                and s.hub is not None
-                and s.hub is not hub  # made by the call
+                and (s.alive or s.hub is not hub)  # the call left something
                 and s.current is s.main
                 and not s.in_run
             ):
-                close_call_hub(s)
+                close_call_hub(s, hub, there or ())
 
     def __repr__(self) -> str:
         state = " given up" if self.given_up else ""
@@ -236,31 +246,43 @@ def await_(awaitable: Awaitable[T], timeout: float | None = None) -> T:
     ``timeout`` runs out (in the loop round where it does) has happened:
     its value is returned, or its exception raised; and with ``timeout``
     <= 0 a coroutine never runs: it is closed, and this raises
-    ``shoal.TimeoutError`` at once. Switches, unless it raises at once or
-    the future is already done.
+    ``shoal.TimeoutError`` at once. Code in the hub (asyncio code, which
+    awaits instead) gets ``BlockingInHubError`` before anything starts,
+    whatever the ``timeout`` (a coroutine is closed); a future already done
+    gives its outcome there too. Switches, unless it raises at once or the
+    future is already done.
     """
     if not (asyncio.isfuture(awaitable) or inspect.isawaitable(awaitable)):
         raise TypeError(
             "await_() needs an asyncio awaitable (a coroutine, task or future),"
             f" got {awaitable!r}"
         )
-    if timeout is not None:
-        try:
+    s = get_scheduler()
+    try:
+        if timeout is not None:
             _check_timeout(timeout)  # before anything starts
-        except (TypeError, ValueError):
-            if inspect.iscoroutine(awaitable):
-                awaitable.close()  # it was handed over: never "not awaited"
-            raise
-        if timeout <= 0 and not asyncio.isfuture(awaitable):
+        if s.current is s.hubtask and not (
+            asyncio.isfuture(awaitable) and awaitable.done()
+        ):
+            # Whatever the timeout: it is not the hub's to wait.
+            raise BlockingInHubError(
+                "code running in the hub (asyncio code on shoal's loop) would"
+                f" block: await_({awaitable!r}) waits for it; the hub must never"
+                " wait: in asyncio code, await it (asyncio.wait_for() for a"
+                " timeout), or call await_() from a tasklet (shoal.spawn)"
+            )
+        if timeout is not None and timeout <= 0 and not asyncio.isfuture(awaitable):
             # As asyncio.wait_for: cancelled before its first step, it never
             # runs (run, it may have done its work, and be called late).
-            if inspect.iscoroutine(awaitable):
-                awaitable.close()
             raise TimeoutError(
                 f"{awaitable!r}: timed out after {timeout} s, before it started"
                 " (with no time, as with asyncio.wait_for, it never runs)"
             )
-    hub = get_hub()
+        hub = s.hub or get_hub(s)
+    except BaseException:
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()  # it was handed over: never "not awaited"
+        raise
     if asyncio.isfuture(awaitable):
         if awaitable.get_loop() is not hub.loop:
             # Checked before ensure_future, whose error names neither.

@@ -19,9 +19,11 @@ The loop is uvloop where it is installed, the stdlib loop elsewhere; the
 ``SHOAL_LOOP`` environment variable (``asyncio`` or ``uvloop``) or
 ``shoal.run(fn, loop=...)`` chooses. Each ``shoal.run`` makes a fresh hub
 and closes it at the end; it first closes one that a wait outside any run
-made (``close_thread_hub``). A ``to_thread`` call whose function waited
-through shoal in the pool's thread ends the hub it made there when it
-returns (``close_call_hub``).
+made (``close_thread_hub``). A ``to_thread`` call ends what its function
+left in the pool's thread when it returns, the tasklets it spawned and a
+hub it made by waiting through shoal there (``close_call_hub``). In asyncio
+code outside any run (another loop running in the thread), a wait that
+would make a hub is a ``RuntimeError`` instead (``get_hub``).
 
 The waiting count is what tells a deadlock from a wait: when nothing is
 runnable and nobody waits in the hub, nothing can ever wake anyone.
@@ -32,9 +34,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from types import FrameType
 from typing import Any
 
 from . import _scheduler
@@ -256,14 +260,49 @@ def ready(t: Task, value: Any) -> None:
 
 
 def get_hub(s: Scheduler | None = None) -> Hub:
-    """This thread's hub, made at the first call. Does not switch."""
+    """This thread's hub, made at the first call. Asyncio code outside any
+    run (another loop running in the thread, which runs one loop at a
+    time) gets a ``RuntimeError`` naming the shoal call that would wait, as
+    ``shoal.run`` gives there, and no hub is made: its loop could never
+    start. Does not switch."""
     if s is None:
         s = get_scheduler()
     hub: Hub | None = s.hub
     if hub is None:
+        running = asyncio._get_running_loop()
+        if running is not None:
+            raise RuntimeError(
+                f"{_shoal_call()} cannot run in asyncio code outside"
+                f" shoal.run(): {running!r} is this thread's running event"
+                " loop, a thread runs one loop at a time, and shoal's waits"
+                " need shoal's own; from asyncio code, run shoal code in"
+                " another thread: await asyncio.to_thread(shoal.run, fn);"
+                " asyncio code inside shoal.run starts tasklets with"
+                " shoal.spawn(fn) and waits for them with `await tasklet`"
+            )
         hub = Hub(s, new_loop())
         s.set_hub(hub)
     return hub
+
+
+def _shoal_call() -> str:
+    """The call of shoal that user code made, which reached here: the
+    outermost frame of shoal's code under the nearest frame outside it
+    (the nearest frame of shoal's own if there is none, as in a tasklet
+    running a function of shoal's). For error messages only. Does not
+    switch."""
+    call = caller = sys._getframe(2)  # get_hub's caller
+    frame: FrameType | None = caller
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module != "shoal" and not module.startswith("shoal."):
+            break
+        call = frame
+        frame = frame.f_back
+    else:
+        call = caller  # shoal's code all the way up
+    code = call.f_code
+    return f"shoal.{getattr(code, 'co_qualname', code.co_name)}()"
 
 
 def close_thread_hub(s: Scheduler) -> None:
@@ -391,51 +430,73 @@ class HubTimer:
         return not self._active and self.task is not None
 
 
-def close_call_hub(s: Scheduler) -> None:
-    """End the hub of ``s`` that a ``to_thread`` call made in its pool
-    thread (the function waited through shoal there, outside any run), as
-    the call returns, the way the end of ``shoal.run`` ends its hub: the
-    tasklets still alive are killed, oldest first, each waited for; the
-    asyncio work left on the loop is ended (``finish_asyncio``), then what
-    its cleanup spawned is killed too; the loop is closed, and, with no
-    tasklet left, the thread's idle greenlets are ended (the pool may end
-    the thread next). Left running, suspended in the hub greenlet, the loop
-    stayed the thread's running loop for good, and ``asyncio.run`` failed
-    in every later call on that thread. A timeout scope that the function
-    entered and left active keeps the hub (its deadline is on it), as
-    ``close_thread_hub`` does. From the thread's main tasklet. Switches."""
-    hub = s.hub
-    if hub is None:
-        return
+def close_call_hub(
+    s: Scheduler, hub_before: Hub | None = None, there: Collection[Task] = ()
+) -> None:
+    """End what a ``to_thread`` call left in its pool thread, as the call
+    returns, the way the end of ``shoal.run`` ends its own work. The
+    tasklets that the call spawned and that are still alive are killed,
+    oldest first, each waited for (and then what their cleanup spawned),
+    whether or not the call made a hub: left there, they ran inside a later,
+    unrelated call on that thread, or never ended. Then a hub that the call
+    made (the function or a cleanup waited through shoal there, outside any
+    run; not ``hub_before``, the thread's hub before the call) is ended: the
+    tasklets waiting in it are killed, those that were there before the
+    call too (their waits are on its loop), the asyncio work left on the
+    loop is ended (``finish_asyncio``), then what its cleanup spawned is
+    killed; the loop is closed, and, with no tasklet left, the thread's
+    idle greenlets are ended (the pool may end the thread next). Left
+    running, suspended in the hub greenlet, the loop stayed the thread's
+    running loop for good, and ``asyncio.run`` failed in every later call on
+    that thread. Tasklets that were there before the call (``there``: code
+    given to the pool some other way left them) and do not wait in that hub
+    are left alone. A timeout scope that the function entered and left
+    active keeps the hub (its deadline is on it), as ``close_thread_hub``
+    does. From the thread's main tasklet. Switches."""
     try:
-        end_work(s)
+        _kill_alive(s, there)
     finally:
-        if not hub.waiting:
-            s.stop_hub()
-            if not s.alive:
-                s.release_greenlets()
+        hub = s.hub
+        if hub is not None and hub is not hub_before:
+            try:
+                end_work(s, there)
+            finally:
+                if not hub.waiting:
+                    s.stop_hub()
+                    if not s.alive:
+                        s.release_greenlets()
 
 
-def end_work(s: Scheduler) -> None:
+def end_work(s: Scheduler, there: Collection[Task] = ()) -> None:
     """At the end of ``shoal.run`` (or of a ``to_thread`` call's hub): kill
     the tasklets of ``s`` still alive, end the asyncio work left on the
     loop (:func:`finish_asyncio`), then kill what its cleanup spawned.
+    Tasklets in ``there`` are killed only if they wait in the hub.
     Switches."""
+    hub = s.hub
     try:
-        _kill_alive(s)
+        _kill_alive(s, there, hub)
     finally:
         finish_asyncio(s)
-        _kill_alive(s)  # what the asyncio work's cleanup spawned
+        _kill_alive(s, there, hub)  # what the asyncio work's cleanup spawned
 
 
-def _kill_alive(s: Scheduler) -> None:
+def _kill_alive(
+    s: Scheduler, there: Collection[Task] = (), hub: Hub | None = None
+) -> None:
     """Kill every tasklet of ``s`` still alive, oldest first, each waited
-    for. An exception raised meanwhile in the caller (a Stackless tasklet
-    hands its failure to main) does not stop it: the first is raised once
-    every tasklet has ended. Switches."""
+    for; but a tasklet in ``there`` only if it waits in ``hub``. An
+    exception raised meanwhile in the caller (a Stackless tasklet hands its
+    failure to main) does not stop it: the first is raised once every
+    tasklet has ended. Switches."""
     first: BaseException | None = None
     while s.alive:
-        for t in list(s.alive):
+        doomed = list(s.alive)
+        if there:
+            doomed = [t for t in doomed if t not in there or _waits_in(t, hub)]
+            if not doomed:
+                break
+        for t in doomed:
             try:
                 t.kill()  # type: ignore[attr-defined]  # a Tasklet
             except BaseException as exc:
@@ -446,6 +507,12 @@ def _kill_alive(s: Scheduler) -> None:
             raise first
         finally:
             first = None  # no cycle through this frame
+
+
+def _waits_in(t: Task, hub: Hub | None) -> bool:
+    """Whether tasklet ``t`` waits in ``hub``. Does not switch."""
+    on = t._blocked_on
+    return hub is not None and isinstance(on, HubWait) and on.hub is hub
 
 
 def finish_asyncio(s: Scheduler) -> None:

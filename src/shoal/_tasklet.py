@@ -323,12 +323,15 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
 
         As for an asyncio task awaiting another: if the awaiting code is
         cancelled (``task.cancel()``, ``asyncio.wait_for`` or
-        ``asyncio.timeout`` running out), the tasklet is killed, without
-        waiting for it (a cleanup that waits finishes later);
-        ``await asyncio.shield(tasklet)`` does not kill it. A tasklet of
-        another thread, the hub's stand-in (``shoal.current()`` in asyncio
-        code), awaiting from any other loop than the hub's, and a tasklet
-        waiting for the very asyncio task that would await it are each a
+        ``asyncio.timeout`` running out, a ``TaskGroup`` failing), the
+        tasklet is killed, and the awaiter's ``CancelledError`` comes once
+        it has ended: its cleanup has run. An exception the cleanup raises
+        comes instead, and a value it returns anyway (it caught the
+        ``TaskletExit``) is returned, as from a task that swallows its
+        cancellation. ``await asyncio.shield(tasklet)`` does not kill it.
+        A tasklet of another thread, the hub's stand-in (``shoal.current()``
+        in asyncio code), awaiting from any other loop than the hub's, and a
+        tasklet waiting for the very asyncio task that would await it are each a
         ``RuntimeError`` naming the tasklet, before anything is done.
         """
         if self._gr is DEAD:
@@ -350,37 +353,8 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
                     f"cannot await {self!r} from {task!r}: the tasklet waits"
                     " for this asyncio task, so each would wait for the other"
                 )
-        future: asyncio.Future[Any] = running.create_future()
-
-        def relay() -> None:
-            try:
-                self.join()
-            except BaseException as failure:  # the relay was killed: say so
-                if not future.done():
-                    future.set_exception(failure)
-                return
-            if future.cancelled():
-                return
-            exc = self.exception
-            if exc is None:
-                future.set_result(self.value)
-            elif isinstance(exc, StopIteration):
-                # A future refuses it: a RuntimeError caused by it, as a
-                # coroutine raising it gives (and the finished case below).
-                error = RuntimeError(f"{self!r} raised StopIteration")
-                error.__cause__ = exc
-                future.set_exception(error)
-            else:
-                future.set_exception(exc)
-
-        def cancelled(done: asyncio.Future[Any]) -> None:
-            # A loop callback: the awaiter was cancelled. From the hub,
-            # kill does not wait for the tasklet.
-            if done.cancelled():
-                self.kill()
-
-        future.add_done_callback(cancelled)
-        spawn(relay)
+        future = _Awaited(running, self)
+        spawn(future.relay)
         hub.ensure_flush()
         return (yield from future)
 
@@ -436,6 +410,84 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         if self._sched.current is self:
             return "running"
         return "not started" if self._gr is None else "runnable"
+
+
+class _Awaited(asyncio.Future[Any]):
+    """What asyncio code awaiting a tasklet waits on (``Tasklet.__await__``):
+    a future that a relay tasklet completes once the tasklet has ended.
+    Cancelling it is what cancels the awaiter (``Task.cancel`` calls the
+    ``cancel`` method of the future its task waits on): as that of a task,
+    it kills the tasklet, and the future is done, cancelled, only once the
+    tasklet has ended, so the awaiter's ``CancelledError`` comes after the
+    cleanup; the cleanup's own exception, or a value the tasklet returns
+    anyway, comes instead."""
+
+    __slots__ = ("killed", "killing", "message", "tasklet")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, tasklet: Tasklet) -> None:
+        super().__init__(loop=loop)
+        self.tasklet = tasklet
+        #: A cancel asked for the kill; it was thrown in.
+        self.killing = self.killed = False
+        #: The cancel's message, for the CancelledError.
+        self.message: Any = None
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        """Have the tasklet killed, at the loop's next round (the caller may
+        be a tasklet, which a kill would have wait, or asyncio code amid
+        cancelling others), and return True: the future is cancelled once
+        the tasklet has ended. A tasklet that has ended already is not
+        killed: False, as from a task that is done, and the awaiting task
+        is cancelled as it resumes. A second cancel does not kill it again
+        (its cleanup runs on). Does not switch."""
+        if self.done() or self.tasklet._gr is DEAD:
+            return False
+        if not self.killing:
+            self.killing = True
+            self.message = msg
+            self.get_loop().call_soon(self._kill)
+        return True
+
+    def _kill(self) -> None:
+        """A loop callback: the kill that a cancel asked for; in the hub,
+        ``kill`` does not wait. Switches unless the tasklet has ended or has
+        not started."""
+        t = self.tasklet
+        if t._gr is not DEAD:
+            self.killed = True
+            t.kill()
+
+    def relay(self) -> None:
+        """The relay tasklet's body: wait until the tasklet has ended, then
+        complete the future with its outcome; cancel it if a cancel's kill
+        ended it (or it ended before the kill came: as a task cancelled as
+        it finishes). A relay that is itself killed fails the future with
+        that, rather than leave the awaiter hanging. Switches."""
+        t = self.tasklet
+        try:
+            t.join()
+        except BaseException as failure:  # the relay was killed: say so
+            if not self.done():
+                self.set_exception(failure)
+            return
+        if self.done():
+            return
+        exc = t.exception
+        if self.killing and (
+            isinstance(exc, TaskletExit) or (exc is None and not self.killed)
+        ):
+            super().cancel(self.message)
+        elif exc is None:
+            self.set_result(t.value)
+        elif isinstance(exc, StopIteration):
+            # A future refuses it: a RuntimeError caused by it, as a
+            # coroutine raising it gives (and the finished case in
+            # Tasklet.__await__).
+            error = RuntimeError(f"{t!r} raised StopIteration")
+            error.__cause__ = exc
+            self.set_exception(error)
+        else:
+            self.set_exception(exc)
 
 
 #: Makes a bare Tasklet, whose slots the caller sets (:func:`init_task`):
