@@ -143,7 +143,7 @@ def test_closing_in_another_thread_wakes_the_waiter_at_once(
     )
     assert how == "ClosedFileError", (how, value)
     assert value.errno == errno.EBADF
-    assert "was closed by another tasklet" in str(value)
+    assert "was closed by another thread" in str(value)
     assert threads
     assert all(threads), threads
 
@@ -406,6 +406,7 @@ def _child_pipe(text: bool) -> tuple[Any, Callable[[], None], Callable[[], None]
     def reap() -> None:
         child.kill()
         child.wait(timeout=5)
+        child.stdout.close()  # if the test's close failed
 
     return child.stdout, child.kill, reap
 
@@ -415,12 +416,14 @@ def _socket_file(mode: str) -> tuple[Any, Callable[[], None], Callable[[], None]
     its reader (writer) from any thread (closing the other end), and what
     closes both ends. Does not switch."""
     a, b = socket.socketpair()
+    f = a.makefile(mode)
 
     def end() -> None:
+        f.close()  # if the test's close failed (the file keeps the socket open)
         a.close()
         b.close()
 
-    return a.makefile(mode), b.close, end
+    return f, b.close, end
 
 
 FILES: dict[str, tuple[Callable[[], Any], Callable[[Any], Any], str]] = {

@@ -21,6 +21,7 @@ import io
 import os
 import select
 import stat
+import threading
 import weakref
 from typing import Any
 
@@ -203,14 +204,17 @@ class Pipe(io.RawIOBase):
             watch.close()
 
     def close(self) -> None:
-        """Close the pipe, waking a tasklet waiting on it. Does not switch."""
+        """Close the pipe, waking a tasklet waiting on it with
+        ``ClosedFileError``, which says whether another tasklet or another
+        thread closed it (that tasklet is woken in its own thread: see
+        ``HubWait.wake``). Does not switch."""
         if self._waiter is not None:
             # Off the hub before the descriptor goes, and the waiter told.
             task, wait = self._waiter
             self._waiter = None
-            err = ClosedFileError(
-                errno.EBADF, f"{self!r} was closed by another tasklet"
-            )
+            here = task._sched.thread_id == threading.get_ident()
+            by = "another tasklet" if here else "another thread"
+            err = ClosedFileError(errno.EBADF, f"{self!r} was closed by {by}")
             wait.abort(task, err)
         key = self._key
         if key is not None and _pipes.get(key) is self:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno as _errno
 import socket as _stdlib
+import threading as _threading
 import time as _time
 import weakref
 from typing import Any
@@ -30,7 +31,7 @@ from ._io import (
 )
 from ._scheduler import Task, get_scheduler
 
-__all__ = ["BACKOFF", "CONNECTING", "DONTWAIT", "Waiting"]
+__all__ = ["BACKOFF", "CONNECTING", "DONTWAIT", "Waiting", "closer"]
 
 _AF_UNIX = getattr(_stdlib, "AF_UNIX", None)
 #: A flag asking a call not to wait (BlockingIOError instead); 0 where the
@@ -77,6 +78,15 @@ def _unpoll_there(loop: Any, fd: int) -> None:
     owners = _REGISTERED.get(loop)
     if (owners is None or owners.get(fd) is None) and not loop.is_closed():
         loop.remove_reader(fd)
+
+
+def closer(task: Task) -> str:
+    """Who closed (or detached) what ``task`` waits on, for its
+    ``ClosedFileError``: "by another tasklet" of the same thread, or "by
+    another thread". Does not switch."""
+    if task._sched.thread_id == _threading.get_ident():
+        return "by another tasklet"
+    return "by another thread"
 
 
 class Waiting(_stdlib.socket):
@@ -287,7 +297,9 @@ class Waiting(_stdlib.socket):
         """Before the descriptor goes (closed or detached): take it off the
         hub, and wake whoever waits on it, as the stdlib's cannot. A waiter
         in another thread's loop is woken in that thread, which takes its
-        registrations off there (``HubWait.wake``). Does not switch."""
+        registrations off there (``HubWait.wake``); its ``ClosedFileError``
+        says whether another tasklet or another thread ``done`` it
+        (``closer``). Does not switch."""
         reader, writer = getattr(self, "_reader", None), getattr(self, "_writer", None)
         self._reader = self._writer = self._unread = None
         self._drained = False  # a read goes to the C call: EBADF
@@ -297,9 +309,7 @@ class Waiting(_stdlib.socket):
         if writer is not None:
             waiters.append(writer)
         for task, wait in waiters:
-            err = ClosedFileError(
-                _errno.EBADF, f"{self!r} was {done} by another tasklet"
-            )
+            err = ClosedFileError(_errno.EBADF, f"{self!r} was {done} {closer(task)}")
             wait.abort(task, err)
         if getattr(self, "_polled", None) is not None:
             self._unpoll()

@@ -37,7 +37,7 @@ from ._errors import TimeoutError as _TimeoutError
 from ._hub import HubWait, get_hub, hub_wait
 from ._io import Readiness, busy_error
 from ._scheduler import Task, get_scheduler
-from ._sockwait import BACKOFF
+from ._sockwait import BACKOFF, closer
 
 __all__ = ["SSLSocket", "install"]
 
@@ -223,15 +223,16 @@ class SSLSocket(ssl.SSLSocket, _socket.socket):  # type: ignore[misc]
     def _let_go(self, done: str) -> None:
         """Before the descriptor goes (closed or detached): as a plain
         socket's, and wake those waiting beside another tasklet
-        (:meth:`_side_wait`) with the same ``ClosedFileError``, each in
-        its own thread (see ``HubWait.wake``). Does not switch."""
+        (:meth:`_side_wait`) with the same ``ClosedFileError`` (by another
+        tasklet or thread: ``closer``), each in its own thread (see
+        ``HubWait.wake``). Does not switch."""
         super()._let_go(done)
         waits = self._tls_waits
         if waits:
             for task, _, _, wait in waits:
                 if wait is not None:
                     err = ClosedFileError(
-                        _errno.EBADF, f"{self!r} was {done} by another tasklet"
+                        _errno.EBADF, f"{self!r} was {done} {closer(task)}"
                     )
                     wait.abort(task, err)
 
