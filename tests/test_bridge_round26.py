@@ -12,11 +12,14 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import shoal
+import shoal.socket
+import shoal.subprocess
 from shoal._scheduler import get_scheduler
 
 if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
@@ -745,8 +748,23 @@ def test_await_in_the_hub_of_a_future_already_done_gives_its_result(
 # 8. Waits of shoal in asyncio code outside any run.
 
 
-@pytest.mark.parametrize("call", ["sleep", "to_thread", "await_", "recv", "timeout"])
-def test_a_wait_in_asyncio_code_outside_a_run_is_refused_cleanly(call: str) -> None:
+#: Each call, and how the refusal names it.
+_OUTSIDE = {
+    "sleep": "shoal.sleep()",
+    "to_thread": "shoal.to_thread()",
+    "await_": "shoal.await_()",
+    "recv": "socket.recv()",
+    "timeout": "CancelScope.__enter__()",
+    "subprocess.run": "shoal.subprocess.run()",
+    "check_output": "shoal.subprocess.check_output()",
+    "serve_tcp": "shoal.serve_tcp()",
+}
+
+
+@pytest.mark.parametrize("call", sorted(_OUTSIDE))
+def test_a_wait_in_asyncio_code_outside_a_run_is_refused_cleanly(
+    call: str, tmp_path: Path
+) -> None:
     """asyncio.run's loop runs in the thread, and shoal's wait would need
     its own: a RuntimeError naming the shoal call and saying what to do,
     as shoal.run gives there, and no hub made (asyncio's bare "Cannot run
@@ -761,12 +779,18 @@ def test_a_wait_in_asyncio_code_outside_a_run_is_refused_cleanly(call: str) -> N
         with shoal.timeout(1):
             pass
 
+    mark = tmp_path / "child-started"
+    child = [sys.executable, "-c", f"open({str(mark)!r}, 'w').close()"]
     calls: dict[str, Callable[[], object]] = {
         "sleep": lambda: shoal.sleep(0.01),
         "to_thread": lambda: shoal.to_thread(lambda: 1),
         "await_": lambda: shoal.await_(nothing()),
         "recv": lambda: a.recv(1),
         "timeout": enter_a_scope,
+        # Refused before the child is started (and before binding).
+        "subprocess.run": lambda: shoal.subprocess.run(child),
+        "check_output": lambda: shoal.subprocess.check_output(child),
+        "serve_tcp": lambda: shoal.serve_tcp(lambda sock, address: None),
     }
 
     async def waits() -> str:
@@ -782,8 +806,9 @@ def test_a_wait_in_asyncio_code_outside_a_run_is_refused_cleanly(call: str) -> N
     finally:
         a.close()
         b.close()
-    names = {"timeout": "CancelScope.__enter__()", "recv": "socket.recv()"}
-    assert f"shoal.{names.get(call, call + '()')}" in message
+    assert message.startswith(f"{_OUTSIDE[call]} cannot run in asyncio code")
+    time.sleep(0.2)  # a child started anyway would have made its mark
+    assert not mark.exists()
     assert "running event loop" in message
     assert "await asyncio.to_thread(shoal.run, fn)" in message
     assert "await tasklet" in message

@@ -1131,7 +1131,10 @@ def test_spawning_an_async_function_fails_the_tasklet_with_a_type_error(
     errors = shoal.run(main)
     assert ran == []
     assert all(isinstance(e, TypeError) for e in errors), errors
-    assert "work is an async function" in str(errors[0])
+    assert "returned a coroutine of " in str(errors[0])
+    assert "test_spawning_an_async_function_fails_the_tasklet_with_a_type_error" in (
+        str(errors[0])
+    )
     assert "failed with TypeError" in capsys.readouterr().err
 
 

@@ -302,7 +302,18 @@ def _shoal_call() -> str:
     else:
         call = caller  # shoal's code all the way up
     code = call.f_code
-    return f"shoal.{getattr(code, 'co_qualname', code.co_name)}()"
+    name = code.co_name
+    found = call.f_locals
+    wrapped = found.get("plain")  # a wrapper's (_buffered._guarded)
+    if callable(wrapped):
+        name = getattr(wrapped, "__name__", name)
+    owner = found.get("self")
+    if owner is not None:  # a method: named by the object's class
+        return f"{type(owner).__name__}.{name}()"
+    module = call.f_globals.get("__name__", "shoal")
+    if any(part.startswith("_") for part in module.split(".")):
+        module = "shoal"  # a private module: the name shoal exports it by
+    return f"{module}.{getattr(code, 'co_qualname', name)}()"
 
 
 def close_thread_hub(s: Scheduler) -> None:

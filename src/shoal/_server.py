@@ -20,7 +20,7 @@ from typing import Any
 
 from . import socket as _socket
 from ._errors import TaskletExit
-from ._hub import sleep
+from ._hub import get_hub, sleep
 from ._resolve import numeric as _numeric
 from ._sync import Semaphore
 from ._tasklet import Tasklet, current, spawn
@@ -62,6 +62,10 @@ class Server:
                     "serve_tcp() needs max_connections >= 1 (None: no limit),"
                     f" got {max_connections}"
                 )
+        # Its accept loop waits in this thread's hub: asyncio code outside a
+        # run (which cannot have one) gets get_hub's RuntimeError before
+        # anything is bound.
+        get_hub()
         self._handler = handler
         self._limit = None if max_connections is None else Semaphore(max_connections)
         family, address = _where(host, port)

@@ -96,7 +96,7 @@ def _worker(s: Any) -> None:
                 s.failed(t, exc)
         else:
             if t._value is not None and type(t._value) is _Coroutine:
-                _refuse_coroutine(s, t, fn)
+                _refuse_coroutine(s, t)
             else:
                 # Both slots set once it has ended: reading an unset slot
                 # raises (and formats) an AttributeError, ~30x this store.
@@ -133,18 +133,18 @@ def _worker(s: Any) -> None:
         t = s.current  # Scheduler.start() switched here to run it
 
 
-def _refuse_coroutine(s: Any, t: Any, fn: Any) -> None:
-    """``t``'s function was an ``async def`` function: calling it only made
-    a coroutine, which never ran. Close it, and fail ``t`` with a
-    ``TypeError`` (printed, as any failure), rather than end it as if its
-    work were done. Does not switch."""
+def _refuse_coroutine(s: Any, t: Any) -> None:
+    """``t``'s function returned a coroutine: it was an ``async def``
+    function (or called one, in ``oneof``, ``allof``, a task group), and
+    that coroutine never ran. Close it, and fail ``t`` with a
+    ``TypeError`` naming the async function (printed, as any failure),
+    rather than end it as if its work were done. Does not switch."""
     coro, t._value = t._value, None
     coro.close()
-    name = getattr(fn, "__qualname__", None) or repr(fn)
     try:
         raise TypeError(
-            f"{name} is an async function: a tasklet calling it only made a"
-            " coroutine, which never ran; await it in asyncio code, or call"
+            f"{t!r} returned a coroutine of {coro.__qualname__}, an async"
+            " function, which never ran: run it as asyncio code, or call"
             " shoal.await_(coroutine) from a tasklet"
         )
     except TypeError as exc:

@@ -81,7 +81,7 @@ from . import _pipe
 from ._buffered import claimed
 from ._errors import BlockingInHubError
 from ._errors import TimeoutError as _TimeoutError
-from ._hub import sleep
+from ._hub import get_hub, sleep
 from ._io import wait_any
 from ._pipe import CHUNK, PIPE_BUF, cooperative, shared, wait_fd
 from ._scheduler import get_scheduler
@@ -384,8 +384,11 @@ def _refuse_in_hub(name: str, popenargs: Any, kwargs: Any) -> None:
     """``BlockingInHubError`` for code in the hub (asyncio code on shoal's
     loop) calling ``name``, which waits for the child: before the child is
     started, whether or not it would have ended in time. ``Popen()`` itself
-    stays allowed. Does not switch."""
+    stays allowed. Asyncio code outside a run, which cannot have a hub,
+    gets ``get_hub``'s ``RuntimeError``, before the child is started too.
+    Does not switch."""
     s = get_scheduler()
+    get_hub(s)
     if s.current is s.hubtask:
         cmd = popenargs[0] if popenargs else kwargs.get("args")
         raise BlockingInHubError(
