@@ -15,6 +15,7 @@ LAYERS = {
     "_task": 0,
     "_watch": 0,
     "_workers": 1,
+    "_delivery": 1,
     "_hubturns": 1,
     "_scheduler": 2,
     "_deadlines": 2,

@@ -61,6 +61,7 @@ from typing import Any
 from greenlet import GreenletExit, getcurrent, greenlet
 
 from . import _watch
+from ._delivery import deliver
 from ._errors import DeadlockError, TaskletExit, bomb
 from ._hubturns import IDLE_POLL_EVERY, IDLE_YIELDS, POLL_EVERY, HubTurns
 from ._task import DEAD, HUB_TURN, NOWAKE, Task, drop
@@ -124,6 +125,7 @@ class Scheduler(HubTurns):
 
     __slots__ = (
         "alive",
+        "deliveries",
         "in_run",
         "main",
         "observed",
@@ -150,6 +152,9 @@ class Scheduler(HubTurns):
         self.observed: set[Task] = set()
         self.pool: deque[greenlet] = deque()
         self.propagating: BaseException | None = None
+        #: Interruptions delivered to this thread's tasklets so far: the
+        #: number of the last (see :func:`deliver`).
+        self.deliveries = 0
         #: Tasklets paused until nothing else can run (``stackless.run()``
         #: pushes its caller), innermost last; see :meth:`wakeup`.
         self.watchdogs: list[Task] = []
@@ -383,10 +388,13 @@ class Scheduler(HubTurns):
         value = main._temp
         main._temp = _NOWAKE
         gr = main._gr
-        del main
         if exc is None:
+            del main
             gr.switch(value)
         else:
+            if not isinstance(exc, Exception):
+                deliver(main, exc)  # a KeyboardInterrupt, a SystemExit
+            del main
             gr.throw(exc)
 
     def wakeup(self) -> Task:

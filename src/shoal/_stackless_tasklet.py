@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
+from ._delivery import deliver, forget
 from ._errors import TaskletExit, bomb, is_exception_class
 from ._handoff import own_truth
 from ._scheduler import DEAD, NOWAKE, Scheduler, Task, get_scheduler
@@ -457,17 +458,27 @@ class tasklet(Tasklet, metaclass=TaskletClass):  # noqa: N801 - Stackless's
 
     def _throw(self, b: bomb, pending: bool, verb: str) -> Any:
         """:meth:`throw` of bomb ``b``; ``verb`` names the operation for the
-        error raised in another thread than the owning one."""
+        error raised in another thread than the owning one. What is no
+        ``Exception`` (a kill's ``TaskletExit``) is delivered as shoal's
+        ``Tasklet.kill`` delivers it (see ``shoal._timeouts``)."""
         s = self._sched
         if s is not get_scheduler():
             raise _foreign(self, verb)
         cur = s.current
+        # Raised as it resumes, or before it starts (and then it runs no
+        # code of its own, and the main tasklet, if it gets the exception,
+        # counts it: Scheduler.wake_main).
+        interrupts = not isinstance(b.value, Exception)
         if cur is self:
+            if interrupts:
+                deliver(self, b.value)
             return b.raise_()
         if not self.alive:
             if isinstance(b.value, TaskletExit):
                 return None
             raise RuntimeError("You cannot throw to a dead tasklet")
+        if interrupts and self._gr is not None:
+            deliver(self, b.value)
         runq = s.runq
         on = self._blocked_on
         if on is not None:
@@ -488,7 +499,10 @@ class tasklet(Tasklet, metaclass=TaskletClass):  # noqa: N801 - Stackless's
             return claim(s.park(cur))
         runq.popleft()
         self._temp = NOWAKE
-        return claim(s.throw_to(cur, self, b.value))
+        value = s.throw_to(cur, self, b.value)
+        if interrupts and self._gr is DEAD:
+            forget(self)
+        return claim(value)
 
     def bind_thread(self, thread_id: int | None = None) -> None:
         """Tasklets cannot change threads: greenlets are bound to theirs."""

@@ -30,12 +30,13 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
+from ._delivery import defers, deliver, live_since, settle
 from ._errors import BlockingInHubError, Interruption, TaskletExit
 from ._hub import ready
-from ._scheduler import DEAD, Scheduler, Task, get_scheduler
-from ._task import init_task
+from ._scheduler import DEAD, NOWAKE, Scheduler, Task, get_scheduler
+from ._task import NO_VALUE, init_task
 from ._tasklet import ENDED_UNSTARTED, Tasklet, new_tasklet, spawn
-from ._timeouts import handled, in_flight, raise_again, with_timeout
+from ._timeouts import raise_again, with_timeout
 
 if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
     from exceptiongroup import BaseExceptionGroup, ExceptionGroup
@@ -135,9 +136,9 @@ def _end(
     """Kill the branches still alive, waiting for each to finish; ``s`` is
     this thread's scheduler. If the caller is interrupted meanwhile (killed
     again, a timeout around it expires), it goes on until every branch has
-    ended, then raises that (the first; a later one goes under an expiry
-    on its ``__context__`` chain, where the scope that expired finds it and
-    raises it on: see ``_keep``): no branch outlives the call, and the
+    ended, then raises that (the first; a later one, delivered too, is
+    still live, and the scope whose expiry this raises finds it and raises
+    it on: see ``shoal._timeouts``): no branch outlives the call, and the
     caller gets the interruption, not ``delivered``'s outcome. With
     ``report``, a branch's failure that the caller does not get (every
     branch's but ``delivered``'s: one that failed in the round the winner
@@ -160,12 +161,32 @@ def _end(
                     t.join()
                 else:
                     thrown = True
-                    t._throw_in(s, TaskletExit())  # t.kill(), less its checks
+                    kill = TaskletExit()
+                    pending = False
+                    if t._gr is None:
+                        pass  # it ends before it runs: nothing of it sees it
+                    elif (
+                        t._blocked_on is None
+                        and t._temp is not NOWAKE
+                        and t._temp is not NO_VALUE
+                    ):
+                        pending = True  # shoal._scheduler.defers(t), inlined
+                        deliver(t, kill, pending)
+                    else:
+                        # shoal._scheduler.deliver() of a kill, inlined (see
+                        # shoal._timeouts): keep in step.
+                        n = s.deliveries = s.deliveries + 1
+                        t._killed = (n, kill)
+                    try:
+                        t._throw_in(s, kill)  # t.kill(), less its checks
+                    finally:
+                        if pending:
+                            settle(t)
+                    del kill
             except BaseException as exc:
                 if interrupted is None:
                     interrupted = exc
-                else:
-                    _keep(interrupted, exc)
+        t._killed = t._interrupts = None  # forget(), inlined
     s.observed.difference_update(branches)
     if report:
         # What the caller raises: the exception in flight through its
@@ -183,35 +204,10 @@ def _end(
             ):
                 t._report(failure)
     if interrupted is not None:
-        # With its chain as delivered (what _keep put there), not the
-        # exception in flight here instead, unless it came with none.
-        context = interrupted.__context__
         try:
             raise interrupted
         finally:
-            if context is not None:
-                interrupted.__context__ = context
-            interrupted = context = None  # no cycle through this frame
-
-
-def _keep(raised: BaseException, other: BaseException) -> None:
-    """``other`` interrupted the caller too, but ``raised`` is what it
-    raises: if that is a shoal ``Interruption`` (a scope's expiry, which
-    its scope catches), put ``other`` right under it on its ``__context__``
-    chain, where that scope finds it and raises it on (see
-    ``shoal._timeouts``): a kill or an outer scope's expiry that came while
-    the caller waited is not lost. Does not switch."""
-    if not isinstance(raised, Interruption) or other is raised:
-        return
-    seen: set[int] = set()  # a chain made by hand may loop
-    link = raised.__context__
-    while link is not None and id(link) not in seen:
-        if link is other:
-            return  # on the chain already
-        seen.add(id(link))
-        link = link.__context__
-    other.__context__ = raised.__context__
-    raised.__context__ = other
+            interrupted = None  # no cycle through this frame
 
 
 def oneof(*fns: Callable[[], Any], timeout: float | None = None) -> Any:
@@ -271,6 +267,13 @@ def _wait_all(branches: list[Tasklet], ends: _Ends, failed: list[Tasklet]) -> No
             raise exc
 
 
+def _is_kill(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a kill, or any other exception that is no
+    ``Exception`` nor shoal's ``Interruption`` (``KeyboardInterrupt``):
+    what goes on through a task group as itself. Does not switch."""
+    return exc is not None and not isinstance(exc, (Exception, Interruption))
+
+
 class _ChildFailed(Interruption):
     """A task group's child failed while the owner ran the group's block:
     thrown into the owner, it ends the block, and the group's exit
@@ -292,7 +295,7 @@ def _child(fn: Callable[[], Any], group: TaskGroup, i: int) -> Any:
     except TaskletExit:
         raise
     except BaseException as exc:
-        group._child_failed(exc)
+        group._child_failed(exc, i)
         raise
     finally:
         group._done.put(i)
@@ -304,7 +307,7 @@ def _child_unstarted(exc: BaseException, fn: object, group: TaskGroup, i: int) -
     interrupts its owner."""
     group._done.put(i)
     if not isinstance(exc, TaskletExit):
-        group._child_failed(exc)
+        group._child_failed(exc, i)
 
 
 ENDED_UNSTARTED[_child] = _child_unstarted
@@ -324,10 +327,12 @@ class TaskGroup:
     killed: an error of the block is raised in the group, first, with the
     children's; a kill goes on as itself, and failures of children nobody
     will get are printed. An expiry does too, unless a child failed, before
-    it or as it was killed: then, as in asyncio and trio, it gives way to
-    the group's failures. A child that fails while a kill (or a throw) is
-    unwinding the block, a ``finally`` in it waiting, ends that cleanup but
-    does not replace the kill, which goes on as above (a timeout scope that
+    it or as it was killed, or the block raised an error: then, as in
+    asyncio and trio, it gives way to the group's failures, the block's
+    error first. A child that fails while a kill delivered to the owner in
+    the block is still live (a ``finally`` in the block waits while it
+    unwinds the block, or the block caught it) ends that cleanup but does
+    not replace the kill, which goes on as above (a timeout scope that
     expires then does the same: see ``shoal._timeouts``). Entering does not
     switch; leaving waits for the children (switches)."""
 
@@ -338,8 +343,8 @@ class TaskGroup:
         "_early",
         "_in_block",
         "_interrupted",
+        "_mark",
         "_owner",
-        "_prior",
     )
 
     def __init__(self) -> None:
@@ -348,14 +353,14 @@ class TaskGroup:
         self._closed = False
         self._in_block = False
         self._interrupted = False
-        #: Failures children reported as they raised them: a child that
-        #: interrupts the block is killed there if the block's exit does
-        #: not wait, and its exception becomes the kill's.
-        self._early: list[BaseException] = []
+        #: Failures children reported as they raised them, with the child:
+        #: a child that interrupts the block is killed there if the block's
+        #: exit does not wait, and its exception becomes the kill's.
+        self._early: list[tuple[Tasklet, BaseException]] = []
         self._owner: Task | None = None
-        #: The exception in flight when the block was entered (see
-        #: ``__exit__``); None outside the block.
-        self._prior: BaseException | None = None
+        #: The scheduler's ``deliveries`` when the block was entered (see
+        #: ``__exit__`` and ``shoal._timeouts``).
+        self._mark = 0
 
     def spawn(self, fn: Callable[..., Any], /, *args: Any) -> Tasklet:
         """Start ``fn(*args)`` as a child of the group: from its block, or
@@ -400,19 +405,28 @@ class TaskGroup:
             )
         self._owner = s.current
         self._in_block = True
-        self._prior = handled()
+        self._mark = s.deliveries
         return self
 
-    def _child_failed(self, exc: BaseException) -> None:
-        """A child failed with ``exc``: if the owner still runs the block,
-        end it (see ``_ChildFailed``); its exit kills the siblings.
+    def _child_failed(self, exc: BaseException, i: int) -> None:
+        """Child ``i`` failed with ``exc``: if the owner still runs the
+        block, end it (see ``_ChildFailed``); its exit kills the siblings.
         Switches."""
-        self._early.append(exc)
+        self._early.append((self._children[i], exc))
         if self._in_block and not self._interrupted:
             self._interrupted = True
             owner = self._owner
             assert owner is not None
-            owner._interrupt(_ChildFailed(self))  # type: ignore[attr-defined]
+            failed = _ChildFailed(self)
+            # See shoal._timeouts; the owner is not the current tasklet
+            # unless it threw into this child before it started.
+            pending = owner is not get_scheduler().current and defers(owner)
+            deliver(owner, failed, pending)
+            try:
+                owner._interrupt(failed)  # type: ignore[attr-defined]
+            finally:
+                if pending:
+                    settle(owner)
 
     def __exit__(
         self,
@@ -421,76 +435,93 @@ class TaskGroup:
         tb: TracebackType | None,
     ) -> None:
         self._in_block = False
-        prior, self._prior = self._prior, None
-        cut_into: BaseException | None = None
+        s = get_scheduler()
+        owner = s.current
+        # A kill goes on as itself (see below): one that ended the block, or
+        # one delivered to the owner in the block and still live when an
+        # interruption of shoal ended it instead (a child failed, a scope
+        # expired, while the kill's cleanup waited or after the block
+        # caught the kill), as a timeout scope lets it (shoal._timeouts).
+        kill = exc if _is_kill(exc) else None
+        if isinstance(exc, Interruption) or self._interrupted:
+            # Drops this group's _ChildFailed, no longer live, if delivered.
+            found = live_since(owner, self._mark)
+            if isinstance(exc, Interruption) and _is_kill(found):
+                kill = found
+            found = None
         if isinstance(exc, _ChildFailed) and exc.group is self:
-            # A child failed: collected below, with the rest. Unless that
-            # cut into a kill or a throw unwinding the block (a ``finally``
-            # waited): it goes on as a kill of the block does, as a timeout
-            # scope lets it (see shoal._timeouts). An expiry in flight
-            # gives way to the failures, as ever.
-            flight = in_flight(exc, prior)
-            if flight is not None and not isinstance(flight, Interruption):
-                cut_into = flight
-            exc = cut_into
+            exc = None  # a child failed: collected below, with the rest
         failures: list[BaseException] = []
+        # What interrupted the exit (a kill, an expiry): see below.
         interruption: BaseException | None = None
-        try:
-            if exc is None:
-                try:
-                    self._wait(failures)
-                except BaseException as caught:
-                    interruption = caught  # a kill, an expiry: see below
-        finally:
-            self._closed = True
+        if exc is None and kill is None:
             try:
-                _end(self._children, get_scheduler(), report=False)
-            except BaseException as later:
-                # An expiry (or a kill) while killing the children replaces
-                # what _wait caught, or what ended the block: that goes
-                # under it (see _keep).
-                pending = interruption if interruption is not None else exc
-                if pending is not None:
-                    _keep(later, pending)
-                raise
+                self._wait(failures)
+            except BaseException as caught:
+                interruption = caught
+        self._closed = True
+        try:
+            _end(self._children, s, report=False)
+        except BaseException as later:
+            # It came while the children were killed: it goes on rather
+            # than what came before it, unless that is a kill and it is not.
+            if interruption is None or _is_kill(later) or not _is_kill(interruption):
+                interruption = later
+        if _is_kill(interruption):
+            kill = interruption
+        elif kill is None and isinstance(interruption, Interruption):
+            found = live_since(owner, self._mark)
+            if _is_kill(found):
+                kill = found
+            found = None
         # The first failure (from _wait), the children's in their order,
         # and those reported as raised that a kill replaced; once each.
         failures += [t.exception for t in self._children if t.exception is not None]
-        failures += self._early
+        failures += [f for _, f in self._early]
         failures[:] = {
             id(f): f for f in failures if not isinstance(f, TaskletExit)
         }.values()
-        ending = interruption if interruption is not None else exc
-        if ending is not None and not isinstance(ending, Exception):
-            if isinstance(ending, Interruption) and failures:
-                # An expiry gives way to the children's failures, before it
-                # or as they were killed (as in asyncio and trio): the scope
-                # that expired sees the group instead.
-                ending = None
-            else:
-                # A kill, an expiry, KeyboardInterrupt: it goes on as itself,
-                # and the failures, which nobody will get now, are printed
-                # (a child's KeyboardInterrupt, raised here, excepted).
-                for t in self._children:
-                    f = t.exception
-                    if f is not None and f is not ending and f in failures:
-                        t._report(f)
-                if interruption is not None:
-                    try:
-                        raise interruption
-                    finally:
-                        interruption = None  # no cycle through this frame
-                if cut_into is not None:
-                    raise_again(cut_into)  # not the _ChildFailed that ended it
+        if kill is not None:
+            # A kill, KeyboardInterrupt: it goes on as itself, and the
+            # failures, which nobody will get now, are printed (a child's
+            # KeyboardInterrupt, raised here, excepted).
+            self._report_lost(failures, kill)
+            if kill is exc:
                 return
-        if ending is not None:
-            failures.insert(0, ending)  # an error of the block comes first
+            try:
+                raise_again(kill)
+            finally:
+                kill = interruption = exc = None  # no cycle through this frame
+        # An error of the block comes first; an expiry gives way to the
+        # errors and the children's failures, before it or as they were
+        # killed (as in asyncio and trio): the scope that expired sees the
+        # group instead.
+        failures[:0] = [e for e in (exc, interruption) if isinstance(e, Exception)]
         if not failures:
+            if interruption is not None:
+                try:
+                    raise interruption
+                finally:
+                    interruption = None  # no cycle through this frame
             return
         errors = [f for f in failures if isinstance(f, Exception)]
         if len(errors) == len(failures):
             raise ExceptionGroup("TaskGroup children failed", errors)
         raise BaseExceptionGroup("TaskGroup children failed", failures)
+
+    def _report_lost(
+        self, failures: list[BaseException], raising: BaseException
+    ) -> None:
+        """Print the children's ``failures`` that nobody will get: the
+        group's exit raises ``raising`` instead. Each once, by the child
+        that raised it: its exception, or one it reported as it raised it
+        and was killed (``_early``). Does not switch."""
+        lost = {id(f) for f in failures if f is not raising}
+        reporters = [(t, t.exception) for t in self._children]
+        for t, f in reporters + self._early:
+            if f is not None and id(f) in lost:
+                lost.discard(id(f))
+                t._report(f)
 
     def _wait(self, failures: list[BaseException]) -> None:
         """Wait until every child has ended; children may add children

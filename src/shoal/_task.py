@@ -83,6 +83,10 @@ class Task:
     greenlet to resume in between. ``_temp`` is the wake value: NOWAKE for
     none, NO_VALUE before the first run. ``_value``, ``_exception`` and
     ``_name`` are set only once known: every slot set at a spawn costs it.
+    So are ``_killed`` and ``_interrupts``, what was delivered to the
+    tasklet that may still be live (see ``shoal._scheduler.deliver``):
+    unset (or None) until the first; kept on the tasklet, which nothing
+    else holds for them, so that they go with it.
 
     No ``__init__``: a class whose ``__init__`` is written in Python costs
     every instantiation a call from C into a new interpreter frame (~50 ns;
@@ -98,7 +102,9 @@ class Task:
         "_exception",
         "_fn",
         "_gr",
+        "_interrupts",
         "_joiners",
+        "_killed",
         "_kwargs",
         "_name",
         "_sched",
@@ -119,6 +125,8 @@ class Task:
     _value: Any
     _exception: BaseException | None
     _name: str
+    _killed: tuple[int, BaseException] | None
+    _interrupts: list[Any] | None
 
     #: Stackless tasklets hand an escaping exception to the main tasklet.
     _propagate = False

@@ -17,6 +17,7 @@ from types import FunctionType
 from typing import Any, NoReturn, TypeVar
 
 from . import _scheduler
+from ._delivery import forget, settle
 from ._errors import Interruption, TaskletExit, bomb, is_exception_class
 from ._handoff import defer_throw, take_deferred
 from ._hub import Hub, HubWait, close_thread_hub, end_work, new_loop
@@ -24,7 +25,7 @@ from ._introspect import close_run_monitors, monitor_from_environment
 from ._scheduler import DEAD, NOWAKE, Task, get_scheduler, local, schedule
 from ._task import NO_VALUE, drop, init_task
 from ._timeouts import check as check_timeout
-from ._timeouts import thrown, with_timeout
+from ._timeouts import delivering, with_timeout
 
 __all__ = [
     "ENDED_UNSTARTED",
@@ -187,12 +188,27 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         the tasklet runs at once and the caller runs right after it. A tasklet
         that never started never runs its function: it ends with ``exc``.
         Unlike :meth:`kill`, does not wait for the tasklet to finish.
+        An exception that is no ``Exception`` (``TaskletExit``,
+        ``KeyboardInterrupt``) interrupts it as a kill does; an ordinary
+        one is an error like any other (a timeout scope that expires in the
+        tasklet replaces it: see ``shoal._timeouts``).
         Switches unless the tasklet is dead or has not started.
         """
-        exc = thrown(_exception(exc, "throw"))
+        exc = _exception(exc, "throw")
         if self._gr is DEAD:
             return
-        self._throw_from(self._own_scheduler("throw"), exc)
+        s = self._own_scheduler("throw")
+        if isinstance(exc, Exception):
+            self._throw_from(s, exc)
+            return
+        pending = delivering(self, s, exc)
+        try:
+            self._throw_from(s, exc)
+        finally:
+            if pending:
+                settle(self)
+        if self._gr is DEAD:
+            forget(self)
 
     def _throw_from(self, s: Any, exc: BaseException) -> None:
         """:meth:`_throw_in`; from code in the hub (an asyncio callback),
@@ -303,17 +319,40 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
         before either, it finishes normally (docs/design.md, "Kills").
         From code in the hub (an asyncio callback), which cannot wait, it
         does not wait: a tasklet whose cleanup waits finishes later.
+        Whatever ``exception`` is, it is a kill: a timeout scope that
+        expires in the tasklet does not replace it (see ``shoal._timeouts``).
         Switches unless the tasklet is dead or has not started.
         """
-        exc = thrown(_exception(exception, "kill"))
+        exc = _exception(exception, "kill")
         if self._gr is DEAD:
             return
         s = self._own_scheduler("kill")
-        self._throw_from(s, exc)  # what it does
-        if s.current is s.hubtask:
-            return  # code in the hub cannot wait: the tasklet ends later
-        while self._gr is not DEAD:
-            self.join()
+        pending = False
+        if self._gr is None:
+            delivering(self, s, exc)
+        elif (
+            self._blocked_on is None
+            and self._temp is not NOWAKE
+            and self._temp is not NO_VALUE
+            and s.current is not self
+        ):
+            pending = delivering(self, s, exc)  # see shoal._scheduler.defers
+        else:
+            # shoal._scheduler.deliver() of a kill, inlined (the calls were
+            # 4% of a kill): keep in step.
+            n = s.deliveries = s.deliveries + 1
+            self._killed = (n, exc)
+        try:
+            self._throw_from(s, exc)  # what it does
+        finally:
+            if pending:
+                settle(self)
+        if s.current is not s.hubtask:
+            while self._gr is not DEAD:
+                self.join()
+        # Code in the hub cannot wait: the tasklet may end later.
+        if self._gr is DEAD:
+            self._killed = self._interrupts = None  # forget(), inlined
 
     def __await__(self) -> Generator[Any, None, Any]:
         """``await tasklet`` in asyncio code running on this thread's hub loop:
@@ -632,6 +671,9 @@ def run(
                 end_work(s)
         finally:
             s.in_run = False
+            # The main tasklet never ends: what was delivered to it in the
+            # run (a kill, a KeyboardInterrupt, with its traceback) goes now.
+            forget(s.main)
             s.stop_hub()
             if threading.current_thread() is not threading.main_thread():
                 s.release_greenlets()  # the thread may end next: see there

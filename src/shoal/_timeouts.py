@@ -17,24 +17,33 @@ has exited is marked done, so it never fires later; nor does one that
 expired as the operation in it completed, and that the tasklet left on its
 way to its next switch point (``_Expired`` is an ``Interruption``).
 
-A scope may expire during a cleanup: a ``finally`` in its block waits while
-an interruption unwinds the block, one delivered after the scope was
-entered: a kill or a throw (an exception marked by :func:`thrown`, or any
-that is no ``Exception``: ``TaskletExit``, ``KeyboardInterrupt``), another
-scope's expiry or a task group's ``_ChildFailed`` whose block is still
-running (``Interruption.aimed``). The expiry still ends the cleanup, but
-the scope does not catch it: its ``__exit__`` raises the interruption
-again, which goes on to whoever it was meant for (asyncio's ``timeout``
-does the same, counting cancellations; trio's cancellation, level-triggered,
-is raised again at the next checkpoint). The interruption is found on the
-``__context__`` chain of the ``_Expired``, down to the exception that was
-in flight when the scope was entered (kept then, ``_prior``): one delivered
-earlier is not the block's, and a scope entered in a ``finally`` to bound
-that cleanup ends its part silently (or with ``TimeoutError``) as ever. An
-error the block raised itself (a ``ValueError``) is no interruption: the
-expiry replaces it, as any exception raised in a ``finally`` does, and as
-trio (``move_on_after`` silences it, ``fail_after`` raises ``TooSlowError``)
-and asyncio's ``timeout`` (``TimeoutError``) do.
+A scope may expire while an interruption delivered to its tasklet after
+the scope was entered is still live: a kill (``Tasklet.kill``, or a throw
+of what is no ``Exception``: ``TaskletExit``, ``KeyboardInterrupt``,
+``SystemExit``; the same from Stackless's ``kill``, ``throw`` and
+``raise_exception``), live until the tasklet ends, or an outer scope's
+expiry or a task group's ``_ChildFailed``, live while their blocks run
+(``Interruption.aimed``). Typically a ``finally`` in the block waits while
+that interruption unwinds it. The expiry still ends the wait, but the scope
+does not catch it: ``__exit__`` raises that interruption again (the last
+kill first), which goes on to whoever it was meant for, and
+``cancelled_caught`` stays false. This is delivery accounting, asyncio's
+(whose ``timeout`` counts the task's cancellations: ``uncancel``); trio's
+cancellation, level-triggered, is raised again at the next checkpoint.
+Each delivery is numbered from a per-thread counter (the scheduler's
+``deliveries``, see ``shoal._scheduler.deliver``), which ``__enter__``
+reads: one delivered before the scope was entered is not the block's, so a
+scope entered in a ``finally`` to bound a kill's cleanup ends its part
+silently (or with ``TimeoutError``) as ever. It does not matter where the
+exception is then, nor whether the block caught it: a kill swallowed in
+the block (``except TaskletExit: pass``) comes back when the scope expires.
+What was not delivered as an interruption is an error of the block, which
+the expiry replaces, as an exception raised in a ``finally`` does, as trio
+(``move_on_after`` silences it, ``fail_after`` raises ``TooSlowError``) and
+asyncio's ``timeout`` (``TimeoutError``) do: an exception the block raised
+itself, ``KeyboardInterrupt`` included, one a ``get()`` raised, and an
+ordinary ``Exception`` thrown in (``Tasklet.throw(ValueError())``), however
+it was then caught, translated, stored or raised again.
 
 Code running in the hub (asyncio code on its loop) cannot enter a scope:
 the expiry would interrupt the hub's stand-in, which is no tasklet, and
@@ -45,25 +54,23 @@ scope), before anything is registered.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
 from . import _scheduler
-from ._errors import BlockingInHubError, Interruption, TimeoutError
+from ._delivery import defers, deliver, live_since, settle
+from ._errors import BlockingInHubError, Interruption, TaskletExit, TimeoutError
 from ._hub import get_hub
-from ._scheduler import Task, get_scheduler, getcurrent
+from ._scheduler import Scheduler, Task, get_scheduler, getcurrent
 
 __all__ = [
     "CancelScope",
     "check",
-    "handled",
-    "in_flight",
+    "delivering",
     "move_on_after",
     "raise_again",
-    "thrown",
     "timeout",
     "with_timeout",
 ]
@@ -77,30 +84,24 @@ _NUMBERS = (int, float)
 
 _INF = float("inf")
 
-#: The exception being handled (in flight through a ``finally``), or None.
-if sys.version_info >= (3, 11):
-    handled = sys.exception
-else:  # pragma: no cover - exercised on 3.10 only
 
-    def handled() -> BaseException | None:
-        return sys.exc_info()[1]
-
-
-#: The attribute that marks an exception thrown into a tasklet from outside.
-_THROWN = "_shoal_thrown"
-
-
-def thrown(exc: BaseException) -> BaseException:
-    """Mark ``exc`` as thrown into a tasklet from outside (``Tasklet.throw``,
-    ``Tasklet.kill``), and return it: a scope that expires while it is in
-    flight through the scope's block does not replace it (see the module's
-    docstring). Only an ``Exception`` needs it; any other is taken for an
-    interruption anyway. Does not switch."""
-    if isinstance(exc, Exception):
-        # In its __dict__ (every exception has one): no __setattr__ of its
-        # class, nor a __getattr__ when it is read, has a say.
-        exc.__dict__[_THROWN] = True
-    return exc
+def delivering(t: Task, s: Scheduler, exc: BaseException) -> bool:
+    """A kill of ``t``, a tasklet of ``s`` (this thread's scheduler), or a
+    throw of what is no ``Exception``, is about to be thrown in: record it
+    (see ``shoal._scheduler.deliver``), and return whether it is pending:
+    then the thrower calls ``settle(t)`` once the throw has returned. A
+    tasklet that has not started ends at once, before any code of its own
+    runs; the ``SystemExit`` or ``KeyboardInterrupt`` that kills it goes to
+    the main tasklet instead. Does not switch."""
+    if t._gr is not None:
+        pending = t is not s.current and defers(t)
+        deliver(t, exc, pending)
+        return pending
+    if not isinstance(exc, TaskletExit) and (
+        t._propagate or isinstance(exc, (SystemExit, KeyboardInterrupt))
+    ):
+        deliver(s.main, exc)
+    return False
 
 
 class _Expired(Interruption):
@@ -118,16 +119,20 @@ class CancelScope:
     """A block of code with a deadline; made by :func:`timeout` or
     :func:`move_on_after`. Entering and leaving do not switch. Code in the
     hub cannot enter one (``BlockingInHubError``). If the time runs out
-    while a kill, a throw or an outer scope's expiry unwinds the block (a
-    ``finally`` in it waits), the scope ends that wait and lets the
-    interruption go on: no ``TimeoutError``, no silent exit, and
-    ``cancelled_caught`` stays false."""
+    while a kill (or a throw of what is no ``Exception``), an outer scope's
+    expiry or a task group's failed child, delivered to the tasklet after
+    the scope was entered, is still live (a ``finally`` in the block waits
+    while it unwinds the block; or the block caught it), the scope ends
+    the block and raises that interruption again: no ``TimeoutError``, no
+    silent exit, and ``cancelled_caught`` stays false. An error of the
+    block (an exception it raised, one thrown in) is replaced by the
+    expiry, as in trio and asyncio."""
 
     __slots__ = (
         "_active",
         "_hub",
+        "_mark",
         "_open",
-        "_prior",
         "_raise",
         "_tasklet",
         "cancelled_caught",
@@ -142,12 +147,12 @@ class CancelScope:
     _open: bool
     _hub: Any
     _tasklet: Task | None
-    #: The exception in flight when the scope was entered (set only for a
-    #: finite deadline, cleared on exit): see the module's docstring.
-    _prior: BaseException | None
+    #: The scheduler's ``deliveries`` when the scope was entered (set only
+    #: for a finite deadline): see the module's docstring.
+    _mark: int
     deadline: float
     #: True when the scope's time ran out and it ended the block (not
-    #: when it let an interruption in flight go on instead).
+    #: when it raised a live interruption again instead).
     cancelled_caught: bool
 
     def __init__(self, seconds: float, *, raise_: bool) -> None:
@@ -172,7 +177,7 @@ class CancelScope:
         if self.deadline == _INF:
             # It never fires: no timer, and no waker for the deadlock check.
             return self
-        self._prior = handled()
+        self._mark = s.deliveries
         (hub.timers or hub.deadlines()).add(self)
         # The deadline will wake the tasklet: blocking now is no deadlock,
         # and the hub gets its turns even while tasklets only yield.
@@ -187,7 +192,15 @@ class CancelScope:
             self._active = False
             hub = self._hub
             hub.drop_waiter()
-            t._interrupt(_Expired(self))  # type: ignore[attr-defined]
+            expired = _Expired(self)
+            pending = t._gr is not None and defers(t)
+            deliver(t, expired, pending)
+            try:
+                t._interrupt(expired)  # type: ignore[attr-defined]
+            finally:
+                if pending:
+                    settle(t)
+            del expired  # nor this frame, while the hub runs on
             # Back in the hub, outside a flush: run what became runnable,
             # or report the deadlock if nothing can run or wake any more.
             hub.sched.back_in_hub()
@@ -200,13 +213,12 @@ class CancelScope:
     ) -> bool:
         self._open = False
         # The scope may stay in the hub's heap until its deadline: it must
-        # not keep the tasklet alive meanwhile (nor what was in flight).
+        # not keep the tasklet alive meanwhile.
         self._tasklet = None
         if self._active:
             # It never expired: what leaves the block is none of its own.
             self._active = False
             if self.deadline != _INF:
-                self._prior = None
                 hub = self._hub
                 hub.timers.discard()  # it was added
                 hub.drop_waiter()
@@ -223,51 +235,32 @@ class CancelScope:
 def _expired_exit(scope: CancelScope, exc: BaseException | None) -> bool:
     """``scope.__exit__`` once its time ran out (or for a scope never
     entered): ``exc``, its own expiry, becomes ``TimeoutError`` or a silent
-    exit, unless an interruption was in flight when it expired, raised
-    again instead. Does not switch."""
-    prior = getattr(scope, "_prior", None)
-    scope._prior = None
+    exit, unless an interruption delivered to the tasklet after the scope
+    was entered is still live: raised again instead (see the module's
+    docstring). Does not switch."""
+    if scope._hub is None:
+        return False  # never entered
+    # Its expiry, delivered, is no longer live (it is closed): dropped here.
+    found = live_since(get_scheduler().current, scope._mark)
     if not (isinstance(exc, _Expired) and exc.scope is scope):
         return False
-    flight = in_flight(exc, prior)
-    if flight is not None:
-        exc = prior = None  # no cycle through this frame's traceback
-        raise_again(flight)
+    if found is not None:
+        exc = None  # no cycle through this frame's traceback
+        try:
+            raise_again(found)
+        finally:
+            found = None
     scope.cancelled_caught = True
     if scope._raise:
         raise TimeoutError(f"timed out after {scope.seconds} s") from None
     return True
 
 
-def in_flight(
-    interruption: BaseException, prior: BaseException | None
-) -> BaseException | None:
-    """The interruption that ``interruption`` (a scope's expiry, a task
-    group's ``_ChildFailed``) cut into, if any: the first on its
-    ``__context__`` chain, down to ``prior`` (in flight when the block was
-    entered, so not the block's), that is a shoal ``Interruption`` whose
-    block still runs, an exception thrown in from outside (:func:`thrown`),
-    or any exception that is no ``Exception`` (``TaskletExit``,
-    ``KeyboardInterrupt``, ``SystemExit``, ``GeneratorExit``). Does not
-    switch."""
-    seen: set[int] = set()  # a chain made by hand may loop
-    exc = interruption.__context__
-    while exc is not None and exc is not prior and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, Interruption):
-            if exc.aimed():
-                return exc
-        elif not isinstance(exc, Exception) or _THROWN in exc.__dict__:
-            return exc
-        exc = exc.__context__
-    return None
-
-
 def raise_again(exc: BaseException) -> NoReturn:
-    """Raise ``exc``, an interruption in flight that another one (an
-    expiry) cut into, with the ``__context__`` it had: raised in an
-    ``__exit__``, it would get the exception handled there, as if it had
-    happened while that was handled. Does not switch."""
+    """Raise ``exc``, an interruption delivered earlier that goes on instead
+    of the one handled here (an expiry), with the ``__context__`` it had:
+    raised in an ``__exit__``, it would get the exception handled there, as
+    if it had happened while that was handled. Does not switch."""
     context = exc.__context__
     try:
         raise exc
