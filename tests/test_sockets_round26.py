@@ -699,3 +699,472 @@ def test_a_socket_closed_in_another_thread_says_so(
     )
     assert outcome == "ClosedFileError", (outcome, value)
     assert str(value).endswith("was closed by another thread"), str(value)
+
+
+# Audit round 28: a close of a buffered file that gives up (a timeout scope or
+# a kill around ``close()``) while it waits for a tasklet of another thread to
+# leave went on evicting it later, in that thread, on a file that stays open:
+# the reader was told the file was closed (its partial line lost), at each
+# read it began while the request still found it inside. Now a close that
+# gives up leaves it alone, as one in its own thread does. And a close could
+# not finish while a reader that caught its ``ClosedFileError`` read again:
+# it went back in and waited, to be evicted again, for as long as it tried
+# (across threads it kept the closer's thread waiting). Now a close marks
+# the file as closing before it evicts: the next try fails at once with
+# ``ClosedFileError``, as a raw socket's does, and so does any other
+# tasklet's call meanwhile. A close that fails with ``BusyError`` (a tasklet
+# of a thread without a hub is inside) closed the raw object all the same;
+# now it leaves the file as it was.
+
+
+def _parked(f: Any, slot: str) -> bool:
+    """Whether a tasklet waits inside ``f`` in ``slot``'s direction."""
+    user = _inside(f, slot)
+    return user is not None and getattr(user, "_blocked_on", None) is not None
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("mode", ["rb", "r"])
+@pytest.mark.parametrize("how", ["timeout", "kill"])
+def test_a_close_from_another_thread_that_gives_up_leaves_the_reader_alone(
+    loop: str, mode: str, how: str
+) -> None:
+    """The reader's thread runs no loop round until the closer has given up
+    (a timeout scope around ``close()``, or a kill of the closing tasklet):
+    the file stays open, and the reader, waiting with part of a line read,
+    is never told it was closed; it reads the whole line, then the next."""
+    handed: queue.Queue[Any] = queue.Queue()
+    busy = threading.Event()
+    got: list[Any] = []
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        f = a.makefile(mode)
+        try:
+            b.sendall(b"hel")  # part of a line: readline keeps it and waits
+
+            def reader() -> None:
+                for _ in range(2):
+                    try:
+                        got.append(f.readline())
+                    except OSError as exc:
+                        got.append(exc)
+
+            r = shoal.spawn(reader)
+            for _ in range(500):
+                if _parked(f, "_reading"):
+                    break
+                shoal.sleep(0.005)
+            handed.put(f)
+            busy.wait(5)
+            time.sleep(0.6)  # no loop round meanwhile: the close gives up first
+            shoal.sleep(0.1)  # the close's request runs now, if it still runs
+            b.sendall(b"lo\nworld\n")
+            r.join(timeout=5)
+            got.append(f.closed)
+        finally:
+            f.close()
+            a.close()
+            b.close()
+
+    thread = threading.Thread(target=shoal.run, args=(main,), kwargs={"loop": loop})
+    thread.start()
+    f = handed.get(timeout=10)
+
+    def closer() -> bool:
+        busy.set()
+        if how == "timeout":
+            with shoal.move_on_after(0.1) as scope:
+                f.close()
+            return scope.cancelled_caught
+        t = shoal.spawn(f.close)
+        shoal.sleep(0.1)
+        t.kill()
+        return isinstance(t.exception, shoal.TaskletExit)
+
+    gave_up = shoal.run(closer, loop=loop)
+    closed = f.closed
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert gave_up
+    assert not closed
+    line, then = (b"hello\n", b"world\n") if "b" in mode else ("hello\n", "world\n")
+    assert got == [line, then, False]
+
+
+class _Feeding(io.RawIOBase):
+    """A raw file whose read stays runnable (it yields) until ``ready``,
+    then returns ``data``: a tasklet inside its buffered reader is not
+    parked. Its ``readinto`` switches."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.ready = False
+        self.inside = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.inside = True
+        deadline = time.monotonic() + 5
+        try:
+            for _ in range(10_000_000):
+                if self.ready or time.monotonic() > deadline:
+                    break
+                shoal.sleep(0)
+            data, self.data = self.data, b""
+            buffer[: len(data)] = data
+            return len(data)
+        finally:
+            self.inside = False
+
+
+class _Sink(io.RawIOBase):
+    """A raw file that keeps what is written to it. Does not switch."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.written += data
+        return len(data)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("mode", ["rb", "r"])
+def test_a_reader_that_reads_again_after_a_close_is_refused_at_once(
+    loop: str, mode: str
+) -> None:
+    """A reader that catches the ``ClosedFileError`` and reads again at
+    once (without a switch) gets ``ClosedFileError`` at once, saying the
+    file is being closed, as a raw socket's second try fails at once: it
+    does not go back in to wait, to be evicted again for as long as it
+    tries (the close waited for it to stop). The close ends once it has
+    left."""
+
+    def main() -> tuple[list[OSError], Any, bool]:
+        a, b = socket.socketpair()
+        f = a.makefile(mode)
+        errors: list[OSError] = []
+
+        def reader() -> Any:
+            for _ in range(200):
+                try:
+                    return f.readline()
+                except OSError as exc:
+                    errors.append(exc)
+            return None
+
+        try:
+            t = shoal.spawn(reader)
+            for _ in range(500):
+                if _parked(f, "_reading"):
+                    break
+                shoal.sleep(0.005)
+            f.close()
+            return errors, t.get(timeout=5), f.closed
+        finally:
+            a.close()
+            b.close()
+
+    errors, value, closed = shoal.run(main, loop=loop)
+    assert closed
+    assert value is None
+    assert len(errors) == 200
+    first, *then = errors
+    assert isinstance(first, shoal.ClosedFileError)
+    assert str(first).endswith(" was closed by another tasklet"), str(first)
+    for err in then:
+        assert isinstance(err, shoal.ClosedFileError), err
+        assert err.errno == errno.EBADF
+        assert "Buffered" in str(err)
+        assert str(err).endswith(" is being closed by another tasklet"), str(err)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("closer", ["plain", "shoal.run"])
+def test_a_reader_that_reads_again_after_a_close_from_another_thread(
+    loop: str, closer: str
+) -> None:
+    """The same across threads: the reader's second try fails at once,
+    saying another thread closes the file (or, once the close is done, it
+    is the stdlib's error for a closed file); it is evicted once, and the
+    close (in a plain thread, or a run's tasklet) returns and closes."""
+    handed: queue.Queue[Any] = queue.Queue()
+    errors: list[Exception] = []
+
+    def main() -> None:
+        a, b = socket.socketpair()
+        f = a.makefile("rb")
+        try:
+            handed.put(f)
+            for _ in range(20):
+                try:
+                    f.readline()
+                    break
+                except OSError as exc:
+                    errors.append(exc)
+                except ValueError as exc:
+                    errors.append(exc)
+                    break
+        finally:
+            a.close()
+            b.close()
+
+    thread = threading.Thread(target=shoal.run, args=(main,), kwargs={"loop": loop})
+    thread.start()
+    f = handed.get(timeout=10)
+    for _ in range(500):
+        if _parked(f, "_reading"):
+            break
+        time.sleep(0.01)
+    time.sleep(0.05)  # into the loop's selector
+    if closer == "plain":
+        f.close()
+    else:
+        shoal.run(f.close, loop=loop)
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert f.closed
+    first, *then = errors
+    assert isinstance(first, shoal.ClosedFileError)
+    assert str(first).endswith(" was closed by another thread"), str(first)
+    assert then
+    if isinstance(then[-1], ValueError):
+        assert "closed file" in str(then.pop())
+    else:
+        assert len(errors) == 20
+    for err in then:
+        assert isinstance(err, shoal.ClosedFileError), err
+        assert str(err).endswith(" is being closed by another thread"), str(err)
+
+
+def _closing_a_pair(loop: str, scope: float | None) -> dict[str, Any]:
+    """A ``BufferedRWPair`` whose reader, a tasklet, is inside and runnable
+    (its raw read yields until told); a second tasklet closes it (within
+    ``scope`` seconds if given: it gives up then), and meanwhile a third
+    writes to it. What the write did while the close waited, what the read
+    returned, whether the file ended closed, and what a write and a read of
+    yet another tasklet did after the close ended."""
+
+    def main() -> dict[str, Any]:
+        raw, sink = _Feeding(b"one\n"), _Sink()
+        f = _buffered.BufferedRWPair(raw, sink)
+        got: dict[str, Any] = {}
+
+        def attempt(call: Callable[[], Any]) -> Any:
+            try:
+                return call()
+            except Exception as exc:
+                return exc
+
+        r = shoal.spawn(attempt, f.readline)
+        for _ in range(500):
+            if raw.inside:
+                break
+            shoal.sleep(0.001)
+
+        def close() -> None:
+            if scope is None:
+                f.close()
+                return
+            with shoal.move_on_after(scope):
+                f.close()
+
+        c = shoal.spawn(close)
+        shoal.sleep(0.02)  # the close waits for the reader to leave
+        got["write meanwhile"] = attempt(lambda: f.write(b"x"))
+        if scope is not None:
+            c.join(timeout=5)  # it gives up
+        raw.ready = True
+        got["read"] = r.get(timeout=5)
+        c.join(timeout=5)
+        got["closed"] = f.closed
+        if not f.closed:
+            raw.data, raw.ready = b"two\n", True
+            got["write after"] = shoal.spawn(attempt, lambda: f.write(b"y")).get()
+            got["read after"] = shoal.spawn(attempt, f.readline).get()
+            f.close()
+        return got
+
+    got: dict[str, Any] = shoal.run(main, loop=loop)
+    return got
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_another_tasklets_call_while_a_close_waits_is_refused(loop: str) -> None:
+    """While the close waits for the reader to leave, another tasklet's
+    write (its direction free) fails at once with ``ClosedFileError``: the
+    file is being closed (it went in, and its data was flushed by the close
+    or dropped)."""
+    got = _closing_a_pair(loop, None)
+    err = got["write meanwhile"]
+    assert isinstance(err, shoal.ClosedFileError), got
+    assert err.errno == errno.EBADF
+    assert str(err).endswith(" is being closed by another tasklet"), str(err)
+    assert got["read"] == b"one\n"  # it was runnable: it ran on and left
+    assert got["closed"] is True
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_close_in_the_readers_own_thread_that_gives_up_leaves_the_file_usable(
+    loop: str,
+) -> None:
+    """As across threads: once the close has given up, the file is open and
+    nothing refuses its calls (the marks of the close are gone), and the
+    reader inside went on undisturbed."""
+    got = _closing_a_pair(loop, 0.05)
+    assert isinstance(got["write meanwhile"], shoal.ClosedFileError), got
+    assert got["read"] == b"one\n"
+    assert got["closed"] is False
+    assert got["write after"] == 1
+    assert got["read after"] == b"two\n"
+
+
+class _Stuck(io.RawIOBase):
+    """A raw file whose write waits in the hub (for long). Switches."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        shoal.sleep(10)
+        return len(data)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("kind", ["writer", "pair"])
+def test_a_second_close_while_the_first_ones_flush_waits(loop: str, kind: str) -> None:
+    """A close whose flush waits is inside the file: a second tasklet's
+    close wakes it with ``ClosedFileError`` (its data dropped) and closes,
+    as it wakes any tasklet inside; neither hits the stdlib's lock
+    ("reentrant call")."""
+
+    def main() -> tuple[Any, Any, bool]:
+        if kind == "writer":
+            f: Any = _buffered.BufferedWriter(_Stuck())
+        else:
+            f = _buffered.BufferedRWPair(_Feeding(b""), _Stuck())
+        f.write(b"x")  # stays in the buffer
+        first = shoal.spawn(f.close)
+        shoal.sleep(0.02)  # its flush waits
+        try:
+            f.close()
+            second: Any = "returned"
+        except Exception as exc:
+            second = exc
+        first.join(timeout=5)
+        return first.exception, second, f.closed
+
+    first, second, closed = shoal.run(main, loop=loop)
+    assert second == "returned"
+    assert closed
+    assert isinstance(first, shoal.ClosedFileError), first
+    assert str(first).endswith(" was closed by another tasklet"), str(first)
+
+
+class _Dozing(io.RawIOBase):
+    """A raw file whose read stays runnable (it yields) until ``ready``,
+    then waits in the hub a moment and returns b"ok". Its ``readinto``
+    switches."""
+
+    def __init__(self) -> None:
+        self.ready = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        deadline = time.monotonic() + 5
+        for _ in range(10_000_000):
+            if self.ready or time.monotonic() > deadline:
+                break
+            shoal.sleep(0)
+        shoal.sleep(0.05)
+        buffer[:2] = b"ok"
+        return 2
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_close_from_another_thread_that_gives_up_on_a_runnable_reader(
+    loop: str,
+) -> None:
+    """The reader is runnable when the close comes, and stays so until the
+    closer has given up: its thread stops looking for it then, and neither
+    that read nor the next ones, which wait, are told the file was closed
+    (they were, at each wait, while its thread kept looking)."""
+    handed: queue.Queue[Any] = queue.Queue()
+    got: list[Any] = []
+
+    def main() -> None:
+        raw = _Dozing()
+        f = _buffered.BufferedReader(raw, 2)
+        handed.put((f, raw))
+        for _ in range(3):
+            try:
+                got.append(f.read(2))
+            except OSError as exc:
+                got.append(exc)
+
+    thread = threading.Thread(target=shoal.run, args=(main,), kwargs={"loop": loop})
+    thread.start()
+    f, raw = handed.get(timeout=10)
+    for _ in range(500):
+        if _inside(f, "_reading") is not None:
+            break
+        time.sleep(0.01)
+
+    def closer() -> bool:
+        with shoal.move_on_after(0.1) as scope:
+            f.close()
+        return scope.cancelled_caught
+
+    gave_up = shoal.run(closer, loop=loop)
+    raw.ready = True
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert gave_up
+    assert not f.closed
+    assert got == [b"ok", b"ok", b"ok"]
+
+
+class _Blocking(io.RawIOBase):
+    """A raw file whose read blocks its thread a moment (no hub), then
+    returns b"ok". Does not switch."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        time.sleep(0.3)
+        buffer[:2] = b"ok"
+        return 2
+
+
+def test_a_close_that_cannot_evict_leaves_the_file_open() -> None:
+    """The tasklet inside is a plain thread's, blocked in its read (a thread
+    without a hub, which no request can reach): the close fails with
+    ``BusyError`` and leaves the file as it was, raw object included (it
+    closed the raw object first, under the reader's feet), and the read
+    ends as it would have."""
+    f = _buffered.BufferedReader(_Blocking(), 2)
+    got: list[Any] = []
+    reader = threading.Thread(target=lambda: got.append(f.read(2)))
+    reader.start()
+    for _ in range(500):
+        if _inside(f, "_reading") is not None:
+            break
+        time.sleep(0.005)
+    with pytest.raises(shoal.BusyError):
+        f.close()
+    closed = f.raw.closed
+    reader.join(timeout=5)
+    assert not closed
+    assert got == [b"ok"]
+    assert not f.closed
+    f.close()
+    assert f.closed
