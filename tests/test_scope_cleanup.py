@@ -21,6 +21,7 @@ import pytest
 
 import shoal
 from shoal import stackless
+from shoal._hub import get_hub
 from shoal._timeouts import with_timeout
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -1041,4 +1042,34 @@ def test_a_kill_deferred_past_a_completed_join_goes_on_through_a_new_scope() -> 
         return t.exception
 
     assert isinstance(shoal.run(main), shoal.TaskletExit)
+    assert log == ["cleanup"]
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("kind", ["timeout", "move_on_after"])
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit])
+def test_an_interruption_out_of_the_loop_goes_on_through_mains_scope(
+    loop: str, kind: str, exc: type[BaseException]
+) -> None:
+    """A KeyboardInterrupt or SystemExit raised by a loop callback (as a
+    signal handler does) reaches main as it waits; a scope that expires
+    while main's cleanup waits lets it go on (it was swallowed or turned
+    into TimeoutError)."""
+    log: list[str] = []
+
+    def main() -> None:
+        def interrupt() -> None:
+            raise exc()
+
+        get_hub().loop.call_later(0.02, interrupt)
+        with _scope(kind, 0.1):
+            try:
+                shoal.sleep(LONG)
+            finally:
+                log.append("cleanup")
+                shoal.sleep(LONG)
+        log.append("main ran on")
+
+    with pytest.raises(exc):
+        shoal.run(main, loop=loop)
     assert log == ["cleanup"]

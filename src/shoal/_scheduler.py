@@ -349,6 +349,16 @@ class Scheduler(HubTurns):
             j._temp = None
             runq.append(j)
 
+    def hub_failed(self, hub: Any, exc: BaseException) -> None:
+        """``HubTurns.hub_failed``; and a ``KeyboardInterrupt`` or
+        ``SystemExit`` so handed to main is a delivery (see
+        ``shoal._delivery``): a timeout scope that expires while main's
+        cleanup waits lets it go on, as ``wake_main`` has it. Does not
+        switch."""
+        super().hub_failed(hub, exc)
+        if not isinstance(exc, (Exception, GreenletExit)) and not hub.closing:
+            deliver(self.current, exc)
+
     def wake_main(self, me: greenlet, dead: Task | None) -> None:
         """Leave worker ``me``, whose tasklet ended with nothing else
         runnable or with an exception for the main tasklet, for the main
