@@ -786,7 +786,7 @@ def test_a_close_from_another_thread_that_gives_up_leaves_the_reader_alone(
     closed = f.closed
     thread.join(timeout=10)
     assert not thread.is_alive()
-    assert gave_up
+    assert gave_up, got
     assert not closed
     line, then = (b"hello\n", b"world\n") if "b" in mode else ("hello\n", "world\n")
     assert got == [line, then, False]
@@ -1068,8 +1068,10 @@ def test_a_second_close_while_the_first_ones_flush_waits(loop: str, kind: str) -
 
 
 class _Dozing(io.RawIOBase):
-    """A raw file whose read stays runnable (it yields) until ``ready``,
-    then waits in the hub a moment and returns b"ok". Its ``readinto``
+    """A raw file whose read stays runnable (it yields with ``schedule()``,
+    which never parks in the hub, as ``sleep(0)``'s turns of the hub may,
+    where a close would rightly find it waiting) until ``ready``, then
+    waits in the hub a moment and returns b"ok". Its ``readinto``
     switches."""
 
     def __init__(self) -> None:
@@ -1083,7 +1085,7 @@ class _Dozing(io.RawIOBase):
         for _ in range(10_000_000):
             if self.ready or time.monotonic() > deadline:
                 break
-            shoal.sleep(0)
+            shoal.schedule()
         shoal.sleep(0.05)
         buffer[:2] = b"ok"
         return 2
@@ -1127,7 +1129,7 @@ def test_a_close_from_another_thread_that_gives_up_on_a_runnable_reader(
     raw.ready = True
     thread.join(timeout=10)
     assert not thread.is_alive()
-    assert gave_up
+    assert gave_up, got
     assert not f.closed
     assert got == [b"ok", b"ok", b"ok"]
 
