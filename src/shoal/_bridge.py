@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ._errors import BlockingInHubError, TimeoutError
-from ._hub import HubTimer, HubWait, close_call_hub, get_hub, hub_wait
+from ._hub import HubWait, close_call_hub, get_hub, hub_wait, hub_wait_timed
 from ._scheduler import Scheduler, get_scheduler, local
 from ._timeouts import check as _check_timeout
 
@@ -115,14 +115,12 @@ def _wait_done(
     if timeout is None:
         hub_wait(s, wait)
         return
-    timer = HubTimer(wait.hub, s.current, wait, timeout)
-    wait.cancels.append(timer.cancel)
-    try:
-        hub_wait(s, wait)
-    except TimeoutError:
-        # Only the own timer's: a TimeoutError thrown in is no deadline.
-        if not (timer.fired and future.done() and not future.cancelled()):
-            raise
+    late = hub_wait_timed(s, wait, timeout)
+    if late is not None and not (future.done() and not future.cancelled()):
+        try:
+            raise late
+        finally:
+            late = None  # no cycle through this frame
 
 
 def to_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -35,8 +35,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._errors import BusyError, ClosedFileError, TimeoutError
-from ._hub import Hub, HubTimer, HubWait, hub_wait
+from ._errors import BusyError, ClosedFileError
+from ._hub import Hub, HubWait, hub_wait_timed
 from ._scheduler import Scheduler, Task, get_scheduler, schedule
 
 __all__ = [
@@ -279,13 +279,7 @@ class _Leaving:
             assert self.event is not None
             self.event.wait(_LOOK_AGAIN)
             return
-        timer = HubTimer(wait.hub, self.task, wait, _LOOK_AGAIN)
-        wait.cancels.append(timer.cancel)
-        try:
-            hub_wait(s, wait)
-        except TimeoutError:
-            if not timer.fired:  # a timeout scope's: not ours
-                raise
+        hub_wait_timed(s, wait, _LOOK_AGAIN)  # its own running out: look again
 
     def __str__(self) -> str:
         return f"{self.user!r} of another thread to leave {self.f!r}, to close it"

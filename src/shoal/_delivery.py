@@ -13,7 +13,15 @@ from __future__ import annotations
 from ._errors import Interruption
 from ._task import NO_VALUE, NOWAKE, Task
 
-__all__ = ["PENDING", "defers", "deliver", "forget", "live_since", "settle"]
+__all__ = [
+    "PENDING",
+    "defers",
+    "deliver",
+    "forget",
+    "interrupt",
+    "live_since",
+    "settle",
+]
 
 
 #: The number of a delivery that the tasklet has not raised yet (see
@@ -110,3 +118,18 @@ def live_since(t: Task, mark: int) -> BaseException | None:
     if killed is not None and killed[0] > mark:
         return killed[1]
     return found
+
+
+def interrupt(t: Task, exc: Interruption, current: Task) -> None:
+    """Deliver ``exc`` (a scope's expiry, a task group's failed child) to
+    ``t`` and throw it in (``t._interrupt``); ``current`` is the tasklet
+    running (the hub's stand-in, for a timer). Pending if ``t`` runs on
+    first (see :func:`deliver`): numbered once the throw is back. Switches
+    (to ``t`` and back)."""
+    pending = t is not current and t._gr is not None and defers(t)
+    deliver(t, exc, pending)
+    try:
+        t._interrupt(exc)  # type: ignore[attr-defined]  # a Tasklet
+    finally:
+        if pending:
+            settle(t)

@@ -67,6 +67,7 @@ __all__ = [
     "finish_asyncio",
     "get_hub",
     "hub_wait",
+    "hub_wait_timed",
     "new_loop",
     "ready",
     "sleep",
@@ -590,6 +591,22 @@ def hub_wait(s: Scheduler, wait: HubWait, timeout: float | None = None) -> Any:
     if type(value) is bomb:
         value.raise_()
     return value
+
+
+def hub_wait_timed(s: Scheduler, wait: HubWait, timeout: float) -> TimeoutError | None:
+    """:func:`hub_wait` with a ``timeout`` whose running out the caller
+    judges: None once a callback woke it; the ``TimeoutError`` of this
+    wait's own timer if it ran out first (``HubTimer.fired``), returned, not
+    raised. One thrown in otherwise (a timeout scope's) goes on. Switches."""
+    timer = HubTimer(wait.hub, s.current, wait, timeout)
+    wait.cancels.append(timer.cancel)
+    try:
+        hub_wait(s, wait)
+    except TimeoutError as exc:
+        if not timer.fired:
+            raise
+        return exc
+    return None
 
 
 #: What sleep() takes: a tuple made once, not at every call (sleep(0) is a

@@ -30,7 +30,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
-from ._delivery import defers, deliver, live_since, settle
+from ._delivery import deliver, interrupt, live_since, settle
 from ._errors import BlockingInHubError, Interruption, TaskletExit
 from ._hub import ready
 from ._scheduler import DEAD, NOWAKE, Scheduler, Task, get_scheduler
@@ -170,10 +170,10 @@ def _end(
                         and t._temp is not NOWAKE
                         and t._temp is not NO_VALUE
                     ):
-                        pending = True  # shoal._scheduler.defers(t), inlined
+                        pending = True  # shoal._delivery.defers(t), inlined
                         deliver(t, kill, pending)
                     else:
-                        # shoal._scheduler.deliver() of a kill, inlined (see
+                        # shoal._delivery.deliver() of a kill, inlined (see
                         # shoal._timeouts): keep in step.
                         n = s.deliveries = s.deliveries + 1
                         t._killed = (n, kill)
@@ -417,16 +417,9 @@ class TaskGroup:
             self._interrupted = True
             owner = self._owner
             assert owner is not None
-            failed = _ChildFailed(self)
-            # See shoal._timeouts; the owner is not the current tasklet
-            # unless it threw into this child before it started.
-            pending = owner is not get_scheduler().current and defers(owner)
-            deliver(owner, failed, pending)
-            try:
-                owner._interrupt(failed)  # type: ignore[attr-defined]
-            finally:
-                if pending:
-                    settle(owner)
+            # The owner is not the current tasklet unless it threw into
+            # this child before it started.
+            interrupt(owner, _ChildFailed(self), get_scheduler().current)
 
     def __exit__(
         self,

@@ -84,7 +84,7 @@ class Task:
     none, NO_VALUE before the first run. ``_value``, ``_exception`` and
     ``_name`` are set only once known: every slot set at a spawn costs it.
     So are ``_killed`` and ``_interrupts``, what was delivered to the
-    tasklet that may still be live (see ``shoal._scheduler.deliver``):
+    tasklet that may still be live (see ``shoal._delivery.deliver``):
     unset (or None) until the first; kept on the tasklet, which nothing
     else holds for them, so that they go with it.
 

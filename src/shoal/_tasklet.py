@@ -336,9 +336,9 @@ class Tasklet(Task, metaclass=NoPublicConstructor):
             and self._temp is not NO_VALUE
             and s.current is not self
         ):
-            pending = delivering(self, s, exc)  # see shoal._scheduler.defers
+            pending = delivering(self, s, exc)  # see shoal._delivery.defers
         else:
-            # shoal._scheduler.deliver() of a kill, inlined (the calls were
+            # shoal._delivery.deliver() of a kill, inlined (the calls were
             # 4% of a kill): keep in step.
             n = s.deliveries = s.deliveries + 1
             self._killed = (n, exc)

@@ -31,7 +31,7 @@ kill first), which goes on to whoever it was meant for, and
 (whose ``timeout`` counts the task's cancellations: ``uncancel``); trio's
 cancellation, level-triggered, is raised again at the next checkpoint.
 Each delivery is numbered from a per-thread counter (the scheduler's
-``deliveries``, see ``shoal._scheduler.deliver``), which ``__enter__``
+``deliveries``, see ``shoal._delivery.deliver``), which ``__enter__``
 reads: one delivered before the scope was entered is not the block's, so a
 scope entered in a ``finally`` to bound a kill's cleanup ends its part
 silently (or with ``TimeoutError``) as ever. It does not matter where the
@@ -60,7 +60,7 @@ from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
 from . import _scheduler
-from ._delivery import defers, deliver, live_since, settle
+from ._delivery import defers, deliver, interrupt, live_since
 from ._errors import BlockingInHubError, Interruption, TaskletExit, TimeoutError
 from ._hub import get_hub
 from ._scheduler import Scheduler, Task, get_scheduler, getcurrent
@@ -88,7 +88,7 @@ _INF = float("inf")
 def delivering(t: Task, s: Scheduler, exc: BaseException) -> bool:
     """A kill of ``t``, a tasklet of ``s`` (this thread's scheduler), or a
     throw of what is no ``Exception``, is about to be thrown in: record it
-    (see ``shoal._scheduler.deliver``), and return whether it is pending:
+    (see ``shoal._delivery.deliver``), and return whether it is pending:
     then the thrower calls ``settle(t)`` once the throw has returned. A
     tasklet that has not started ends at once, before any code of its own
     runs; the ``SystemExit`` or ``KeyboardInterrupt`` that kills it goes to
@@ -192,15 +192,7 @@ class CancelScope:
             self._active = False
             hub = self._hub
             hub.drop_waiter()
-            expired = _Expired(self)
-            pending = t._gr is not None and defers(t)
-            deliver(t, expired, pending)
-            try:
-                t._interrupt(expired)  # type: ignore[attr-defined]
-            finally:
-                if pending:
-                    settle(t)
-            del expired  # nor this frame, while the hub runs on
+            interrupt(t, _Expired(self), hub.sched.current)
             # Back in the hub, outside a flush: run what became runnable,
             # or report the deadlock if nothing can run or wake any more.
             hub.sched.back_in_hub()
